@@ -1,0 +1,1 @@
+"""tenderhall package."""

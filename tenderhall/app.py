@@ -1,0 +1,279 @@
+"""``create_app(settings)``: the assembly of the kernel and every domain's routes."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import structlog
+from litestar import Litestar, Request, Response
+from litestar.config.csrf import CSRFConfig
+from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.response import Redirect
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+from litestar.types import ASGIApp, Receive, Scope, Send
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tenderhall import registry
+from tenderhall.auth.guards import provide_principal
+from tenderhall.auth.middleware import auth_middleware_factory
+from tenderhall.db import Database
+from tenderhall.errors import AppError
+from tenderhall.keys import csrf_secret
+from tenderhall.settings import Settings
+from tenderhall.web import i18n
+from tenderhall.web.render import language_of, render, role_label
+
+log = structlog.get_logger("tenderhall")
+
+
+class StartupError(RuntimeError):
+    """Start-up refused: one clear line naming the setting."""
+
+
+def configure_logging(settings: Settings) -> None:
+    level = getattr(logging, settings.log_level.upper(), logging.INFO)
+    logging.basicConfig(level=level, format="%(message)s")
+    processors: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    processors.append(structlog.processors.JSONRenderer() if settings.log_json else structlog.dev.ConsoleRenderer(colors=False))
+    structlog.configure(processors=processors, wrapper_class=structlog.make_filtering_bound_logger(level))
+
+
+def request_id_middleware(app: ASGIApp) -> ASGIApp:
+    async def mw(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        incoming = dict(scope.get("headers", [])).get(b"x-request-id")
+        rid = incoming.decode("latin-1")[:64] if incoming else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = rid  # type: ignore[typeddict-item]
+        structlog.contextvars.bind_contextvars(request_id=rid)
+
+        async def send_wrapper(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", rid.encode())]
+            await send(message)
+
+        try:
+            await app(scope, receive, send_wrapper)
+        finally:
+            structlog.contextvars.unbind_contextvars("request_id")
+
+    return mw
+
+
+async def provide_session(state: State, request: Request[Any, Any, Any]) -> AsyncIterator[AsyncSession]:
+    """One request = one transaction, committed here; a failed commit becomes an error response."""
+    db: Database = state.db
+    readonly = request.method in ("GET", "HEAD", "OPTIONS")
+    async with db.async_unit_of_work(readonly=readonly) as session:
+        yield session
+
+
+def _wants_json(request: Request[Any, Any, Any]) -> bool:
+    path = request.url.path
+    if path.startswith("/api/") or path.startswith("/schema"):
+        return True
+    accept = request.headers.get("accept", "")
+    return "application/json" in accept and "text/html" not in accept
+
+
+def app_error_handler(request: Request[Any, Any, Any], exc: AppError) -> Response[Any]:
+    return _problem(request, exc)
+
+
+def _problem(request: Request[Any, Any, Any], exc: AppError) -> Response[Any]:
+    if _wants_json(request):
+        return Response(
+            content=exc.problem(instance=request.url.path),
+            status_code=exc.status,
+            media_type="application/problem+json",
+        )
+    if exc.status == 401:
+        return Redirect(path=f"/login?next={request.url.path}", status_code=303)  # type: ignore[return-value]
+    return render(request, "error.html", status_code=exc.status, status=exc.status, zh=exc.zh, en=exc.en)  # type: ignore[return-value]
+
+
+def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    status = exc.status_code
+    detail = exc.detail or ""
+    if isinstance(exc, ValidationException):
+        extra = exc.extra if isinstance(exc.extra, list) else []
+        fields = "; ".join(f"{e.get('key', '')}: {e.get('message', '')}" for e in extra if isinstance(e, dict))
+        err = AppError(
+            f"输入格式有误：{fields or detail}",
+            f"The input is malformed: {fields or detail}",
+            status=status if status != 400 else 422,
+            code="invalid_input",
+            extra={"errors": extra},
+        )
+    elif isinstance(exc, NotAuthorizedException):
+        err = AppError("请先登录", "Please sign in first", status=401, code="unauthorized")
+    elif status == 403 and "csrf" in detail.lower():
+        err = AppError(
+            "表单已过期或缺少安全令牌（CSRF），请刷新页面后重试",
+            "The form's security token (CSRF) is missing or stale: reload the page and try again",
+            status=403,
+            code="csrf",
+        )
+    elif status == 404:
+        err = AppError("找不到该页面或对象", "Not found", status=404, code="not_found")
+    elif status == 405:
+        err = AppError("不支持该请求方法", "Method not allowed", status=405, code="method_not_allowed")
+    elif status >= 500:
+        err = AppError("服务器内部错误", "Internal server error", status=status, code="internal")
+    else:
+        err = AppError(detail, detail, status=status, code="http_error")
+    return _problem(request, err)
+
+
+def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    rid = request.scope.get("state", {}).get("request_id", "")
+    log.error("unhandled error", path=request.url.path, error_type=type(exc).__name__, exc_info=exc)
+    err = AppError(
+        f"服务器内部错误（请求编号 {rid}）",
+        f"Internal server error (request id {rid})",
+        status=500,
+        code="internal",
+    )
+    return _problem(request, err)
+
+
+def template_dirs() -> list[Path]:
+    dirs = [Path(__file__).parent / "web" / "templates"]
+    for pkg in registry.DOMAINS[1:]:
+        d = Path(__file__).parent.parent / pkg / "templates"
+        if d.is_dir():
+            dirs.append(d)
+    for part in registry.KERNEL_PARTS:
+        d = Path(__file__).parent / part.split(".")[1] / "templates"
+        if d.is_dir():
+            dirs.append(d)
+    return dirs
+
+
+def _setup_templates(engine: JinjaTemplateEngine) -> None:
+    env = engine.engine
+    env.globals["_"] = lambda zh, en: i18n.pick(zh, en)
+    env.globals["role_label"] = role_label
+    env.filters["local_time"] = i18n.local_time
+    env.filters["yuan"] = i18n.yuan
+
+
+def check_services(settings: Settings, db: Database) -> None:
+    """Stop start-up with one clear line naming the setting that is wrong or unreachable."""
+    try:
+        db.check()
+    except Exception as exc:  # noqa: BLE001 - any failure to connect stops start-up
+        raise StartupError(
+            f"TENDERHALL_DATABASE_URL: cannot connect to the database ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"
+        ) from None
+    from tenderhall.jobs import broker as broker_mod
+
+    try:
+        broker_mod.check_broker(settings.broker_url)
+    except Exception as exc:  # noqa: BLE001
+        raise StartupError(
+            f"TENDERHALL_BROKER_URL: cannot reach the broker ({type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''})"
+        ) from None
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    db: Database | None = None,
+    run_jobs_inprocess: bool | None = None,
+    check: bool = True,
+) -> Litestar:
+    settings = settings or Settings()
+    configure_logging(settings)
+    registry.import_all_models()
+    registry.import_all_tasks()
+    db = db or Database(settings.database_url)
+    if check:
+        check_services(settings, db)
+    if run_jobs_inprocess is None:
+        run_jobs_inprocess = settings.is_memory_broker
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        runtime = None
+        if run_jobs_inprocess:
+            from tenderhall.jobs.runtime import InProcessRuntime
+
+            runtime = InProcessRuntime(settings, db)
+            runtime.start()
+            app.state.job_runtime = runtime
+        try:
+            yield
+        finally:
+            if runtime is not None:
+                runtime.stop()
+            await db.adispose()
+
+    template_config = TemplateConfig(directory=template_dirs(), engine=JinjaTemplateEngine, engine_callback=_setup_templates)
+
+    def _lang_guard(request: Request[Any, Any, Any]) -> None:
+        i18n.current_language.set(language_of(request))
+
+    app = Litestar(
+        route_handlers=[
+            *registry.all_route_handlers(),
+            PrometheusController,
+            create_static_files_router(path="/static", directories=[Path(__file__).parent / "web" / "static"]),
+        ],
+        dependencies={
+            "session": Provide(provide_session),
+            "principal": Provide(provide_principal),
+            "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
+            "db": Provide(lambda: db, use_cache=True, sync_to_thread=False),
+        },
+        before_request=_lang_guard,
+        exception_handlers={
+            AppError: app_error_handler,
+            HTTPException: http_error_handler,
+            Exception: internal_error_handler,
+        },
+        middleware=[
+            request_id_middleware,
+            PrometheusConfig(app_name="tenderhall", group_path=True).middleware,
+            DefineMiddleware(auth_middleware_factory),
+        ],
+        csrf_config=CSRFConfig(
+            secret=csrf_secret(settings),
+            cookie_name="th_csrf",
+            cookie_secure=settings.auth.cookie_secure,
+            exclude=["/api/", "/schema", "/metrics", "/health"],
+        ),
+        template_config=template_config,
+        openapi_config=OpenAPIConfig(
+            title="TenderHall API",
+            version="0.1.0",
+            path="/schema",
+            description="公共资源交易平台 API · Public-resource trading platform API",
+            components=Components(
+                security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}
+            ),
+        ),
+        state=State({"db": db, "settings": settings}),
+        lifespan=[lifespan],
+        debug=settings.debug,
+    )
+    return app

@@ -1,0 +1,37 @@
+"""Audit events (hash-chained, append-only) and signed Merkle tree heads."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlmodel import Field, SQLModel
+
+from tenderhall.db import json_field, utc_field
+
+
+class AuditEvent(SQLModel, table=True):
+    __tablename__ = "core_audit_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    seq: int = Field(unique=True, index=True)  # 0-based position in the chain
+    occurred_at: dt.datetime = utc_field()
+    actor: str = Field(max_length=200)  # "user:12 (supervisor wang)", "system", "cert:…"
+    action: str = Field(max_length=80, index=True)  # "credit.violation.publish"
+    object_type: str = Field(max_length=80, index=True)
+    object_id: str = Field(max_length=80, index=True)
+    summary: str = Field(max_length=1000)
+    data: dict[str, Any] = json_field()
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64, unique=True)
+
+
+class TreeHead(SQLModel, table=True):
+    __tablename__ = "core_tree_head"
+
+    id: int | None = Field(default=None, primary_key=True)
+    tree_size: int = Field(index=True)
+    root_hash: str = Field(max_length=64)
+    signed_at: dt.datetime = utc_field()
+    signature: str  # base64, platform key over the canonical head
+    key_id: str = Field(max_length=64)

@@ -1,0 +1,226 @@
+"""Database kernel: one URL gives an async engine (requests) and a sync engine (workers, CLI).
+
+Service code is written once, synchronously, against a plain ``Session``; request handlers call it
+through ``AsyncSession.run_sync`` (see :func:`run`), workers call it directly. One request or one
+job is one transaction, committed at the edge (:func:`provide_session`, :func:`unit_of_work`).
+Application code never commits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any, ParamSpec, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session, sessionmaker
+from sqlmodel import Field, SQLModel
+
+# The naming convention must be set before any table model is imported.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = SQLModel.metadata
+
+UTC = dt.UTC
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def utcnow() -> dt.datetime:
+    """The server clock, the time of record (aware, UTC)."""
+    return dt.datetime.now(UTC)
+
+
+class UTCDateTime(sa.types.TypeDecorator[dt.datetime]):
+    """Aware UTC datetimes in and out, on SQLite (which returns naive values) and PostgreSQL."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: sa.Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given where an aware UTC datetime is required")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: sa.Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def utc_field(*, nullable: bool = False, index: bool = False, default_now: bool = False) -> Any:
+    """A ``*_at`` column: aware UTC datetime."""
+    kwargs: dict[str, Any] = {}
+    if default_now:
+        kwargs["default_factory"] = utcnow
+    elif nullable:
+        kwargs["default"] = None
+    return Field(sa_type=UTCDateTime(), nullable=nullable, index=index, **kwargs)
+
+
+def json_field(*, default_factory: Callable[[], Any] = dict) -> Any:
+    return Field(default_factory=default_factory, sa_type=sa.JSON(), nullable=False)
+
+
+# --- engines -------------------------------------------------------------------------------------
+
+def _sync_url(url: str) -> URL:
+    u = make_url(url)
+    backend = u.get_backend_name()
+    if backend == "sqlite":
+        return u.set(drivername="sqlite+pysqlite")
+    return u.set(drivername="postgresql+psycopg")
+
+
+def _async_url(url: str) -> URL:
+    u = make_url(url)
+    backend = u.get_backend_name()
+    if backend == "sqlite":
+        return u.set(drivername="sqlite+aiosqlite")
+    return u.set(drivername="postgresql+asyncpg")
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=15000")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    # pysqlite starts transactions lazily and never for SELECT; writers take the write lock at
+    # BEGIN so that read-then-write transactions serialise instead of failing with "database is
+    # locked". Read-only sessions (GET requests) begin DEFERRED and read concurrently under WAL.
+    mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+    conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def _prepare_sqlite_file(url: URL) -> None:
+    db = url.database
+    if db and db != ":memory:" and not db.startswith("file:"):
+        from pathlib import Path
+
+        Path(db).parent.mkdir(parents=True, exist_ok=True)
+
+
+def make_sync_engine(url: str, **kw: Any) -> Engine:
+    u = _sync_url(url)
+    if u.get_backend_name() == "sqlite":
+        _prepare_sqlite_file(u)
+        engine = sa.create_engine(u, connect_args={"check_same_thread": False, "isolation_level": None}, **kw)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    kw.setdefault("pool_pre_ping", True)
+    return sa.create_engine(u, **kw)
+
+
+def make_async_engine(url: str, **kw: Any) -> AsyncEngine:
+    u = _async_url(url)
+    if u.get_backend_name() == "sqlite":
+        _prepare_sqlite_file(u)
+        engine = create_async_engine(u, connect_args={"isolation_level": None}, **kw)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
+        return engine
+    kw.setdefault("pool_pre_ping", True)
+    return create_async_engine(u, **kw)
+
+
+class Database:
+    """Both engines and session factories for one database URL."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        self.sync_engine = make_sync_engine(url, echo=echo)
+        self.async_engine = make_async_engine(url, echo=echo)
+        self.sync_sessions = sessionmaker(self.sync_engine, expire_on_commit=False)
+        self.async_sessions = async_sessionmaker(self.async_engine, expire_on_commit=False)
+        self.readonly_async_sessions = async_sessionmaker(
+            self.async_engine.execution_options(sqlite_begin="DEFERRED"), expire_on_commit=False
+        )
+        self.after_commit_hooks: list[Callable[[], None]] = []
+
+    @property
+    def dialect(self) -> str:
+        return self.sync_engine.dialect.name
+
+    @contextlib.contextmanager
+    def unit_of_work(self) -> Iterator[Session]:
+        """One job or one CLI command: one transaction, committed here or rolled back on error."""
+        with self.sync_sessions() as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+        self._after_commit()
+
+    @contextlib.asynccontextmanager
+    async def async_unit_of_work(self, *, readonly: bool = False) -> AsyncIterator[AsyncSession]:
+        factory = self.readonly_async_sessions if readonly else self.async_sessions
+        async with factory() as session:
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+        self._after_commit()
+
+    def _after_commit(self) -> None:
+        for hook in self.after_commit_hooks:
+            with contextlib.suppress(Exception):
+                hook()
+
+    def check(self) -> None:
+        with self.sync_engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+
+    async def acheck(self) -> None:
+        async with self.async_engine.connect() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+
+    def dispose(self) -> None:
+        self.sync_engine.dispose()
+
+    async def adispose(self) -> None:
+        await self.async_engine.dispose()
+        self.sync_engine.dispose()
+
+
+async def run(session: AsyncSession, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """Call a synchronous service function with the request's session (same transaction)."""
+    return await session.run_sync(lambda s: fn(s, *args, **kwargs))
+
+
+def lock_for_update(stmt: sa.Select[Any], session: Session) -> sa.Select[Any]:
+    """Row lock where the database has one (PostgreSQL); SQLite serialises writers already."""
+    if session.get_bind().dialect.name == "postgresql":
+        return stmt.with_for_update()
+    return stmt
+
+
+def skip_locked(stmt: sa.Select[Any], session: Session) -> sa.Select[Any]:
+    if session.get_bind().dialect.name == "postgresql":
+        return stmt.with_for_update(skip_locked=True)
+    return stmt

@@ -1,0 +1,61 @@
+"""The one place that knows every domain: their models, routes, actors and CLI groups.
+
+Only this module, ``app.py`` and ``cli.py`` import every domain package.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+#: Packages in import order (kernel first). Each may have ``models``, ``routes`` (``ROUTES``),
+#: ``tasks`` (dramatiq actors), ``cli`` (``group``) and ``demo`` (``seed(session, ctx)``) modules.
+DOMAINS = ["tenderhall", "credit", "trading", "evaluation", "supervision"]
+KERNEL_PARTS = ["tenderhall.auth", "tenderhall.pki", "tenderhall.audit", "tenderhall.jobs"]
+
+
+def _optional(name: str) -> Any | None:
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name == name:
+            return None
+        raise
+
+
+def import_all_models() -> None:
+    importlib.import_module("tenderhall.models")
+    for pkg in DOMAINS[1:]:
+        _optional(f"{pkg}.models")
+
+
+def all_route_handlers() -> list[Any]:
+    handlers: list[Any] = []
+    for pkg in [*KERNEL_PARTS, "tenderhall.web", *DOMAINS[1:]]:
+        mod = _optional(f"{pkg}.routes")
+        if mod is not None:
+            handlers.extend(getattr(mod, "ROUTES", []))
+    return handlers
+
+
+def import_all_tasks() -> None:
+    for pkg in [*KERNEL_PARTS, *DOMAINS[1:]]:
+        _optional(f"{pkg}.tasks")
+
+
+def all_cli_groups() -> list[Any]:
+    groups = []
+    for pkg in [*KERNEL_PARTS, *DOMAINS[1:]]:
+        mod = _optional(f"{pkg}.cli")
+        if mod is not None and hasattr(mod, "group"):
+            groups.append(mod.group)
+    return groups
+
+
+def all_demo_seeders() -> list[Any]:
+    seeders = []
+    for pkg in DOMAINS[1:]:
+        mod = _optional(f"{pkg}.demo")
+        if mod is not None and hasattr(mod, "seed"):
+            seeders.append(mod.seed)
+    return seeders

@@ -1,0 +1,125 @@
+"""Settings: one pydantic-settings class, prefix ``TENDERHALL_``, nested sections per domain.
+
+Built once (``Settings()``) and passed into ``create_app(settings)``. Every number that DOMAIN.md
+gives is a setting with that default, never a literal in code.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+VAR_DIR = Path("var")
+
+
+class SettingError(Exception):
+    """A setting is malformed or names something unreachable; the message names the setting."""
+
+
+class AuthSettings(BaseModel):
+    session_hours: int = 12
+    api_token_hours: int = 24
+    login_max_failures: int = 5
+    login_window_seconds: int = 900
+    nonce_seconds: int = 300
+    cookie_secure: bool = False
+    totp_roles: list[str] = ["tenderee", "agency", "expert", "supervisor", "admin"]
+
+
+class JobSettings(BaseModel):
+    lease_seconds: int = 300
+    relay_interval_seconds: float = 0.5
+    relay_batch: int = 200
+    max_attempts: int = 8
+    backoff_base_seconds: float = 5.0
+    backoff_max_seconds: float = 3600.0
+    worker_threads: int = 4
+    scheduler_interval_seconds: float = 5.0
+    tree_head_interval_seconds: int = 600
+
+
+class CreditSettings(BaseModel):
+    defence_days: int = 3
+    score_window_days: int = 365
+    tier_b_min: int = 1
+    tier_c_min: int = 6
+    tier_d_min: int = 12
+    push_timeout_seconds: float = 10.0
+    push_max_backoff_seconds: float = 6 * 3600.0
+    push_give_up_days: int = 14
+
+
+class TradingSettings(BaseModel):
+    open_tender_min_days: int = 20
+    min_valid_bids: int = 3
+    clarification_cutoff_days: int = 15
+    publicity_days: int = 3
+    decryption_window_minutes: int = 30
+    objection_window_minutes: int = 5
+    document_max_bytes: int = 200 * 1024 * 1024
+    document_types: list[str] = [".pdf", ".zip", ".doc", ".docx", ".xls", ".xlsx", ".dwg", ".txt"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="TENDERHALL_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    database_url: str = Field(default=f"sqlite:///{VAR_DIR}/tenderhall.db")
+    broker_url: str = "memory://"
+    blob_dir: Path = VAR_DIR / "blobs"
+    key_dir: Path = VAR_DIR / "keys"
+    tsa_url: str | None = None
+    secret_key: SecretStr | None = None
+    base_url: str = "http://127.0.0.1:8000"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "INFO"
+    log_json: bool = False
+    default_language: str = "zh"
+    pdf_font: Path | None = None
+    debug: bool = False
+
+    auth: AuthSettings = AuthSettings()
+    jobs: JobSettings = JobSettings()
+    credit: CreditSettings = CreditSettings()
+    trading: TradingSettings = TradingSettings()
+
+    @field_validator("database_url")
+    @classmethod
+    def _db_url(cls, v: str) -> str:
+        scheme = urlsplit(v).scheme.split("+")[0]
+        if scheme not in {"sqlite", "postgresql", "postgres"}:
+            raise ValueError(
+                "TENDERHALL_DATABASE_URL must start with sqlite:/// or postgresql:// "
+                f"(数据库地址只支持 SQLite 或 PostgreSQL), got {v!r}"
+            )
+        return v
+
+    @field_validator("broker_url")
+    @classmethod
+    def _broker_url(cls, v: str) -> str:
+        scheme = urlsplit(v).scheme
+        if scheme not in {"memory", "redis", "rediss", "amqp", "amqps"}:
+            raise ValueError(
+                "TENDERHALL_BROKER_URL must be memory://, redis://… or amqp://… "
+                f"(消息队列地址无效), got {v!r}"
+            )
+        return v
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def is_memory_broker(self) -> bool:
+        return self.broker_url.startswith("memory")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

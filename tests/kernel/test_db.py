@@ -1,0 +1,43 @@
+import datetime as dt
+
+import sqlalchemy as sa
+
+from tenderhall.audit.service import record
+from tenderhall.auth.models import Organisation, OrgKind
+from tenderhall.db import Database, utcnow
+
+
+def test_datetimes_come_back_aware_utc(db: Database) -> None:
+    with db.unit_of_work() as s:
+        s.add(Organisation(credit_code="91350100M000100Y43", name="示例公司", kind=OrgKind.bidder))
+    with db.unit_of_work() as s:
+        org = s.execute(sa.select(Organisation)).scalar_one()
+        assert org.created_at.tzinfo is not None
+        assert abs((utcnow() - org.created_at).total_seconds()) < 60
+        assert org.created_at.utcoffset() == dt.timedelta(0)
+
+
+def test_foreign_keys_are_enforced(db: Database) -> None:
+    from tenderhall.auth.models import Role, User
+
+    try:
+        with db.unit_of_work() as s:
+            s.add(User(username="x", display_name="x", role=Role.bidder, organisation_id=999))
+    except sa.exc.IntegrityError:
+        pass
+    else:
+        raise AssertionError("a user pointing at a missing organisation was stored")
+
+
+def test_failed_unit_of_work_loses_nothing_already_stored(db: Database) -> None:
+    with db.unit_of_work() as s:
+        record(s, "system", "test.first", "thing", 1, "first")
+    try:
+        with db.unit_of_work() as s:
+            record(s, "system", "test.second", "thing", 2, "second")
+            raise RuntimeError("boom")
+    except RuntimeError:
+        pass
+    with db.unit_of_work() as s:
+        actions = s.execute(sa.select(sa.text("action")).select_from(sa.text("core_audit_event"))).scalars().all()
+    assert actions == ["test.first"]
