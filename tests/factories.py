@@ -1,0 +1,75 @@
+"""Small typed factories for tests. They write rows directly; use the services under test for the
+behaviour being tested, and these for everything around it."""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+
+from sqlalchemy.orm import Session
+
+from tenderhall.auth.middleware import hash_token
+from tenderhall.auth.models import Organisation, OrgKind, Role, User, UserSession
+from tenderhall.db import Database, utcnow
+from tenderhall.identifiers import make_credit_code
+
+_seq = itertools.count(1)
+
+
+def credit_code(n: int | None = None) -> str:
+    """A valid unified social credit code, distinct per call."""
+    n = next(_seq) if n is None else n
+    return make_credit_code(f"9135010{n:010d}")
+
+
+def organisation(s: Session, *, kind: OrgKind = OrgKind.bidder, name: str | None = None, code: str | None = None) -> Organisation:
+    org = Organisation(credit_code=code or credit_code(), name=name or f"测试公司{next(_seq)}", kind=kind)
+    s.add(org)
+    s.flush()
+    return org
+
+
+def user(s: Session, role: Role, *, organisation_id: int | None = None, username: str | None = None) -> User:
+    u = User(
+        username=username or f"{role.value}{next(_seq)}",
+        display_name=f"{role.value} 测试",
+        role=role,
+        organisation_id=organisation_id,
+    )
+    s.add(u)
+    s.flush()
+    return u
+
+
+def token_for(s: Session, u: User, *, kind: str = "api", hours: int = 2) -> str:
+    """A live session token for ``u``: kind "api" (Bearer, /api/…) or "cookie" (th_session, pages)."""
+    import datetime as dt
+
+    token = secrets.token_urlsafe(32)
+    s.add(
+        UserSession(
+            token_hash=hash_token(token),
+            kind=kind,
+            user_id=u.id,  # type: ignore[arg-type]
+            organisation_id=u.organisation_id,
+            expires_at=utcnow() + dt.timedelta(hours=hours),
+        )
+    )
+    s.flush()
+    return token
+
+
+def signed_in(db: Database, role: Role, *, org_kind: OrgKind | None = None) -> tuple[User, dict[str, str], dict[str, str]]:
+    """A user of ``role`` (with an organisation for bidder/tenderee/agency) and both credentials:
+    ``(user, api_headers, page_cookies)``."""
+    kinds = {Role.bidder: OrgKind.bidder, Role.tenderee: OrgKind.tenderee, Role.agency: OrgKind.agency}
+    with db.unit_of_work() as s:
+        org_id = None
+        k = org_kind or kinds.get(role)
+        if k is not None:
+            org_id = organisation(s, kind=k).id
+        u = user(s, role, organisation_id=org_id)
+        api = token_for(s, u, kind="api")
+        cookie = token_for(s, u, kind="cookie")
+        s.expunge(u)
+    return u, {"Authorization": f"Bearer {api}"}, {"th_session": cookie}
