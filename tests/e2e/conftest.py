@@ -1,0 +1,105 @@
+"""Browser tests: a real `tenderhall serve` process on a free port, driven by Playwright with
+Debian's Chromium (never a browser downloaded by the test tool)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import REQUIRE
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    url: str
+    env: dict[str, str]
+    database_url: str
+
+
+@pytest.fixture
+def live_server(tmp_path: Path) -> Iterator[LiveServer]:
+    """A migrated SQLite database and a `tenderhall serve` subprocess (jobs in-process)."""
+    port = _free_port()
+    db_url = f"sqlite:///{tmp_path / 'e2e.db'}"
+    env = {
+        **os.environ,
+        "TENDERHALL_DATABASE_URL": db_url,
+        "TENDERHALL_BROKER_URL": "memory://",
+        "TENDERHALL_BLOB_DIR": str(tmp_path / "blobs"),
+        "TENDERHALL_KEY_DIR": str(tmp_path / "keys"),
+        "TENDERHALL_BASE_URL": f"http://127.0.0.1:{port}",
+        "TENDERHALL_LOG_LEVEL": "WARNING",
+    }
+    subprocess.run([sys.executable, "-m", "tenderhall.cli", "migrate"], cwd=ROOT, env=env, check=True,
+                   capture_output=True, timeout=120)
+    log = (tmp_path / "server.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tenderhall.cli", "serve", "--port", str(port)],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(url + "/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log.flush()
+                raise RuntimeError("server did not start:\n" + (tmp_path / "server.log").read_text()[-3000:])
+            time.sleep(0.2)
+        yield LiveServer(url=url, env=env, database_url=db_url)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    exe = shutil.which("chromium")
+    if exe is None:
+        msg = "Debian's chromium is not installed (apt-get install chromium)"
+        if REQUIRE:
+            pytest.fail(msg + " and TENDERHALL_REQUIRE_SERVICES=1 requires it")
+        pytest.skip(msg)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=exe, args=CHROMIUM_FLAGS, headless=True)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def page(browser, tmp_path: Path):  # type: ignore[no-untyped-def]
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    pg = ctx.new_page()
+    yield pg
+    ctx.close()
