@@ -1,0 +1,148 @@
+"""The assembly: one transaction per request committed at the edge, problem details in both
+languages, health and metrics, start-up refusing bad settings with one line naming the setting."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from litestar import post
+from litestar.testing import TestClient
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tenderhall.app import create_app
+from tenderhall.audit.models import AuditEvent
+from tenderhall.audit.service import record
+from tenderhall.db import Database, run
+from tenderhall.errors import RuleViolation
+from tenderhall.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@post("/api/test/record-then-fail", sync_to_thread=False)
+async def _record_then_fail(session: AsyncSession) -> dict[str, Any]:
+    await run(session, record, "system", "test.partial", "thing", 1, "should be rolled back")
+    raise RuleViolation("测试规则拒绝", "refused by a test rule")
+
+
+@post("/api/test/record", sync_to_thread=False)
+async def _record(session: AsyncSession) -> dict[str, Any]:
+    event = await run(session, record, "system", "test.kept", "thing", 2, "kept")
+    return {"seq": event.seq}
+
+
+def _client(settings: Settings, db: Database) -> TestClient[Any]:
+    from tenderhall import registry
+
+    app = create_app(settings, db=db, run_jobs_inprocess=False)
+    app.register(_record_then_fail)
+    app.register(_record)
+    assert registry  # the assembly built the app from the registry
+    return TestClient(app, base_url="http://testserver.local")
+
+
+def _actions(db: Database) -> list[str]:
+    with db.unit_of_work() as s:
+        return list(s.execute(sa.select(AuditEvent.action).order_by(AuditEvent.seq)).scalars())
+
+
+def test_a_request_that_fails_rolls_back_everything_it_wrote(settings: Settings, db: Database) -> None:
+    with _client(settings, db) as c:
+        r = c.post("/api/test/record-then-fail")
+        assert r.status_code == 409
+        body = r.json()
+        assert body["detail_zh"] == "测试规则拒绝"
+        assert body["detail_en"] == "refused by a test rule"
+        assert r.headers["content-type"].startswith("application/problem+json")
+        ok = c.post("/api/test/record")
+        assert ok.status_code == 201
+    assert _actions(db) == ["test.kept"]
+
+
+def test_a_failed_commit_becomes_an_error_response_not_a_silent_success(settings: Settings, db: Database) -> None:
+    """A unique violation at commit time (two events with the same seq) must surface as 5xx."""
+    with db.unit_of_work() as s:
+        record(s, "system", "test.first", "thing", 1, "first")
+
+    @post("/api/test/duplicate-seq", sync_to_thread=False)
+    async def dup(session: AsyncSession) -> dict[str, str]:
+        def add_dup(s: Any) -> None:
+            first = s.execute(sa.select(AuditEvent)).scalar_one()
+            s.add(AuditEvent(seq=first.seq, occurred_at=first.occurred_at, actor="x", action="x",
+                             object_type="x", object_id="x", summary="x", data={}, prev_hash="0", hash="f" * 64))
+
+        await run(session, add_dup)  # not flushed: the failure happens at commit, at the edge
+        return {"status": "claims success"}
+
+    app = create_app(settings, db=db, run_jobs_inprocess=False)
+    app.register(dup)
+    with TestClient(app) as c:
+        r = c.post("/api/test/duplicate-seq")
+    assert r.status_code == 500
+    assert r.json()["code"] == "internal"
+    assert _actions(db) == ["test.first"]
+
+
+def test_health_reports_database_and_broker(client: TestClient[Any]) -> None:
+    r = client.get("/health")
+    assert r.status_code == 200
+    assert r.json() == {"status": "ok", "database": "ok", "broker": "ok"}
+
+
+def test_metrics_are_exposed_for_prometheus(client: TestClient[Any]) -> None:
+    client.get("/health")
+    text = client.get("/metrics").text
+    assert "tenderhall_requests_total" in text or "litestar_requests_total" in text or "requests_total" in text
+
+
+def test_every_response_carries_a_request_id(client: TestClient[Any]) -> None:
+    r = client.get("/health", headers={"x-request-id": "abc123"})
+    assert r.headers["x-request-id"] == "abc123"
+    assert len(client.get("/health").headers["x-request-id"]) == 32
+
+
+def test_openapi_schema_is_served(client: TestClient[Any]) -> None:
+    r = client.get("/schema/openapi.json")
+    assert r.status_code == 200
+    assert r.json()["info"]["title"] == "TenderHall API"
+
+
+def test_unknown_api_path_is_a_bilingual_problem(client: TestClient[Any]) -> None:
+    r = client.get("/api/does-not-exist")
+    assert r.status_code == 404
+    assert r.json()["detail_zh"] and r.json()["detail_en"]
+
+
+def test_pages_are_chinese_by_default_with_an_english_switch(client: TestClient[Any]) -> None:
+    zh = client.get("/does-not-exist", headers={"accept": "text/html"})
+    assert "无法完成请求" in zh.text
+    client.get("/lang/en", follow_redirects=False)
+    client.cookies.set("lang", "en")
+    en = client.get("/does-not-exist", headers={"accept": "text/html"})
+    assert "The request could not be completed" in en.text
+
+
+@pytest.mark.parametrize(
+    ("var", "value"),
+    [
+        ("TENDERHALL_DATABASE_URL", "mysql://nope"),
+        ("TENDERHALL_DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none"),
+        ("TENDERHALL_BROKER_URL", "kafka://x"),
+        ("TENDERHALL_BROKER_URL", "redis://127.0.0.1:1/0"),
+    ],
+)
+def test_bad_or_unreachable_url_stops_startup_naming_the_setting(var: str, value: str, tmp_path: Path) -> None:
+    env = {**os.environ, "TENDERHALL_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+           "TENDERHALL_KEY_DIR": str(tmp_path / "keys"), var: value}
+    r = subprocess.run([sys.executable, "-m", "tenderhall.cli", "serve", "--port", "1"], cwd=ROOT, env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2
+    lines = [ln for ln in r.stderr.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1, r.stderr
+    assert lines[0].startswith(var + ":"), lines[0]
