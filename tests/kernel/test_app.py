@@ -25,13 +25,13 @@ from tenderhall.settings import Settings
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@post("/api/test/record-then-fail", sync_to_thread=False)
+@post("/api/test/record-then-fail")
 async def _record_then_fail(session: AsyncSession) -> dict[str, Any]:
     await run(session, record, "system", "test.partial", "thing", 1, "should be rolled back")
     raise RuleViolation("测试规则拒绝", "refused by a test rule")
 
 
-@post("/api/test/record", sync_to_thread=False)
+@post("/api/test/record")
 async def _record(session: AsyncSession) -> dict[str, Any]:
     event = await run(session, record, "system", "test.kept", "thing", 2, "kept")
     return {"seq": event.seq}
@@ -70,7 +70,7 @@ def test_a_failed_commit_becomes_an_error_response_not_a_silent_success(settings
     with db.unit_of_work() as s:
         record(s, "system", "test.first", "thing", 1, "first")
 
-    @post("/api/test/duplicate-seq", sync_to_thread=False)
+    @post("/api/test/duplicate-seq")
     async def dup(session: AsyncSession) -> dict[str, str]:
         def add_dup(s: Any) -> None:
             first = s.execute(sa.select(AuditEvent)).scalar_one()
