@@ -15,6 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from tenderhall.db import utcnow
 from tenderhall.jobs.models import JobStatus, OutboxJob
@@ -60,10 +61,10 @@ def enqueue(
     **args: Any,
 ) -> OutboxJob | None:
     """Write a job row in the caller's transaction. With ``dedup_key``, a second enqueue of the same
-    key is a no-op (returns the existing row)."""
+    key is a no-op (returns the existing row), also when two transactions race for it."""
     if dedup_key is not None:
         existing = session.execute(
-            sa.select(OutboxJob).where(OutboxJob.dedup_key == dedup_key)
+            sa.select(OutboxJob).where(col(OutboxJob.dedup_key) == dedup_key)
         ).scalar_one_or_none()
         if existing is not None:
             return existing
@@ -77,6 +78,14 @@ def enqueue(
         status=JobStatus.pending,
         available_at=when,
     )
-    session.add(row)
-    session.flush()
+    if dedup_key is None:
+        session.add(row)
+        session.flush()
+        return row
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except sa.exc.IntegrityError:
+        # another transaction committed the same key first
+        return session.execute(sa.select(OutboxJob).where(col(OutboxJob.dedup_key) == dedup_key)).scalar_one()
     return row

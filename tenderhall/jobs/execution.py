@@ -1,0 +1,140 @@
+"""The execution wrapper every actor runs: one unit of work per job, completion in the same commit.
+
+``execute(db, settings, outbox_id)`` loads the outbox row (skipping it when it is already done or
+dead, so a duplicate message is harmless), runs the job function and marks the row done in the
+SAME transaction. On failure that transaction is rolled back and a new one records the attempt:
+``attempts + 1``, ``last_error`` (type and first line of the message, never parameters), and
+``available_at`` = now + exponential back-off with jitter, or status ``dead`` after the job's
+maximum attempts. A worker killed mid-job commits nothing: the row stays ``sent`` and the relay
+re-sends it when its lease expires.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+from sqlalchemy.orm import Session
+from sqlmodel import col
+
+from tenderhall.db import Database, lock_for_update, utcnow
+from tenderhall.jobs.models import JobStatus, OutboxJob
+from tenderhall.jobs.outbox import REGISTRY
+from tenderhall.settings import JobSettings
+
+log = structlog.get_logger("tenderhall.jobs")
+
+MAX_ERROR_CHARS = 500
+
+
+class UnknownJob(Exception):
+    """The outbox names a job that no loaded ``tasks.py`` declares."""
+
+
+def describe_error(exc: BaseException) -> str:
+    """``Type: first line of the message``. SQL errors lose their statement and parameters, which
+    may hold personal data."""
+    if isinstance(exc, sa.exc.StatementError) and exc.orig is not None:
+        inner: BaseException = exc.orig
+        text = str(inner).splitlines()[0] if str(inner) else ""
+        return f"{type(exc).__name__} ({type(inner).__name__}): {text}"[:MAX_ERROR_CHARS]
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}"[:MAX_ERROR_CHARS]
+
+
+def max_attempts_for(name: str, jobs: JobSettings) -> int:
+    spec = REGISTRY.get(name)
+    return (spec.max_attempts if spec and spec.max_attempts else None) or jobs.max_attempts
+
+
+def lease_for(name: str, jobs: JobSettings) -> dt.timedelta:
+    spec = REGISTRY.get(name)
+    return dt.timedelta(
+        seconds=(spec.lease_seconds if spec and spec.lease_seconds else None) or jobs.lease_seconds
+    )
+
+
+def backoff(attempts: int, jobs: JobSettings, rng: random.Random | None = None) -> dt.timedelta:
+    """Delay before attempt ``attempts + 1``: base·2^(attempts−1), capped, times a jitter in [0.5, 1]."""
+    r = rng or random
+    ceiling = min(jobs.backoff_max_seconds, jobs.backoff_base_seconds * 2 ** max(attempts - 1, 0))
+    return dt.timedelta(seconds=ceiling * (0.5 + 0.5 * r.random()))
+
+
+def execute(db: Database, jobs: JobSettings, outbox_id: int, *, now: dt.datetime | None = None) -> str:
+    """Run one outbox job. Returns ``done``, ``skipped``, ``retry`` or ``dead``; never raises for a
+    job's own failure (the outbox records it), but lets interrupts (shutdown) through."""
+    try:
+        with db.unit_of_work() as session:
+            row = session.execute(
+                lock_for_update(sa.select(OutboxJob).where(col(OutboxJob.id) == outbox_id), session)
+            ).scalar_one_or_none()
+            if row is None or row.status in (JobStatus.done, JobStatus.dead):
+                return "skipped"
+            if row.status == JobStatus.pending and row.available_at > (now or utcnow()):
+                return "skipped"  # a stale duplicate: the relay sends it again when it is due
+            spec = REGISTRY.get(row.actor_name)
+            if spec is None:
+                raise UnknownJob(f"job {row.actor_name!r} is not declared by any loaded tasks module")
+            spec.fn(session, **dict(row.args))
+            row.status = JobStatus.done
+            row.completed_at = utcnow()
+            row.lease_until = None
+            row.last_error = None
+            session.add(row)
+        return "done"
+    except Exception as exc:  # noqa: BLE001 - every failure of a job is recorded on its row
+        return record_failure(db, jobs, outbox_id, exc, now=now)
+
+
+def record_failure(
+    db: Database, jobs: JobSettings, outbox_id: int, exc: BaseException, *, now: dt.datetime | None = None
+) -> str:
+    error = describe_error(exc)
+    try:
+        with db.unit_of_work() as session:
+            return _note_failure(session, jobs, outbox_id, error, now or utcnow())
+    except Exception as exc2:  # noqa: BLE001 - the row stays sent; the relay re-sends it after its lease
+        log.error("job failure could not be recorded", outbox_id=outbox_id, error=describe_error(exc2))
+        return "retry"
+
+
+def _note_failure(session: Session, jobs: JobSettings, outbox_id: int, error: str, now: dt.datetime) -> str:
+    row = session.execute(
+        lock_for_update(sa.select(OutboxJob).where(col(OutboxJob.id) == outbox_id), session)
+    ).scalar_one_or_none()
+    if row is None or row.status in (JobStatus.done, JobStatus.dead):
+        return "skipped"
+    row.attempts += 1
+    row.last_error = error
+    row.lease_until = None
+    if row.attempts >= max_attempts_for(row.actor_name, jobs):
+        row.status = JobStatus.dead
+        outcome = "dead"
+        log.error("job is dead", job=row.actor_name, outbox_id=row.id, attempts=row.attempts, error=error)
+    else:
+        row.status = JobStatus.pending
+        row.available_at = now + backoff(row.attempts, jobs)
+        outcome = "retry"
+        log.warning(
+            "job failed, will retry",
+            job=row.actor_name,
+            outbox_id=row.id,
+            attempts=row.attempts,
+            error=error,
+            retry_at=row.available_at.isoformat(),
+        )
+    session.add(row)
+    return outcome
+
+
+def handler_for(db: Database, jobs: JobSettings) -> Any:
+    """The function every dramatiq actor calls: ``handler(job_name, outbox_id)``."""
+
+    def handle(_name: str, outbox_id: int) -> str:
+        return execute(db, jobs, outbox_id)
+
+    return handle

@@ -1,0 +1,87 @@
+"""Dead letters for admins: ``GET /api/jobs``, ``POST /api/jobs/{id}/retry`` and the page
+``/admin/jobs`` with a re-run button per job."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, get, post
+from litestar.response import Redirect, Template
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tenderhall.auth.guards import requires
+from tenderhall.auth.models import Role
+from tenderhall.auth.principal import Principal
+from tenderhall.db import run
+from tenderhall.jobs import service
+from tenderhall.jobs.schemas import JobOut
+from tenderhall.jobs.service import JobFilter
+from tenderhall.web.i18n import pick
+from tenderhall.web.render import add_nav, redirect, render
+
+ADMIN = [requires(Role.admin)]
+MAX_LIMIT = 1000
+
+add_nav("/admin/jobs", "后台任务", "Background jobs", {Role.admin})
+
+
+def _limit(limit: int) -> int:
+    return max(1, min(limit, MAX_LIMIT))
+
+
+@get(
+    "/api/jobs",
+    guards=ADMIN,
+    tags=["jobs"],
+    summary="Background jobs (outbox) by state",
+    security=[{"bearer": []}],
+)
+async def list_jobs_api(
+    session: AsyncSession, status: JobFilter = JobFilter.open, limit: int = 200
+) -> list[JobOut]:
+    rows = await run(session, service.list_jobs, status, limit=_limit(limit))
+    return [JobOut.of(r) for r in rows]
+
+
+@post(
+    "/api/jobs/{job_id:int}/retry",
+    guards=ADMIN,
+    tags=["jobs"],
+    summary="Re-run a dead or failing job",
+    security=[{"bearer": []}],
+    status_code=200,
+)
+async def retry_job_api(session: AsyncSession, principal: Principal, job_id: int) -> JobOut:
+    row = await run(session, service.retry_job, principal, job_id)
+    return JobOut.of(row)
+
+
+@get("/admin/jobs", guards=ADMIN, include_in_schema=False)
+async def jobs_page(
+    request: Request[Any, Any, Any], session: AsyncSession, status: JobFilter = JobFilter.open
+) -> Template:
+    rows = await run(session, service.list_jobs, status, limit=500)
+    counts = await run(session, service.count_by_status)
+    return render(
+        request,
+        "jobs/admin_jobs.html",
+        jobs=rows,
+        counts=counts,
+        status=status.value,
+        filters=[f.value for f in JobFilter],
+    )
+
+
+@post("/admin/jobs/{job_id:int}/retry", guards=ADMIN, include_in_schema=False)
+async def retry_job_page(session: AsyncSession, principal: Principal, job_id: int) -> Redirect:
+    row = await run(session, service.retry_job, principal, job_id)
+    return redirect(
+        "/admin/jobs",
+        flash=pick(
+            f"已重新安排任务 #{row.id}（{row.actor_name}）",
+            f"Job #{row.id} ({row.actor_name}) will run again",
+        ),
+    )
+
+
+ROUTES = [list_jobs_api, retry_job_api, jobs_page, retry_job_page]
