@@ -55,6 +55,7 @@ class User(SQLModel, table=True):
     organisation_id: int | None = Field(default=None, foreign_key="core_organisation.id", index=True)
     password_hash: str | None = Field(default=None, max_length=200)
     totp_secret_enc: str | None = Field(default=None, max_length=400)
+    totp_last_step: int | None = None  # last accepted TOTP time step: a code is never accepted twice
     is_active: bool = True
     created_at: dt.datetime = utc_field(default_now=True)
     last_login_at: dt.datetime | None = utc_field(nullable=True)
