@@ -11,6 +11,10 @@ from tenderhall.db import json_field, utc_field
 
 
 class AuditEvent(SQLModel, table=True):
+    """One audit event. Append-only: database triggers (migration kernel0002) refuse UPDATE and
+    DELETE. Note for later migrations: a SQLite batch "move and copy" of this table drops those
+    triggers, so recreate them if you ever have to alter it."""
+
     __tablename__ = "core_audit_event"
 
     id: int | None = Field(default=None, primary_key=True)
@@ -27,10 +31,12 @@ class AuditEvent(SQLModel, table=True):
 
 
 class TreeHead(SQLModel, table=True):
+    """A signed summary of the log: the Merkle root of the first ``tree_size`` events."""
+
     __tablename__ = "core_tree_head"
 
     id: int | None = Field(default=None, primary_key=True)
-    tree_size: int = Field(index=True)
+    tree_size: int = Field(index=True, unique=True)
     root_hash: str = Field(max_length=64)
     signed_at: dt.datetime = utc_field()
     signature: str  # base64, platform key over the canonical head

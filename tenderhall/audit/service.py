@@ -1,23 +1,45 @@
-"""The audit log: every state change is an event; events are hash-chained.
+"""The audit log: every state change is an event; events are hash-chained; signed Merkle tree heads
+summarise the log so that anyone holding an earlier head can detect a rewrite.
 
 ``record()`` is the one function every domain calls, inside the transaction that makes the change,
 so the event and the change commit (or roll back) together.
+
+Hashing (version 1):
+
+- ``event.hash = SHA-256(prev_hash_hex_ascii || canonical_json(payload))`` where the payload holds
+  seq, occurred_at (ISO 8601), actor, action, object_type, object_id, summary and data; the first
+  event's ``prev_hash`` is 64 zeros;
+- Merkle leaf ``SHA-256(0x00 || bytes.fromhex(event.hash))`` (RFC 6962), the events in seq order;
+- a tree head signs the canonical JSON of :func:`tree_head_payload` with the platform key
+  (ECDSA P-256, SHA-256, DER, base64 in the API).
+
+Signing a tree head is not itself an audit event (the head is the public record, and auditing it
+would make the log grow every period).
 """
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
 import hashlib
 import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from tenderhall.audit.models import AuditEvent
+from tenderhall.audit import merkle
+from tenderhall.audit.models import AuditEvent, TreeHead
 from tenderhall.auth.principal import Principal
 from tenderhall.db import utcnow
+from tenderhall.errors import InvalidInput, NotFound
+from tenderhall.signing import PlatformSigner, verify_signature
 
 GENESIS_HASH = "0" * 64
+LOG_ID = "tenderhall-audit-log"
+HEAD_VERSION = 1
 _ADVISORY_LOCK_KEY = 7_310_001  # serialises appends to the chain on PostgreSQL
 
 
@@ -42,6 +64,13 @@ def compute_hash(prev_hash: str, e: AuditEvent) -> str:
     return hashlib.sha256(prev_hash.encode() + canonical(event_payload(e))).hexdigest()
 
 
+def _lock_chain(session: Session) -> None:
+    """Serialise writers of the chain. PostgreSQL: a transaction-scoped advisory lock; SQLite:
+    writers already hold the database write lock from BEGIN IMMEDIATE (tenderhall.db)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_LOCK_KEY})
+
+
 def record(
     session: Session,
     actor: Principal | str,
@@ -52,8 +81,7 @@ def record(
     data: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Append one event to the chain, in the caller's transaction."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_LOCK_KEY})
+    _lock_chain(session)
     last = session.execute(
         sa.select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
     ).first()
@@ -61,7 +89,7 @@ def record(
     event = AuditEvent(
         seq=seq,
         occurred_at=utcnow(),
-        actor=actor.audit_name if isinstance(actor, Principal) else actor,
+        actor=(actor.audit_name if isinstance(actor, Principal) else actor)[:200],
         action=action,
         object_type=object_type,
         object_id=str(object_id),
@@ -74,3 +102,362 @@ def record(
     session.add(event)
     session.flush()
     return event
+
+
+# --- tree heads ----------------------------------------------------------------------------------
+
+
+def log_size(session: Session) -> int:
+    """Number of events in the log (seq is 0-based and contiguous)."""
+    top = session.execute(sa.select(sa.func.max(AuditEvent.seq))).scalar_one_or_none()
+    return 0 if top is None else int(top) + 1
+
+
+def leaf_hashes(session: Session, tree_size: int) -> list[bytes]:
+    """Leaf hashes of the first ``tree_size`` events, in seq order."""
+    rows = session.execute(
+        sa.select(AuditEvent.seq, AuditEvent.hash).where(AuditEvent.seq < tree_size).order_by(AuditEvent.seq)
+    ).all()
+    if len(rows) != tree_size or (rows and rows[-1][0] != tree_size - 1):
+        raise RuntimeError(f"the audit log has gaps below seq {tree_size}: run `tenderhall audit verify`")
+    return [merkle.leaf_hash(h) for _, h in rows]
+
+
+def _timestamp(at: dt.datetime) -> str:
+    return at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def tree_head_payload(tree_size: int, root_hash: str, signed_at: dt.datetime, key_id: str) -> dict[str, Any]:
+    """What a tree head signature covers: the canonical JSON (sorted keys, no spaces) of this."""
+    return {
+        "log": LOG_ID,
+        "v": HEAD_VERSION,
+        "tree_size": tree_size,
+        "root_hash": root_hash,
+        "timestamp": _timestamp(signed_at),
+        "key_id": key_id,
+    }
+
+
+def signed_bytes(head: TreeHead) -> bytes:
+    return canonical(tree_head_payload(head.tree_size, head.root_hash, head.signed_at, head.key_id))
+
+
+def latest_tree_head(session: Session) -> TreeHead | None:
+    return session.execute(
+        sa.select(TreeHead).order_by(TreeHead.tree_size.desc()).limit(1)
+    ).scalar_one_or_none()
+
+
+def tree_head_of_size(session: Session, tree_size: int) -> TreeHead | None:
+    return session.execute(sa.select(TreeHead).where(TreeHead.tree_size == tree_size)).scalar_one_or_none()
+
+
+def sign_tree_head(
+    session: Session, signer: PlatformSigner, *, now: dt.datetime | None = None, force: bool = False
+) -> TreeHead | None:
+    """Sign a head over the whole log if it grew since the latest head (or ``force`` with an empty
+    log and no head yet). Returns the new head, or None when there was nothing new to sign."""
+    size = log_size(session)
+    latest = latest_tree_head(session)
+    if latest is not None and latest.tree_size >= size:
+        return None
+    if size == 0 and not force:
+        return None
+    at = (now or utcnow()).astimezone(dt.UTC).replace(microsecond=0)
+    root_hex = merkle.root(leaf_hashes(session, size)).hex()
+    head = TreeHead(tree_size=size, root_hash=root_hex, signed_at=at, signature="", key_id=signer.key_id)
+    head.signature = base64.b64encode(signer.sign(signed_bytes(head))).decode()
+    session.add(head)
+    session.flush()
+    return head
+
+
+def verify_tree_head(head: TreeHead, public_key_pem: str) -> bool:
+    return verify_signature(public_key_pem, signed_bytes(head), base64.b64decode(head.signature))
+
+
+# --- proofs --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InclusionProof:
+    seq: int
+    tree_size: int
+    event_hash: str
+    leaf_hash: str
+    root_hash: str
+    path: list[str]
+    head: TreeHead | None  # the signed head of that size, when one exists
+
+
+@dataclass(frozen=True)
+class ConsistencyProof:
+    first: int
+    second: int
+    first_root: str
+    second_root: str
+    path: list[str]
+    first_head: TreeHead | None
+    second_head: TreeHead | None
+
+
+def _resolve_size(session: Session, tree_size: int | None) -> int:
+    size = log_size(session)
+    if tree_size is None:
+        head = latest_tree_head(session)
+        if head is None:
+            raise NotFound(
+                "审计日志尚无已签名的树头，请稍后再试",
+                "The audit log has no signed tree head yet; try again later",
+            )
+        return head.tree_size
+    if not 1 <= tree_size <= size:
+        raise NotFound(
+            f"审计日志当前共有 {size} 条事件，无法给出规模为 {tree_size} 的树",
+            f"The audit log holds {size} events; there is no tree of size {tree_size}",
+        )
+    return tree_size
+
+
+def inclusion_proof(session: Session, seq: int, tree_size: int | None = None) -> InclusionProof:
+    """RFC 6962 audit path for the event ``seq`` in the tree of the first ``tree_size`` events
+    (default: the latest signed head)."""
+    n = _resolve_size(session, tree_size)
+    if not 0 <= seq < n:
+        raise NotFound(
+            f"树（规模 {n}）中没有序号为 {seq} 的审计事件",
+            f"There is no audit event with seq {seq} in the tree of size {n}",
+        )
+    leaves = leaf_hashes(session, n)
+    event_hash = session.execute(sa.select(AuditEvent.hash).where(AuditEvent.seq == seq)).scalar_one()
+    return InclusionProof(
+        seq=seq,
+        tree_size=n,
+        event_hash=event_hash,
+        leaf_hash=leaves[seq].hex(),
+        root_hash=merkle.root(leaves).hex(),
+        path=[p.hex() for p in merkle.inclusion_proof(leaves, seq)],
+        head=tree_head_of_size(session, n),
+    )
+
+
+def consistency_proof(session: Session, first: int, second: int | None = None) -> ConsistencyProof:
+    """RFC 6962 proof that the tree of size ``first`` is a prefix of the tree of size ``second``
+    (default: the latest signed head)."""
+    m = int(first)
+    n = _resolve_size(session, second)
+    if not 1 <= m <= n:
+        raise InvalidInput(
+            f"一致性证明要求 1 ≤ first ≤ second，实际 first={m}，second={n}",
+            f"A consistency proof needs 1 ≤ first ≤ second; got first={m}, second={n}",
+        )
+    leaves = leaf_hashes(session, n)
+    return ConsistencyProof(
+        first=m,
+        second=n,
+        first_root=merkle.root(leaves[:m]).hex(),
+        second_root=merkle.root(leaves).hex(),
+        path=[p.hex() for p in merkle.consistency_proof(leaves, m)],
+        first_head=tree_head_of_size(session, m),
+        second_head=tree_head_of_size(session, n),
+    )
+
+
+# --- verification of the whole log ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Problem:
+    kind: str  # altered | removed | inserted | head_mismatch | head_signature | head_beyond_log
+    seq: int | None
+    event_id: int | None
+    zh: str
+    en: str
+
+    def __str__(self) -> str:
+        return f"{self.en} / {self.zh}"
+
+
+@dataclass
+class VerifyReport:
+    events: int = 0
+    heads: int = 0
+    heads_checked: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def first(self) -> Problem | None:
+        return self.problems[0] if self.problems else None
+
+
+def _iter_events(session: Session, batch: int = 2000) -> Iterator[AuditEvent]:
+    stmt = sa.select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=batch)
+    for e in session.execute(stmt).scalars():
+        yield e
+        session.expunge(e)
+
+
+def _hash_at_seq(e: AuditEvent, seq: int) -> str:
+    payload = event_payload(e)
+    payload["seq"] = seq
+    return hashlib.sha256(e.prev_hash.encode() + canonical(payload)).hexdigest()
+
+
+def _describe(e: AuditEvent) -> str:
+    return f"seq {e.seq} (id {e.id}, {e.action} {e.object_type}:{e.object_id})"
+
+
+def verify_log(
+    session: Session,
+    public_keys: dict[str, str],
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> VerifyReport:
+    """Recompute the whole chain and every stored tree head; report problems, earliest first.
+
+    ``public_keys`` maps key ids to PEM public keys that may have signed heads. The chain walk
+    names the first event that was altered, removed or inserted; the heads catch rewrites that
+    recomputed every later hash (a rewrite before a signed head's size changes its root).
+    """
+    report = VerifyReport()
+    heads = list(session.execute(sa.select(TreeHead).order_by(TreeHead.tree_size, TreeHead.id)).scalars())
+    report.heads = len(heads)
+    pending_heads = list(heads)
+    acc = merkle.RootAccumulator()
+    chain_broken = False
+
+    def check_heads_at(size: int) -> None:
+        while pending_heads and pending_heads[0].tree_size == size:
+            head = pending_heads.pop(0)
+            report.heads_checked += 1
+            key = public_keys.get(head.key_id)
+            if key is None or not verify_tree_head(head, key):
+                report.problems.append(
+                    Problem(
+                        "head_signature",
+                        None,
+                        None,
+                        f"树头（规模 {head.tree_size}，id {head.id}）的平台签名无效或签名密钥未知",
+                        f"Tree head of size {head.tree_size} (id {head.id}) has an invalid platform "
+                        "signature or an unknown signing key",
+                    )
+                )
+            if not chain_broken and acc.root().hex() != head.root_hash:
+                report.problems.append(
+                    Problem(
+                        "head_mismatch",
+                        None,
+                        None,
+                        f"前 {head.tree_size} 条事件与 {_timestamp(head.signed_at)} 签名的树头不一致："
+                        f"该规模之前的历史被改写（包括重算后续哈希的改写）",
+                        f"The first {head.tree_size} events no longer match the tree head signed at "
+                        f"{_timestamp(head.signed_at)}: history before that size was rewritten "
+                        "(with every later hash recomputed)",
+                    )
+                )
+
+    expected_seq = 0
+    prev_hash = GENESIS_HASH
+    prev_event: AuditEvent | None = None
+    prevprev_hash: str | None = None
+    check_heads_at(0)
+    for e in _iter_events(session):
+        report.events += 1
+        if progress is not None:
+            progress(1)
+        if chain_broken:
+            continue
+        problem: Problem | None = None
+        content_ok = compute_hash(e.prev_hash, e) == e.hash
+        if e.prev_hash != prev_hash:
+            if prev_event is not None and e.prev_hash == prevprev_hash:
+                problem = Problem(
+                    "inserted",
+                    prev_event.seq,
+                    prev_event.id,
+                    f"审计事件 {_describe(prev_event)} 是插入的：下一条事件的前序哈希跳过了它",
+                    f"Audit event {_describe(prev_event)} was inserted: the next event's prev_hash skips it",
+                )
+            elif e.seq != expected_seq:
+                problem = Problem(
+                    "removed",
+                    expected_seq,
+                    None,
+                    f"审计事件 seq {expected_seq}–{e.seq - 1} 被删除（位于 {_describe(e)} 之前）",
+                    f"Audit event(s) seq {expected_seq}–{e.seq - 1} were removed (just before "
+                    f"{_describe(e)})",
+                )
+            elif not content_ok and any(_hash_at_seq(e, s) == e.hash for s in range(e.seq + 1, e.seq + 65)):
+                original = next(s for s in range(e.seq + 1, e.seq + 65) if _hash_at_seq(e, s) == e.hash)
+                problem = Problem(
+                    "removed",
+                    expected_seq,
+                    None,
+                    f"{original - e.seq} 条审计事件在 seq {expected_seq} 处被删除，其后事件被重新编号"
+                    f"（{_describe(e)} 原为 seq {original}）",
+                    f"{original - e.seq} audit event(s) were removed at seq {expected_seq} and later "
+                    f"events renumbered ({_describe(e)} was seq {original})",
+                )
+            elif prev_event is not None and content_ok:
+                problem = Problem(
+                    "altered",
+                    prev_event.seq,
+                    prev_event.id,
+                    f"审计事件 {_describe(prev_event)} 被改写并重算了哈希：下一条事件仍指向其原哈希",
+                    f"Audit event {_describe(prev_event)} was altered and its hash recomputed: the "
+                    "next event still points at its original hash",
+                )
+            else:
+                problem = Problem(
+                    "inserted" if content_ok else "altered",
+                    e.seq,
+                    e.id,
+                    f"审计事件 {_describe(e)} 与前一条事件不相连（被插入或被改写）",
+                    f"Audit event {_describe(e)} does not link to the previous event (inserted or altered)",
+                )
+        elif not content_ok:
+            problem = Problem(
+                "altered",
+                e.seq,
+                e.id,
+                f"审计事件 {_describe(e)} 的内容被修改：重新计算的哈希与记录不符",
+                f"Audit event {_describe(e)} was altered: its recomputed hash does not match the stored one",
+            )
+        elif e.seq != expected_seq:
+            problem = Problem(
+                "removed",
+                expected_seq,
+                None,
+                f"审计事件 seq {expected_seq}–{e.seq - 1} 被删除（位于 {_describe(e)} 之前）",
+                f"Audit event(s) seq {expected_seq}–{e.seq - 1} were removed (just before {_describe(e)})",
+            )
+        if problem is not None:
+            report.problems.append(problem)
+            chain_broken = True
+            continue
+        acc.add(merkle.leaf_hash(e.hash))
+        prevprev_hash, prev_hash, prev_event = prev_hash, e.hash, e
+        expected_seq += 1
+        check_heads_at(acc.size)
+
+    for head in pending_heads:  # heads larger than the (intact part of the) log
+        if chain_broken:
+            break
+        report.problems.append(
+            Problem(
+                "removed",
+                expected_seq,
+                None,
+                f"树头（规模 {head.tree_size}）签名时已有 {head.tree_size} 条事件，现在只剩 "
+                f"{expected_seq} 条：从 seq {expected_seq} 起的事件被删除",
+                f"The tree head of size {head.tree_size} was signed over {head.tree_size} events but "
+                f"only {expected_seq} remain: events from seq {expected_seq} on were removed",
+            )
+        )
+        break
+    return report
