@@ -1,0 +1,237 @@
+"""Credit tables: the violation-type catalog, violation records, defences, repair applications,
+the public change feed, and push receivers with their deliveries (DOMAIN.md section 8)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from tenderhall.db import json_field, utc_field
+
+
+class Severity(enum.StrEnum):
+    minor = "minor"
+    general = "general"
+    serious = "serious"
+
+
+class SubjectKind(enum.StrEnum):
+    company = "company"  # by unified social credit code (registered or not)
+    expert = "expert"  # a core_user of role expert, or a person by name + ID number
+    agency = "agency"  # an organisation of kind agency (by credit code)
+    person = "person"  # name + ID number (stored encrypted, shown masked)
+
+
+class Status(enum.StrEnum):
+    draft = "draft"
+    notified = "notified"
+    decided = "decided"  # outcome upheld or dismissed
+    published = "published"
+    expired = "expired"
+    repaired = "repaired"
+    revoked = "revoked"
+
+
+class Outcome(enum.StrEnum):
+    upheld = "upheld"
+    dismissed = "dismissed"
+
+
+class ChangeKind(enum.StrEnum):
+    published = "published"
+    changed = "changed"
+    repaired = "repaired"
+    expired = "expired"
+    revoked = "revoked"
+
+
+class RepairStatus(enum.StrEnum):
+    pending = "pending"
+    approved = "approved"
+    refused = "refused"
+
+
+class DeliveryStatus(enum.StrEnum):
+    pending = "pending"  # waiting (maybe behind an earlier event of the same subject)
+    delivered = "delivered"  # acknowledged by the receiver
+    dead = "dead"  # given up after settings.credit.push_give_up_days: an admin may re-send
+
+
+class ViolationType(SQLModel, table=True):
+    """The catalog (a data table, editable by admins; every edit audited)."""
+
+    __tablename__ = "credit_violation_type"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=40, unique=True, index=True)
+    name_zh: str = Field(max_length=120)
+    name_en: str = Field(max_length=160)
+    severity: Severity = Field(sa_type=sa.String(8))
+    points: int
+    publish_min_days: int = 0  # minor: never published (0/0)
+    publish_max_days: int = 0
+    blacklist_at_once: bool = False
+    active: bool = True
+    updated_at: dt.datetime = utc_field(default_now=True)
+
+
+class Violation(SQLModel, table=True):
+    """A violation record of one subject. Points and severity are copied from the catalog when the
+    record is created, so later catalog edits do not rewrite history."""
+
+    __tablename__ = "credit_violation"
+    __table_args__ = (
+        sa.Index("ix_credit_violation_public", "status", "decided_at", "id"),
+        sa.Index("ix_credit_violation_subject_key_decided", "subject_key", "decided_at"),
+        sa.Index("ix_credit_violation_type_decided", "type_code", "decided_at"),
+        sa.Index("ix_credit_violation_severity_decided", "severity", "decided_at"),
+        # name search (ILIKE '%…%'): a trigram index on PostgreSQL (pg_trgm), a plain one elsewhere
+        sa.Index(
+            "ix_credit_violation_subject_name_trgm",
+            "subject_name",
+            postgresql_using="gin",
+            postgresql_ops={"subject_name": "gin_trgm_ops"},
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    fingerprint: str = Field(max_length=64, unique=True)  # same facts twice -> same record
+    subject_kind: SubjectKind = Field(sa_type=sa.String(8))
+    subject_key: str = Field(max_length=80)  # "code:<credit code>", "user:<id>", "id:<hmac>"
+    subject_name: str = Field(max_length=200)
+    subject_credit_code: str | None = Field(default=None, max_length=18, index=True)
+    subject_user_id: int | None = Field(default=None, foreign_key="core_user.id", index=True)
+    organisation_id: int | None = Field(default=None, foreign_key="core_organisation.id", index=True)
+    subject_id_enc: str | None = Field(default=None, max_length=200)  # ID number, SecretBox
+    subject_id_masked: str | None = Field(default=None, max_length=18)
+    type_id: int = Field(foreign_key="credit_violation_type.id")
+    type_code: str = Field(max_length=40)
+    severity: Severity = Field(sa_type=sa.String(8))
+    points: int
+    blacklists: bool = False  # copied from the type's blacklist_at_once
+    facts: str = Field(sa_type=sa.Text())
+    evidence: list[dict[str, Any]] = json_field(default_factory=list)
+    occurred_at: dt.datetime | None = utc_field(nullable=True)
+    status: Status = Field(default=Status.draft, sa_type=sa.String(10))
+    outcome: Outcome | None = Field(default=None, sa_type=sa.String(10))
+    decision_number: str | None = Field(default=None, max_length=80)
+    decision_reasons: str | None = Field(default=None, sa_type=sa.Text())
+    decision_doc_sha256: str | None = Field(default=None, max_length=64)
+    publication_days: int | None = None
+    notified_at: dt.datetime | None = utc_field(nullable=True)
+    defence_due_at: dt.datetime | None = utc_field(nullable=True)
+    decided_at: dt.datetime | None = utc_field(nullable=True)
+    public_until: dt.datetime | None = utc_field(nullable=True)  # decided_at + publication_days
+    published_at: dt.datetime | None = utc_field(nullable=True)
+    expired_at: dt.datetime | None = utc_field(nullable=True)
+    repaired_at: dt.datetime | None = utc_field(nullable=True)
+    revoked_at: dt.datetime | None = utc_field(nullable=True)
+    revoke_reason: str | None = Field(default=None, sa_type=sa.Text())
+    created_by: str = Field(max_length=200)
+    created_at: dt.datetime = utc_field(default_now=True)
+    updated_at: dt.datetime = utc_field(default_now=True)
+
+
+class Defence(SQLModel, table=True):
+    """The subject's statement of defence (陈述申辩) while a record is notified."""
+
+    __tablename__ = "credit_defence"
+
+    id: int | None = Field(default=None, primary_key=True)
+    violation_id: int = Field(foreign_key="credit_violation.id", index=True)
+    submitted_by: str = Field(max_length=200)
+    text: str = Field(sa_type=sa.Text())
+    file_sha256: str | None = Field(default=None, max_length=64)
+    file_name: str | None = Field(default=None, max_length=200)
+    submitted_at: dt.datetime = utc_field(default_now=True)
+
+
+class RepairApplication(SQLModel, table=True):
+    """A credit-repair application (信用修复): rectification evidence + a public commitment."""
+
+    __tablename__ = "credit_repair"
+
+    id: int | None = Field(default=None, primary_key=True)
+    violation_id: int = Field(foreign_key="credit_violation.id", index=True)
+    submitted_by: str = Field(max_length=200)
+    rectification: str = Field(sa_type=sa.Text())
+    commitment: str = Field(sa_type=sa.Text())
+    evidence: list[dict[str, Any]] = json_field(default_factory=list)
+    status: RepairStatus = Field(default=RepairStatus.pending, sa_type=sa.String(10))
+    reasons: str | None = Field(default=None, sa_type=sa.Text())
+    decided_by: str | None = Field(default=None, max_length=200)
+    submitted_at: dt.datetime = utc_field(default_now=True)
+    decided_at: dt.datetime | None = utc_field(nullable=True)
+
+
+class Change(SQLModel, table=True):
+    """One entry of the public change feed: a record published, changed, repaired, expired or
+    revoked. ``id`` is the feed cursor; ``payload`` is the public view at that moment."""
+
+    __tablename__ = "credit_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    violation_id: int = Field(foreign_key="credit_violation.id", index=True)
+    kind: ChangeKind = Field(sa_type=sa.String(10))
+    subject_key: str = Field(max_length=80)
+    occurred_at: dt.datetime = utc_field(index=True)
+    payload: dict[str, Any] = json_field()
+
+
+class Receiver(SQLModel, table=True):
+    """An external credit platform that receives signed pushes of change-feed events."""
+
+    __tablename__ = "credit_receiver"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=120, unique=True)
+    url: str = Field(max_length=500)
+    events: list[str] = json_field(default_factory=list)  # ChangeKind values; empty = all
+    key_id: str | None = Field(default=None, max_length=64)  # platform key expected by the receiver
+    active: bool = True
+    created_at: dt.datetime = utc_field(default_now=True)
+
+
+class Delivery(SQLModel, table=True):
+    """One change pushed to one receiver. Per (receiver, subject) deliveries go out in change
+    order: one is not attempted while an earlier one for the same subject is unacknowledged."""
+
+    __tablename__ = "credit_delivery"
+    __table_args__ = (
+        sa.UniqueConstraint("receiver_id", "change_id", name="uq_credit_delivery_receiver_change"),
+        sa.Index("ix_credit_delivery_due", "status", "next_attempt_at"),
+        sa.Index("ix_credit_delivery_subject", "receiver_id", "subject_key", "change_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    receiver_id: int = Field(foreign_key="credit_receiver.id")
+    change_id: int = Field(foreign_key="credit_change.id")
+    subject_key: str = Field(max_length=80)
+    idempotency_key: str = Field(max_length=80, unique=True)
+    status: DeliveryStatus = Field(default=DeliveryStatus.pending, sa_type=sa.String(10))
+    attempts: int = 0
+    next_attempt_at: dt.datetime = utc_field()
+    lease_until: dt.datetime | None = utc_field(nullable=True)
+    first_attempt_at: dt.datetime | None = utc_field(nullable=True)
+    delivered_at: dt.datetime | None = utc_field(nullable=True)
+    last_status_code: int | None = None
+    last_error: str | None = Field(default=None, max_length=500)
+    created_at: dt.datetime = utc_field(default_now=True)
+
+
+class DeliveryAttempt(SQLModel, table=True):
+    """The delivery log: one row per HTTP attempt."""
+
+    __tablename__ = "credit_delivery_attempt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_id: int = Field(foreign_key="credit_delivery.id", index=True)
+    at: dt.datetime = utc_field()
+    status_code: int | None = None
+    ok: bool = False
+    error: str | None = Field(default=None, max_length=500)
+    duration_ms: int = 0

@@ -1,0 +1,439 @@
+"""Push of change-feed events to external credit platforms.
+
+Each change (published, changed, repaired, expired, revoked) becomes one :class:`Delivery` per
+subscribed receiver, written in the transaction of the change. :func:`push_due` sends due
+deliveries as JSON signed by the platform key (``X-TenderHall-Signature``: base64 DER
+ECDSA-SHA256 over the exact body bytes; ``X-TenderHall-Key-Id``), with an ``Idempotency-Key``.
+
+- Ordering: a delivery is not attempted while an earlier change for the same subject is still
+  unacknowledged at that receiver (pending or dead), so a receiver sees each subject's events in
+  order.
+- Retries: exponential back-off (base × 2^(attempts−1), capped at push_max_backoff_seconds) until
+  acknowledged; after push_give_up_days since the first attempt the delivery is dead (a dead
+  letter, shown to admins, re-sendable). A dead delivery keeps holding back later events of its
+  subject at that receiver until it is re-sent and acknowledged.
+- Crash safety: claims are leases in short transactions and no transaction is open during the
+  HTTP call. A worker killed mid-delivery leaves the lease to run out; the delivery is then sent
+  again with the same idempotency key, which the receiver deduplicates (once in effect).
+- Acknowledgement: a 2xx answer whose JSON body carries the same ``idempotency_key`` and
+  ``status`` "ok" or "duplicate". Anything else (5xx, timeouts, refused connections, garbage) is a
+  failed attempt, logged in ``credit_delivery_attempt``.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, aliased, sessionmaker
+
+from credit.config import credit_config
+from credit.exceptions import RecordNotFound, WrongState
+from credit.models import Change, ChangeKind, Delivery, DeliveryAttempt, DeliveryStatus, Receiver
+from tenderhall.audit.service import record
+from tenderhall.auth.principal import Principal
+from tenderhall.db import skip_locked, utcnow
+from tenderhall.errors import InvalidInput
+from tenderhall.jobs.outbox import enqueue
+from tenderhall.settings import Settings
+
+SIGNATURE_HEADER = "X-TenderHall-Signature"
+KEY_ID_HEADER = "X-TenderHall-Key-Id"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+SIGNATURE_ALG = "ecdsa-p256-sha256"
+
+
+def canonical_body(event: dict[str, Any]) -> bytes:
+    return json.dumps(event, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+# --- receivers ------------------------------------------------------------------------------------
+
+
+def save_receiver(
+    session: Session,
+    actor: Principal,
+    *,
+    name: str,
+    url: str,
+    events: list[str] | None = None,
+    active: bool = True,
+    key_id: str | None = None,
+    receiver_id: int | None = None,
+) -> Receiver:
+    name = (name or "").strip()
+    url = (url or "").strip()
+    if not name:
+        raise InvalidInput("请填写接收方名称", "A receiver needs a name")
+    if not (url.startswith("https://") or url.startswith("http://")):
+        raise InvalidInput("接收地址须为 http(s):// 网址", "The receiver URL must be an http(s):// URL")
+    kinds = [e.strip() for e in (events or []) if e and e.strip()]
+    bad = [e for e in kinds if e not in ChangeKind.__members__]
+    if bad:
+        raise InvalidInput(f"未知事件类型：{', '.join(bad)}", f"Unknown event kinds: {', '.join(bad)}")
+    if receiver_id is not None:
+        r = session.get(Receiver, receiver_id)
+        if r is None:
+            raise RecordNotFound(f"接收方 #{receiver_id} 不存在", f"Receiver #{receiver_id} does not exist")
+        action = "credit.receiver.update"
+    else:
+        r = Receiver(name=name, url=url)
+        action = "credit.receiver.create"
+    r.name, r.url, r.events, r.active, r.key_id = name, url, kinds, active, key_id
+    session.add(r)
+    session.flush()
+    record(
+        session,
+        actor,
+        action,
+        "credit_receiver",
+        r.id,
+        f"{action} {name}",
+        {"url": url, "events": kinds, "active": active},
+    )
+    return r
+
+
+def list_receivers(session: Session) -> list[Receiver]:
+    return list(session.execute(sa.select(Receiver).order_by(Receiver.id)).scalars())
+
+
+def fan_out(session: Session, change: Change, *, now: dt.datetime | None = None) -> int:
+    """Create the deliveries of one change (same transaction) and wake the push job."""
+    now = now or utcnow()
+    n = 0
+    for r in session.execute(sa.select(Receiver).where(Receiver.active.is_(True))).scalars():  # type: ignore[attr-defined]
+        if r.events and str(change.kind) not in r.events:
+            continue
+        session.add(
+            Delivery(
+                receiver_id=r.id,
+                change_id=change.id,
+                subject_key=change.subject_key,  # type: ignore[arg-type]
+                idempotency_key=f"tenderhall-credit-{change.id}-{r.id}",
+                next_attempt_at=now,
+            )
+        )
+        n += 1
+    if n:
+        session.flush()
+        enqueue(session, "credit.push", dedup_key=f"credit.push:change:{change.id}")
+    return n
+
+
+def event_of(change: Change, idempotency_key: str, settings: Settings) -> dict[str, Any]:
+    return {
+        "type": f"credit.record.{change.kind!s}",
+        "event_id": change.id,
+        "idempotency_key": idempotency_key,
+        "subject_key": change.subject_key,
+        "occurred_at": change.occurred_at.isoformat(),
+        "record": change.payload,
+        "platform": settings.base_url,
+    }
+
+
+# --- delivery ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Claimed:
+    delivery_id: int
+    url: str
+    idempotency_key: str
+    body: bytes
+    lease_until: dt.datetime
+
+
+@dataclass
+class PushReport:
+    attempted: int = 0
+    delivered: int = 0
+    failed: int = 0
+    dead: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def backoff(attempts: int, settings: Settings) -> dt.timedelta:
+    cfg = credit_config(settings)
+    secs = min(cfg.push_base_backoff_seconds * (2 ** max(0, attempts - 1)), cfg.push_max_backoff_seconds)
+    return dt.timedelta(seconds=secs)
+
+
+def claim(session: Session, settings: Settings, *, now: dt.datetime, limit: int) -> list[Claimed]:
+    """Lease up to ``limit`` due deliveries, each the earliest unacknowledged one of its subject."""
+    cfg = credit_config(settings)
+    earlier = aliased(Delivery)
+    blocked = (
+        sa.select(earlier.id)
+        .where(
+            earlier.receiver_id == Delivery.receiver_id,
+            earlier.subject_key == Delivery.subject_key,
+            earlier.change_id < Delivery.change_id,
+            earlier.status != DeliveryStatus.delivered,
+        )
+        .exists()
+    )
+    stmt = (
+        sa.select(Delivery)
+        .join(Receiver, Receiver.id == Delivery.receiver_id)
+        .where(
+            Delivery.status == DeliveryStatus.pending,
+            Delivery.next_attempt_at <= now,  # type: ignore[operator]
+            sa.or_(Delivery.lease_until.is_(None), Delivery.lease_until <= now),  # type: ignore[union-attr,operator]
+            Receiver.active.is_(True),  # type: ignore[attr-defined]
+            ~blocked,
+        )
+        .order_by(Delivery.next_attempt_at, Delivery.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(of=Delivery, skip_locked=True)  # type: ignore[arg-type]
+    else:
+        stmt = skip_locked(stmt, session)
+    rows = list(session.execute(stmt).scalars())
+    out: list[Claimed] = []
+    lease_until = now + dt.timedelta(seconds=cfg.push_lease_seconds)
+    for d in rows:
+        change = session.get(Change, d.change_id)
+        receiver = session.get(Receiver, d.receiver_id)
+        assert change is not None
+        assert receiver is not None
+        d.lease_until = lease_until
+        d.attempts += 1
+        if d.first_attempt_at is None:
+            d.first_attempt_at = now
+        session.add(d)
+        out.append(
+            Claimed(
+                d.id,
+                receiver.url,
+                d.idempotency_key,  # type: ignore[arg-type]
+                canonical_body(event_of(change, d.idempotency_key, settings)),
+                lease_until,
+            )
+        )
+    session.flush()
+    return out
+
+
+def send(
+    client: httpx.Client, c: Claimed, signer: Any, timeout: float
+) -> tuple[bool, int | None, str | None]:
+    """POST one signed event; (acknowledged, status code, error)."""
+    headers = {
+        "Content-Type": "application/json",
+        IDEMPOTENCY_HEADER: c.idempotency_key,
+        KEY_ID_HEADER: signer.key_id,
+        SIGNATURE_HEADER: base64.b64encode(signer.sign(c.body)).decode(),
+        "X-TenderHall-Signature-Alg": SIGNATURE_ALG,
+    }
+    try:
+        resp = client.post(c.url, content=c.body, headers=headers, timeout=timeout)
+    except httpx.TimeoutException:
+        return False, None, "timeout"
+    except httpx.HTTPError as exc:
+        return False, None, f"{type(exc).__name__}"
+    if not 200 <= resp.status_code < 300:
+        return False, resp.status_code, f"HTTP {resp.status_code}"
+    try:
+        ack = resp.json()
+    except ValueError:
+        return False, resp.status_code, "unreadable acknowledgement (not JSON)"
+    if (
+        not isinstance(ack, dict)
+        or ack.get("idempotency_key") != c.idempotency_key
+        or ack.get("status") not in ("ok", "duplicate")
+    ):
+        return False, resp.status_code, "acknowledgement does not match the event"
+    return True, resp.status_code, None
+
+
+def record_result(
+    session: Session,
+    settings: Settings,
+    c: Claimed,
+    ok: bool,
+    status_code: int | None,
+    error: str | None,
+    *,
+    now: dt.datetime,
+    duration_ms: int,
+) -> DeliveryStatus:
+    cfg = credit_config(settings)
+    d = session.get(Delivery, c.delivery_id)
+    assert d is not None
+    session.add(
+        DeliveryAttempt(
+            delivery_id=c.delivery_id,
+            at=now,
+            status_code=status_code,
+            ok=ok,
+            error=error,
+            duration_ms=duration_ms,
+        )
+    )
+    if d.status == DeliveryStatus.delivered:
+        return d.status  # another worker finished it (our lease had run out)
+    d.last_status_code = status_code
+    d.lease_until = None
+    if ok:
+        d.status = DeliveryStatus.delivered
+        d.delivered_at = now
+        d.last_error = None
+    else:
+        d.last_error = (error or "")[:500]
+        give_up = (d.first_attempt_at or now) + dt.timedelta(days=cfg.push_give_up_days)
+        if now >= give_up:
+            d.status = DeliveryStatus.dead
+        else:
+            d.next_attempt_at = now + backoff(d.attempts, settings)
+    session.add(d)
+    session.flush()
+    return d.status
+
+
+def push_due(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    *,
+    now: dt.datetime | None = None,
+    client: httpx.Client | None = None,
+    signer: Any = None,
+    rounds: int = 50,
+    batch: int | None = None,
+) -> PushReport:
+    """Send every due delivery (several rounds, so that a subject's next event follows as soon as
+    the previous one is acknowledged). Each claim and each result is its own short transaction."""
+    from tenderhall.signing import platform_signer
+
+    cfg = credit_config(settings)
+    signer = signer or platform_signer(settings)
+    own_client = client is None
+    client = client or httpx.Client()
+    report = PushReport()
+    try:
+        for _ in range(rounds):
+            t = now or utcnow()
+            with sessions() as s, s.begin():
+                claimed = claim(s, settings, now=t, limit=batch or cfg.push_batch)
+            if not claimed:
+                break
+            for c in claimed:
+                started = time.monotonic()
+                ok, code, err = send(client, c, signer, cfg.push_timeout_seconds)
+                ms = int((time.monotonic() - started) * 1000)
+                with sessions() as s, s.begin():
+                    status = record_result(s, settings, c, ok, code, err, now=now or utcnow(), duration_ms=ms)
+                report.attempted += 1
+                if ok:
+                    report.delivered += 1
+                else:
+                    report.failed += 1
+                    report.errors.append(err or "")
+                    if status == DeliveryStatus.dead:
+                        report.dead += 1
+            if report.failed and report.delivered == 0:
+                break  # nothing got through this round: wait for the back-off
+    finally:
+        if own_client:
+            client.close()
+    return report
+
+
+def resend(
+    session: Session, actor: Principal, delivery_id: int, *, now: dt.datetime | None = None
+) -> Delivery:
+    """Re-send a dead letter (admins): it becomes pending again with a fresh retry budget."""
+    now = now or utcnow()
+    d = session.get(Delivery, delivery_id)
+    if d is None:
+        raise RecordNotFound(f"推送 #{delivery_id} 不存在", f"Delivery #{delivery_id} does not exist")
+    if d.status != DeliveryStatus.dead:
+        raise WrongState(
+            f"推送 #{delivery_id} 不是失败件，无需重发",
+            f"Delivery #{delivery_id} is not a dead letter; nothing to re-send",
+        )
+    d.status = DeliveryStatus.pending
+    d.attempts = 0
+    d.first_attempt_at = None
+    d.lease_until = None
+    d.next_attempt_at = now
+    session.add(d)
+    session.flush()
+    record(
+        session,
+        actor,
+        "credit.delivery.resend",
+        "credit_delivery",
+        d.id,
+        "重发推送",
+        {"change_id": d.change_id},
+    )
+    enqueue(session, "credit.push", dedup_key=f"credit.push:resend:{d.id}:{now.isoformat()}")
+    return d
+
+
+@dataclass(frozen=True)
+class DeliveryRow:
+    id: int
+    receiver: str
+    change_id: int
+    kind: str
+    violation_id: int
+    subject_key: str
+    status: str
+    attempts: int
+    next_attempt_at: dt.datetime
+    delivered_at: dt.datetime | None
+    last_status_code: int | None
+    last_error: str | None
+
+
+def list_deliveries(
+    session: Session, *, status: str | None = None, receiver_id: int | None = None, limit: int = 200
+) -> list[DeliveryRow]:
+    stmt = (
+        sa.select(Delivery, Receiver.name, Change.kind, Change.violation_id)
+        .join(Receiver, Receiver.id == Delivery.receiver_id)
+        .join(Change, Change.id == Delivery.change_id)
+        .order_by(Delivery.id.desc())  # type: ignore[union-attr]
+        .limit(limit)
+    )
+    if status:
+        stmt = stmt.where(Delivery.status == status)
+    if receiver_id:
+        stmt = stmt.where(Delivery.receiver_id == receiver_id)
+    return [
+        DeliveryRow(
+            d.id,
+            name,
+            d.change_id,
+            kind.value if hasattr(kind, "value") else str(kind),
+            vid,
+            d.subject_key,
+            d.status.value if hasattr(d.status, "value") else str(d.status),
+            d.attempts,
+            d.next_attempt_at,
+            d.delivered_at,
+            d.last_status_code,
+            d.last_error,
+        )
+        for d, name, kind, vid in session.execute(stmt).all()
+    ]
+
+
+def attempts_of(session: Session, delivery_id: int) -> list[DeliveryAttempt]:
+    return list(
+        session.execute(
+            sa.select(DeliveryAttempt)
+            .where(DeliveryAttempt.delivery_id == delivery_id)
+            .order_by(DeliveryAttempt.id)
+        ).scalars()
+    )
