@@ -23,9 +23,12 @@ ECDSA-SHA256 over the exact body bytes; ``X-TenderHall-Key-Id``), with an ``Idem
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import json
 import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -299,8 +302,19 @@ def record_result(
     return d.status
 
 
+def short_transactions(factory: sessionmaker[Session]) -> Callable[[], AbstractContextManager[Session]]:
+    """A unit factory: each ``with unit() as s`` is one transaction, committed on exit."""
+
+    @contextlib.contextmanager
+    def unit() -> Iterator[Session]:
+        with factory() as s, s.begin():
+            yield s
+
+    return unit
+
+
 def push_due(
-    sessions: sessionmaker[Session],
+    unit: Callable[[], AbstractContextManager[Session]],
     settings: Settings,
     *,
     now: dt.datetime | None = None,
@@ -310,7 +324,8 @@ def push_due(
     batch: int | None = None,
 ) -> PushReport:
     """Send every due delivery (several rounds, so that a subject's next event follows as soon as
-    the previous one is acknowledged). Each claim and each result is its own short transaction."""
+    the previous one is acknowledged). ``unit()`` gives one transaction (e.g. ``db.unit_of_work``):
+    each claim and each result is its own short transaction, none open during an HTTP call."""
     from tenderhall.signing import platform_signer
 
     cfg = credit_config(settings)
@@ -321,7 +336,7 @@ def push_due(
     try:
         for _ in range(rounds):
             t = now or utcnow()
-            with sessions() as s, s.begin():
+            with unit() as s:
                 claimed = claim(s, settings, now=t, limit=batch or cfg.push_batch)
             if not claimed:
                 break
@@ -329,7 +344,7 @@ def push_due(
                 started = time.monotonic()
                 ok, code, err = send(client, c, signer, cfg.push_timeout_seconds)
                 ms = int((time.monotonic() - started) * 1000)
-                with sessions() as s, s.begin():
+                with unit() as s:
                     status = record_result(s, settings, c, ok, code, err, now=now or utcnow(), duration_ms=ms)
                 report.attempted += 1
                 if ok:
