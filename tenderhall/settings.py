@@ -62,6 +62,19 @@ class TradingSettings(BaseModel):
     objection_window_minutes: int = 5
     document_max_bytes: int = 200 * 1024 * 1024
     document_types: list[str] = [".pdf", ".zip", ".doc", ".docx", ".xls", ".xlsx", ".dwg", ".txt"]
+    # minimum calendar days from publication to the bid deadline, per procurement method (the
+    # per-procedure settings table is seeded from these; open tenders use open_tender_min_days)
+    procedure_min_days: dict[str, int] = {
+        "invited": 20,
+        "competitive_negotiation": 3,
+        "competitive_consultation": 10,
+        "inquiry": 3,
+        "single_source": 5,
+    }
+    ocid_prefix: str = "ocds-th0001-"
+    ocds_publisher: str = "TenderHall 公共资源交易平台"
+    search_page_size: int = 20
+    search_count_cap: int = 1000  # result counts above this show as "1000+" (bounded cost)
 
 
 class Settings(BaseSettings):

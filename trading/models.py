@@ -1,0 +1,335 @@
+"""Trading tables: tenders and lots, the per-procedure settings, documents and their downloads,
+amendments, clarifications, bidder notifications and the Open Contracting releases.
+
+Organisations are the kernel's ``core_organisation`` (tenderees, agencies, bidders); there is no
+second organisation table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import declared_attr
+from sqlmodel import Field, SQLModel
+
+from tenderhall.db import json_field, utc_field
+
+
+class TenderState(enum.StrEnum):
+    draft = "draft"
+    published = "published"
+    amended = "amended"
+    closed = "closed"  # deadline passed
+    opening = "opening"
+    evaluating = "evaluating"
+    publicised = "publicised"  # 中标候选人公示
+    awarded = "awarded"
+    contracted = "contracted"
+    in_performance = "in_performance"
+    completed = "completed"
+    cancelled = "cancelled"
+    failed = "failed"  # 流标
+
+
+STATE_LABELS: dict[TenderState, tuple[str, str]] = {
+    TenderState.draft: ("草稿", "Draft"),
+    TenderState.published: ("招标中", "Published"),
+    TenderState.amended: ("招标中（已变更）", "Published (amended)"),
+    TenderState.closed: ("已截标", "Closed"),
+    TenderState.opening: ("开标中", "Opening"),
+    TenderState.evaluating: ("评标中", "Evaluating"),
+    TenderState.publicised: ("中标候选人公示", "Candidates publicised"),
+    TenderState.awarded: ("已定标", "Awarded"),
+    TenderState.contracted: ("已签约", "Contracted"),
+    TenderState.in_performance: ("履约中", "In performance"),
+    TenderState.completed: ("已完成", "Completed"),
+    TenderState.cancelled: ("已终止", "Cancelled"),
+    TenderState.failed: ("流标", "Failed"),
+}
+
+#: The checked transitions table: every state change goes through it (service.transition).
+TRANSITIONS: dict[TenderState, frozenset[TenderState]] = {
+    TenderState.draft: frozenset({TenderState.published, TenderState.cancelled}),
+    TenderState.published: frozenset({TenderState.amended, TenderState.closed, TenderState.cancelled}),
+    TenderState.amended: frozenset({TenderState.amended, TenderState.closed, TenderState.cancelled}),
+    TenderState.closed: frozenset({TenderState.opening, TenderState.failed, TenderState.cancelled}),
+    TenderState.opening: frozenset({TenderState.evaluating, TenderState.failed, TenderState.cancelled}),
+    TenderState.evaluating: frozenset({TenderState.publicised, TenderState.failed, TenderState.cancelled}),
+    TenderState.publicised: frozenset({TenderState.awarded, TenderState.evaluating, TenderState.cancelled}),
+    TenderState.awarded: frozenset({TenderState.contracted, TenderState.cancelled}),
+    TenderState.contracted: frozenset({TenderState.in_performance}),
+    TenderState.in_performance: frozenset({TenderState.completed}),
+    TenderState.completed: frozenset(),
+    TenderState.cancelled: frozenset(),
+    TenderState.failed: frozenset(),
+}
+
+#: States in which bids may still arrive and the tender documents may be amended.
+OPEN_STATES = frozenset({TenderState.published, TenderState.amended})
+#: States from which the list of downloading companies may be shown to the tenderee.
+AFTER_OPENING = frozenset(
+    {
+        TenderState.opening,
+        TenderState.evaluating,
+        TenderState.publicised,
+        TenderState.awarded,
+        TenderState.contracted,
+        TenderState.in_performance,
+        TenderState.completed,
+        TenderState.failed,
+    }
+)
+
+
+class Category(enum.StrEnum):
+    works = "works"  # 工程
+    goods = "goods"  # 货物
+    services = "services"  # 服务
+
+
+CATEGORY_LABELS = {
+    Category.works: ("工程", "Works"),
+    Category.goods: ("货物", "Goods"),
+    Category.services: ("服务", "Services"),
+}
+
+
+class Method(enum.StrEnum):
+    open = "open"  # 公开招标
+    invited = "invited"  # 邀请招标
+    competitive_negotiation = "competitive_negotiation"  # 竞争性谈判
+    competitive_consultation = "competitive_consultation"  # 竞争性磋商
+    inquiry = "inquiry"  # 询价
+    single_source = "single_source"  # 单一来源
+
+
+METHOD_LABELS = {
+    Method.open: ("公开招标", "Open tender"),
+    Method.invited: ("邀请招标", "Invited tender"),
+    Method.competitive_negotiation: ("竞争性谈判", "Competitive negotiation"),
+    Method.competitive_consultation: ("竞争性磋商", "Competitive consultation"),
+    Method.inquiry: ("询价", "Request for quotations"),
+    Method.single_source: ("单一来源", "Single source"),
+}
+
+
+class EvaluationMethod(enum.StrEnum):
+    comprehensive = "comprehensive"  # 综合评估法
+    lowest_price = "lowest_price"  # 经评审的最低投标价法
+
+
+EVALUATION_LABELS = {
+    EvaluationMethod.comprehensive: ("综合评估法", "Comprehensive scoring"),
+    EvaluationMethod.lowest_price: ("经评审的最低投标价法", "Lowest evaluated price"),
+}
+
+
+class LotState(enum.StrEnum):
+    active = "active"
+    failed = "failed"  # 流标
+    cancelled = "cancelled"
+    complete = "complete"
+
+
+class ProcedureSettings(SQLModel, table=True):
+    """Per-procedure rules (as Prozorro keeps them), seeded from ``settings.trading``, editable
+    by admins."""
+
+    __tablename__ = "trading_procedure_settings"
+
+    method: str = Field(primary_key=True, max_length=40)
+    min_tender_days: int
+    min_valid_bids: int
+    clarification_cutoff_days: int
+    publicity_days: int
+    decryption_window_minutes: int
+    objection_window_minutes: int
+    updated_at: dt.datetime = utc_field(default_now=True)
+    updated_by: str | None = Field(default=None, max_length=200)
+
+
+class Tender(SQLModel, table=True):
+    __tablename__ = "trading_tender"
+    __table_args__ = (
+        sa.Index("ix_trading_tender_public_order", "published_at", "id"),
+        # keyword search: a trigram GIN index on PostgreSQL (pg_trgm; CJK works under a UTF-8
+        # ctype); on SQLite a plain index (search scans the bounded, date-ordered range).
+        sa.Index(
+            "ix_trading_tender_title_trgm",
+            "title",
+            postgresql_using="gin",
+            postgresql_ops={"title": "gin_trgm_ops"},
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    reference: str = Field(max_length=40, unique=True)  # 招标编号, e.g. TH-2026-000123
+    ocid: str = Field(max_length=80, unique=True)
+    title: str = Field(max_length=300)
+    description: str = Field(default="", sa_type=sa.Text())
+    announcement: str = Field(default="", sa_type=sa.Text())  # 公告正文
+    category: Category = Field(sa_type=sa.String(16), index=True)
+    method: Method = Field(sa_type=sa.String(40), index=True)
+    government_investment: bool = False
+    funding_source: str = Field(default="", max_length=200)
+    region: str = Field(default="", max_length=64, index=True)
+    tenderee_org_id: int = Field(foreign_key="core_organisation.id", index=True)
+    agency_org_id: int | None = Field(default=None, foreign_key="core_organisation.id", index=True)
+    budget_fen: int
+    ceiling_price_fen: int | None = None  # 最高投标限价
+    duration_days: int
+    evaluation_method: EvaluationMethod = Field(sa_type=sa.String(20))
+    bid_deadline_at: dt.datetime = utc_field()  # = opening time
+    opening_custodians: list[str] = json_field(default_factory=list)  # roles holding key shares
+    bid_bond_fen: int | None = None
+    bond_waived: bool = False
+    bond_rule: str = Field(default="", max_length=200)
+    state: TenderState = Field(default=TenderState.draft, sa_type=sa.String(20), index=True)
+    state_changed_at: dt.datetime = utc_field(default_now=True)
+    published_at: dt.datetime | None = utc_field(nullable=True)
+    closed_at: dt.datetime | None = utc_field(nullable=True)
+    cancelled_at: dt.datetime | None = utc_field(nullable=True)
+    cancel_reason: str | None = Field(default=None, max_length=1000)
+    failed_reason: str | None = Field(default=None, max_length=1000)
+    amendment_count: int = 0
+    retender_of_id: int | None = Field(default=None, foreign_key="trading_tender.id")
+    created_by_user_id: int | None = Field(default=None, foreign_key="core_user.id")
+    created_at: dt.datetime = utc_field(default_now=True)
+    updated_at: dt.datetime = utc_field(default_now=True)
+    version: int = Field(default=1)
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        # optimistic concurrency: UPDATE … WHERE version = :seen; a lost race raises StaleDataError
+        return {"version_id_col": cls.__table__.c.version}  # type: ignore[attr-defined]
+
+
+class Lot(SQLModel, table=True):
+    __tablename__ = "trading_lot"
+    __table_args__ = (sa.UniqueConstraint("tender_id", "number", name="uq_trading_lot_tender_number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tender_id: int = Field(foreign_key="trading_tender.id", index=True)
+    number: int  # 1, 2, … within the tender (标段号)
+    title: str = Field(max_length=300)
+    description: str = Field(default="", sa_type=sa.Text())
+    budget_fen: int
+    ceiling_price_fen: int | None = None
+    duration_days: int | None = None
+    bid_bond_fen: int | None = None
+    state: LotState = Field(default=LotState.active, sa_type=sa.String(16))
+    failed_reason: str | None = Field(default=None, max_length=1000)
+    failed_at: dt.datetime | None = utc_field(nullable=True)
+    retendered_as_id: int | None = Field(default=None, foreign_key="trading_tender.id")
+
+
+class Document(SQLModel, table=True):
+    """A version of a tender document; the bytes live in the blob store under their SHA-256."""
+
+    __tablename__ = "trading_document"
+    __table_args__ = (
+        sa.UniqueConstraint("tender_id", "name", "version", name="uq_trading_document_tender_name_version"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    tender_id: int = Field(foreign_key="trading_tender.id", index=True)
+    lot_id: int | None = Field(default=None, foreign_key="trading_lot.id")
+    name: str = Field(max_length=200)  # the document's title; versions share it
+    filename: str = Field(max_length=255)
+    version: int = 1
+    document_type: str = Field(default="biddingDocuments", max_length=40)  # OCDS documentType
+    sha256: str = Field(max_length=64, index=True)
+    size: int
+    content_type: str = Field(default="application/octet-stream", max_length=100)
+    amendment_id: int | None = Field(default=None, foreign_key="trading_amendment.id")
+    uploaded_by_user_id: int | None = Field(default=None, foreign_key="core_user.id")
+    uploaded_at: dt.datetime = utc_field(default_now=True)
+    superseded_at: dt.datetime | None = utc_field(nullable=True)
+
+
+class DocumentDownload(SQLModel, table=True):
+    """A bidder's download of a tender document (kept from the tenderee and public until opening)."""
+
+    __tablename__ = "trading_document_download"
+
+    id: int | None = Field(default=None, primary_key=True)
+    document_id: int = Field(foreign_key="trading_document.id", index=True)
+    tender_id: int = Field(foreign_key="trading_tender.id", index=True)
+    organisation_id: int = Field(foreign_key="core_organisation.id", index=True)
+    user_id: int | None = Field(default=None, foreign_key="core_user.id")
+    downloaded_at: dt.datetime = utc_field(default_now=True)
+
+
+class Amendment(SQLModel, table=True):
+    """A published change (变更公告): fields changed, documents replaced, deadline moved."""
+
+    __tablename__ = "trading_amendment"
+    __table_args__ = (sa.UniqueConstraint("tender_id", "number", name="uq_trading_amendment_tender_number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tender_id: int = Field(foreign_key="trading_tender.id", index=True)
+    number: int
+    reason: str = Field(max_length=2000)
+    changes: dict[str, Any] = json_field()  # {field: [old, new]}
+    deadline_before: dt.datetime = utc_field()
+    deadline_after: dt.datetime = utc_field()
+    created_by: str = Field(max_length=200)
+    created_at: dt.datetime = utc_field(default_now=True)
+
+
+class Clarification(SQLModel, table=True):
+    """A bidder's question and the tenderee's answer, or a clarification the tenderee issues itself.
+
+    ``asked_by_org_id`` is kept for the record and supervisors only: the tenderee never sees who asked.
+    """
+
+    __tablename__ = "trading_clarification"
+
+    id: int | None = Field(default=None, primary_key=True)
+    tender_id: int = Field(foreign_key="trading_tender.id", index=True)
+    lot_id: int | None = Field(default=None, foreign_key="trading_lot.id")
+    question: str = Field(default="", sa_type=sa.Text())
+    asked_by_org_id: int | None = Field(default=None, foreign_key="core_organisation.id")
+    asked_at: dt.datetime | None = utc_field(nullable=True)
+    answer: str | None = Field(default=None, sa_type=sa.Text())
+    answered_at: dt.datetime | None = utc_field(nullable=True)
+    answered_by: str | None = Field(default=None, max_length=200)
+    amendment_id: int | None = Field(default=None, foreign_key="trading_amendment.id")
+
+
+class Notification(SQLModel, table=True):
+    """A message to a bidder organisation (one row per bidder and event: the job is idempotent)."""
+
+    __tablename__ = "trading_notification"
+    __table_args__ = (
+        sa.UniqueConstraint("organisation_id", "kind", "ref_id", name="uq_trading_notification_org_kind_ref"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="core_organisation.id", index=True)
+    tender_id: int = Field(foreign_key="trading_tender.id")
+    kind: str = Field(max_length=20)  # clarification | amendment
+    ref_id: int
+    title_zh: str = Field(max_length=400)
+    title_en: str = Field(max_length=400)
+    created_at: dt.datetime = utc_field(default_now=True)
+    read_at: dt.datetime | None = utc_field(nullable=True)
+
+
+class OcdsRelease(SQLModel, table=True):
+    """Every public change as an OCDS 1.1 release (a full snapshot); ``id`` is the feed cursor."""
+
+    __tablename__ = "trading_ocds_release"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ocid: str = Field(max_length=80, index=True)
+    release_id: str = Field(max_length=120, unique=True)
+    tender_id: int = Field(foreign_key="trading_tender.id", index=True)
+    tags: list[str] = json_field(default_factory=list)
+    summary_zh: str = Field(max_length=400)
+    summary_en: str = Field(max_length=400)
+    date: dt.datetime = utc_field()
+    data: dict[str, Any] = json_field()

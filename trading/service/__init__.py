@@ -1,0 +1,1 @@
+"""Trading rules: plain functions taking a ``Session`` first (no HTTP, no commits)."""

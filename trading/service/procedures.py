@@ -1,0 +1,81 @@
+"""The per-procedure settings table: seeded from ``settings.trading``, editable by admins."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from tenderhall.audit.service import record
+from tenderhall.auth.principal import Principal
+from tenderhall.db import utcnow
+from tenderhall.settings import Settings
+from trading.exceptions import UnknownProcedure
+from trading.models import METHOD_LABELS, Method, ProcedureSettings
+from trading.schemas import ProcedureSettingsIn
+
+
+def parse_method(value: str) -> Method:
+    try:
+        return Method(value)
+    except ValueError:
+        known = ", ".join(m.value for m in Method)
+        raise UnknownProcedure(
+            f"未知的采购/招标方式：{value!r}（可选：{'、'.join(METHOD_LABELS[m][0] for m in Method)}）",
+            f"Unknown procurement procedure {value!r} (known: {known})",
+        ) from None
+
+
+def defaults(settings: Settings, method: Method) -> ProcedureSettings:
+    t = settings.trading
+    days = t.open_tender_min_days if method == Method.open else t.procedure_min_days.get(method.value)
+    if days is None:
+        days = t.open_tender_min_days
+    return ProcedureSettings(
+        method=method.value,
+        min_tender_days=days,
+        min_valid_bids=t.min_valid_bids,
+        clarification_cutoff_days=t.clarification_cutoff_days,
+        publicity_days=t.publicity_days,
+        decryption_window_minutes=t.decryption_window_minutes,
+        objection_window_minutes=t.objection_window_minutes,
+    )
+
+
+def procedure_settings(session: Session, settings: Settings, method: Method | str) -> ProcedureSettings:
+    """The rules for ``method``: the table row, created from the defaults on first use."""
+    m = parse_method(method) if isinstance(method, str) else method
+    row = session.get(ProcedureSettings, m.value)
+    if row is None:
+        row = defaults(settings, m)
+        session.add(row)
+        session.flush()
+    return row
+
+
+def all_procedure_settings(session: Session, settings: Settings) -> list[ProcedureSettings]:
+    return [procedure_settings(session, settings, m) for m in Method]
+
+
+def update_procedure_settings(
+    session: Session, actor: Principal, settings: Settings, method: str, values: ProcedureSettingsIn
+) -> ProcedureSettings:
+    row = procedure_settings(session, settings, method)
+    before = {k: getattr(row, k) for k in vars(values)}
+    for k, v in vars(values).items():
+        if not isinstance(v, int) or v < 0 or (k == "min_valid_bids" and v < 1):
+            from tenderhall.errors import InvalidInput
+
+            raise InvalidInput(f"{k} 必须为非负整数", f"{k} must be a non-negative integer")
+        setattr(row, k, v)
+    row.updated_at = utcnow()
+    row.updated_by = actor.audit_name
+    session.flush()
+    record(
+        session,
+        actor,
+        "trading.procedure_settings.update",
+        "procedure_settings",
+        row.method,
+        f"修改{METHOD_LABELS[Method(row.method)][0]}的程序设置",
+        {"before": before, "after": {k: getattr(row, k) for k in vars(values)}},
+    )
+    return row
