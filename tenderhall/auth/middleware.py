@@ -78,4 +78,4 @@ def _cookie(header: str, name: str) -> str | None:
     return None
 
 
-__all__: list[Any] = ["auth_middleware_factory", "hash_token", "resolve", "SESSION_COOKIE"]
+__all__: list[Any] = ["SESSION_COOKIE", "auth_middleware_factory", "hash_token", "resolve"]

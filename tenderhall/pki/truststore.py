@@ -180,3 +180,19 @@ def import_crl(session: Session, actor: Principal, data: bytes | str) -> CRLImpo
         {"crl_number": number, "added": added, "entries": len(existing), "sha256": imp.sha256},
     )
     return imp
+
+
+def overview(session: Session) -> list[tuple[TrustedCA, int, CRLImport | None]]:
+    """Each trusted CA with the number of revoked serials and its latest CRL import."""
+    out = []
+    for ca in list_cas(session):
+        revoked = session.execute(
+            sa.select(sa.func.count())
+            .select_from(RevokedCertificate)
+            .where(RevokedCertificate.ca_id == ca.id)
+        ).scalar_one()
+        last = session.execute(
+            sa.select(CRLImport).where(CRLImport.ca_id == ca.id).order_by(CRLImport.id.desc()).limit(1)
+        ).scalar_one_or_none()
+        out.append((ca, int(revoked), last))
+    return out

@@ -1,0 +1,376 @@
+"""Sign-in and sign-out (pages and API), certificate sign-in, the current user, and the admin
+pages for users and the CA trust store.
+
+Refused sign-ins are *returned* (problem details or the login page with its message), not raised,
+so that the request's transaction commits the record and audit event of the attempt.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from litestar import Request, Response, get, post
+from litestar.datastructures import Cookie
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
+from litestar.response import Redirect, Template
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from tenderhall.auth import certlogin, service
+from tenderhall.auth.guards import requires
+from tenderhall.auth.middleware import SESSION_COOKIE
+from tenderhall.auth.models import Role
+from tenderhall.auth.principal import Principal
+from tenderhall.auth.schemas import (
+    CertificateLoginRequest,
+    MeResponse,
+    NonceResponse,
+    PemUpload,
+    TokenRequest,
+    TokenResponse,
+    TrustedCAOut,
+    UserOut,
+)
+from tenderhall.db import run
+from tenderhall.errors import AppError
+from tenderhall.pki import truststore
+from tenderhall.settings import Settings
+from tenderhall.web.render import add_nav, redirect, render
+
+add_nav("/admin/users", "用户管理", "Users", {Role.admin})
+add_nav("/admin/trust-store", "CA 信任列表", "CA trust store", {Role.admin})
+
+
+def client_ip(request: Request[Any, Any, Any]) -> str:
+    return request.client.host if request.client and request.client.host else "unknown"
+
+
+def problem_response(request: Request[Any, Any, Any], err: AppError) -> Response[Any]:
+    """The refusal as problem details, returned (not raised) so the attempt's record commits."""
+    headers = {}
+    if "retry_after" in err.extra:
+        headers["Retry-After"] = str(err.extra["retry_after"])
+    if err.status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    return Response(
+        content=err.problem(instance=request.url.path),
+        status_code=err.status,
+        media_type="application/problem+json",
+        headers=headers,
+    )
+
+
+def _token_response(outcome: service.LoginOutcome) -> TokenResponse:
+    tok, p = outcome.token, outcome.principal
+    assert tok is not None
+    assert p is not None
+    assert p.role is not None
+    return TokenResponse(
+        token=tok.token,
+        token_type="bearer",  # noqa: S106 - the OAuth token type, not a secret
+        expires_at=tok.expires_at,
+        username=p.username,
+        role=p.role.value,
+        organisation_id=p.organisation_id,
+        credit_code=p.credit_code,
+    )
+
+
+def _safe_next(nxt: str | None) -> str:
+    if not nxt or not nxt.startswith("/") or nxt.startswith("//") or "\\" in nxt:
+        return "/"
+    return nxt
+
+
+# --- API --------------------------------------------------------------------------------------------
+
+
+@post("/api/auth/token", tags=["auth"], summary="Password (+TOTP) sign-in: a bearer token", status_code=200)
+async def api_token(
+    request: Request[Any, Any, Any], data: TokenRequest, session: AsyncSession, settings: Settings
+) -> Response[Any]:
+    outcome = await run(
+        session,
+        service.login_with_password,
+        settings,
+        data.username,
+        data.password,
+        data.totp,
+        client_ip(request),
+    )
+    if outcome.error is not None:
+        return problem_response(request, outcome.error)
+    return Response(_token_response(outcome), status_code=200)
+
+
+@post(
+    "/api/auth/certificate/nonce",
+    tags=["auth"],
+    summary="A single-use nonce for certificate sign-in",
+    status_code=200,
+)
+async def api_nonce(session: AsyncSession, settings: Settings) -> NonceResponse:
+    row = await run(session, certlogin.issue_nonce, settings)
+    return NonceResponse(
+        nonce=row.nonce,
+        expires_at=row.expires_at,
+        message_b64=base64.b64encode(certlogin.login_message(row.nonce)).decode(),
+    )
+
+
+@post(
+    "/api/auth/certificate/login",
+    tags=["auth"],
+    summary="Certificate sign-in: signed nonce + signing certificate -> bearer token bound to the company",
+    status_code=200,
+)
+async def api_certificate_login(
+    request: Request[Any, Any, Any], data: CertificateLoginRequest, session: AsyncSession, settings: Settings
+) -> Response[Any]:
+    outcome = await run(
+        session,
+        certlogin.login_with_certificate,
+        settings,
+        data.certificate_pem,
+        data.signature,
+        data.nonce,
+        client_ip(request),
+        intermediates=data.intermediates,
+    )
+    if outcome.error is not None:
+        return problem_response(request, outcome.error)
+    return Response(_token_response(outcome), status_code=200)
+
+
+def _bearer(request: Request[Any, Any, Any]) -> str:
+    auth = request.headers.get("authorization", "")
+    return auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+
+
+@post(
+    "/api/auth/logout",
+    tags=["auth"],
+    summary="Revoke this bearer token",
+    guards=[requires()],
+    status_code=204,
+)
+async def api_logout(request: Request[Any, Any, Any], session: AsyncSession, principal: Principal) -> None:
+    await run(session, service.revoke_session, principal, _bearer(request))
+
+
+@get("/api/auth/me", tags=["auth"], summary="Who am I", guards=[requires()])
+async def api_me(principal: Principal) -> MeResponse:
+    assert principal.user_id is not None
+    assert principal.role is not None
+    return MeResponse(
+        user_id=principal.user_id,
+        username=principal.username,
+        display_name=principal.display_name,
+        role=principal.role.value,
+        organisation_id=principal.organisation_id,
+        credit_code=principal.credit_code,
+        certificate_fingerprint=principal.certificate_fingerprint,
+    )
+
+
+def _users(s: Session) -> list[UserOut]:
+    return [
+        UserOut(
+            id=u.id,  # type: ignore[arg-type]
+            username=u.username,
+            display_name=u.display_name,
+            role=str(u.role),
+            organisation_id=u.organisation_id,
+            organisation_name=o.name if o else None,
+            credit_code=o.credit_code if o else None,
+            is_active=u.is_active,
+            totp_enabled=bool(u.totp_secret_enc),
+            last_login_at=u.last_login_at,
+        )
+        for u, o in service.list_users(s)
+    ]
+
+
+def _cas(s: Session) -> list[TrustedCAOut]:
+    return [
+        TrustedCAOut(
+            id=ca.id,  # type: ignore[arg-type]
+            name=ca.name,
+            subject=ca.subject,
+            fingerprint=ca.fingerprint,
+            not_after=ca.not_after,
+            active=ca.active,
+            revoked_count=n,
+            last_crl_at=last.this_update if last else None,
+        )
+        for ca, n, last in truststore.overview(s)
+    ]
+
+
+@get("/api/auth/users", tags=["auth"], summary="Users (admin)", guards=[requires(Role.admin)])
+async def api_users(session: AsyncSession) -> list[UserOut]:
+    return await run(session, _users)
+
+
+@get("/api/pki/cas", tags=["pki"], summary="The CA trust store (admin)", guards=[requires(Role.admin)])
+async def api_cas(session: AsyncSession) -> list[TrustedCAOut]:
+    return await run(session, _cas)
+
+
+@post("/api/pki/cas", tags=["pki"], summary="Trust a CA certificate (admin)", guards=[requires(Role.admin)])
+async def api_import_ca(data: PemUpload, session: AsyncSession, principal: Principal) -> TrustedCAOut:
+    def go(s: Session) -> TrustedCAOut:
+        row = truststore.import_ca(s, principal, data.pem, data.name)
+        return next(c for c in _cas(s) if c.id == row.id)
+
+    return await run(session, go)
+
+
+@post("/api/pki/crls", tags=["pki"], summary="Import a CRL (admin)", guards=[requires(Role.admin)])
+async def api_import_crl(data: PemUpload, session: AsyncSession, principal: Principal) -> TrustedCAOut:
+    def go(s: Session) -> TrustedCAOut:
+        imp = truststore.import_crl(s, principal, data.pem)
+        return next(c for c in _cas(s) if c.id == imp.ca_id)
+
+    return await run(session, go)
+
+
+# --- pages ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class LoginForm:
+    username: str = ""
+    password: str = ""
+    totp: str = ""
+    next: str = "/"
+
+
+@get("/login", tags=["pages"], include_in_schema=False)
+async def login_page(request: Request[Any, Any, Any]) -> Template:
+    return render(request, "auth/login.html", next=_safe_next(request.query_params.get("next")), error=None)
+
+
+@post("/login", tags=["pages"], include_in_schema=False, status_code=303)
+async def login_submit(
+    request: Request[Any, Any, Any],
+    data: Annotated[LoginForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
+    session: AsyncSession,
+    settings: Settings,
+) -> Any:
+    outcome = await run(
+        session,
+        service.login_with_password,
+        settings,
+        data.username,
+        data.password,
+        data.totp or None,
+        client_ip(request),
+        kind="cookie",
+    )
+    if outcome.error is not None:
+        headers = (
+            {"Retry-After": str(outcome.error.extra["retry_after"])}
+            if "retry_after" in outcome.error.extra
+            else {}
+        )
+        tpl = render(
+            request,
+            "auth/login.html",
+            status_code=outcome.error.status,
+            next=_safe_next(data.next),
+            error=outcome.error,
+            username=data.username,
+        )
+        tpl.headers.update(headers)
+        return tpl
+    assert outcome.token is not None
+    return Redirect(
+        path=_safe_next(data.next),
+        status_code=303,
+        cookies=[
+            Cookie(
+                key=SESSION_COOKIE,
+                value=outcome.token.token,
+                httponly=True,
+                samesite="lax",
+                secure=settings.auth.cookie_secure,
+                max_age=settings.auth.session_hours * 3600,
+            )
+        ],
+    )
+
+
+@post("/logout", tags=["pages"], include_in_schema=False, status_code=303)
+async def logout_submit(
+    request: Request[Any, Any, Any], session: AsyncSession, principal: Principal
+) -> Redirect:
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        await run(session, service.revoke_session, principal, token)
+    resp = redirect("/")
+    resp.delete_cookie(SESSION_COOKIE)
+    return resp
+
+
+@get("/login/certificate", tags=["pages"], include_in_schema=False)
+async def certificate_page(request: Request[Any, Any, Any], settings: Settings) -> Template:
+    return render(request, "auth/certificate.html", base_url=settings.base_url)
+
+
+@get("/admin/users", tags=["pages"], include_in_schema=False, guards=[requires(Role.admin)])
+async def admin_users(request: Request[Any, Any, Any], session: AsyncSession) -> Template:
+    return render(request, "auth/admin_users.html", users=await run(session, _users))
+
+
+@get("/admin/trust-store", tags=["pages"], include_in_schema=False, guards=[requires(Role.admin)])
+async def admin_trust_store(request: Request[Any, Any, Any], session: AsyncSession) -> Template:
+    return render(request, "auth/admin_trust_store.html", cas=await run(session, _cas))
+
+
+@dataclass
+class PemForm:
+    pem: str = ""
+    what: str = "ca"  # "ca" | "crl"
+
+
+@post(
+    "/admin/trust-store",
+    tags=["pages"],
+    include_in_schema=False,
+    guards=[requires(Role.admin)],
+    status_code=303,
+)
+async def admin_trust_store_import(
+    data: Annotated[PemForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
+    session: AsyncSession,
+    principal: Principal,
+) -> Redirect:
+    if data.what == "crl":
+        await run(session, truststore.import_crl, principal, data.pem)
+        return redirect("/admin/trust-store", flash="CRL imported / 已导入 CRL")
+    await run(session, truststore.import_ca, principal, data.pem)
+    return redirect("/admin/trust-store", flash="CA imported / 已导入 CA")
+
+
+ROUTES = [
+    api_token,
+    api_nonce,
+    api_certificate_login,
+    api_logout,
+    api_me,
+    api_users,
+    api_cas,
+    api_import_ca,
+    api_import_crl,
+    login_page,
+    login_submit,
+    logout_submit,
+    certificate_page,
+    admin_users,
+    admin_trust_store,
+    admin_trust_store_import,
+]

@@ -1,0 +1,289 @@
+"""Password sign-in: argon2 hashes, TOTP for staff (encrypted at rest, no replay), rate limiting,
+sessions and tokens, CSRF on the login form, and every attempt audited."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pyotp
+import pytest
+import sqlalchemy as sa
+from litestar.testing import TestClient
+
+from tenderhall.audit.models import AuditEvent
+from tenderhall.auth import service
+from tenderhall.auth.models import LoginAttempt, OrgKind, Role, User
+from tenderhall.auth.principal import SYSTEM
+from tenderhall.db import Database, utcnow
+from tenderhall.identifiers import InvalidCreditCode
+from tenderhall.settings import Settings
+from tests import factories
+
+PASSWORD = "correct horse battery"
+
+
+def make_staff(db: Database, settings: Settings, role: Role = Role.supervisor, username: str = "wang") -> str:
+    """A staff user with a password and TOTP; returns the TOTP secret."""
+    with db.unit_of_work() as s:
+        u = service.create_user(s, SYSTEM, username, "王监管", role, password=PASSWORD)
+        return service.enable_totp(s, SYSTEM, settings, u.id).secret  # type: ignore[arg-type]
+
+
+def audit_actions(db: Database) -> list[tuple[str, dict[str, object]]]:
+    with db.unit_of_work() as s:
+        return [
+            (e.action, e.data) for e in s.execute(sa.select(AuditEvent).order_by(AuditEvent.seq)).scalars()
+        ]
+
+
+def test_password_hashes_are_argon2id(db: Database) -> None:
+    with db.unit_of_work() as s:
+        org = factories.organisation(s, kind=OrgKind.tenderee)
+        u = service.create_user(
+            s, SYSTEM, "Li.Tenderee", "李", Role.tenderee, password=PASSWORD, organisation_id=org.id
+        )
+    with db.unit_of_work() as s:
+        stored = s.get(User, u.id)
+        assert stored is not None
+        assert stored.username == "li.tenderee"
+        assert stored.password_hash is not None and stored.password_hash.startswith("$argon2id$")
+        assert PASSWORD not in stored.password_hash
+        assert service.verify_password(stored.password_hash, PASSWORD)
+        assert not service.verify_password(stored.password_hash, PASSWORD + "x")
+
+
+def test_organisation_needs_a_valid_credit_code(db: Database) -> None:
+    with db.unit_of_work() as s, pytest.raises(InvalidCreditCode, match="check character"):
+        service.create_organisation(s, SYSTEM, "91350100M000100Y44", "坏代码公司", OrgKind.bidder)
+
+
+def test_totp_secret_is_stored_encrypted_not_in_plaintext(db: Database, settings: Settings) -> None:
+    secret = make_staff(db, settings)
+    with db.unit_of_work() as s:
+        raw = s.execute(sa.text("SELECT totp_secret_enc FROM core_user WHERE username = 'wang'")).scalar_one()
+        assert raw and secret not in raw
+        u = service.get_user(s, "wang")
+        assert service.totp_secret(settings, u) == secret
+
+
+def test_staff_sign_in_with_password_and_totp(db: Database, settings: Settings) -> None:
+    secret = make_staff(db, settings)
+    with db.unit_of_work() as s:
+        out = service.login_with_password(s, settings, "wang", PASSWORD, pyotp.TOTP(secret).now(), "10.0.0.1")
+    assert out.ok and out.principal is not None and out.principal.role == Role.supervisor
+    assert ("auth.login.succeeded", "totp") in [(a, d.get("method")) for a, d in audit_actions(db)]
+
+
+def test_wrong_totp_is_refused_and_audited(db: Database, settings: Settings) -> None:
+    secret = make_staff(db, settings)
+    now = utcnow()
+    good = pyotp.TOTP(secret).at(now)
+    wrong = f"{(int(good) + 1) % 1_000_000:06d}"
+    with db.unit_of_work() as s:
+        out = service.login_with_password(s, settings, "wang", PASSWORD, wrong, "10.0.0.1", now=now)
+    assert out.error is not None and out.error.code == "bad_totp" and out.error.status == 401
+    with db.unit_of_work() as s:
+        out = service.login_with_password(s, settings, "wang", PASSWORD, None, "10.0.0.1", now=now)
+    assert out.error is not None and out.error.code == "bad_totp"
+    refusals = [d["reason"] for a, d in audit_actions(db) if a == "auth.login.refused"]
+    assert refusals == ["bad_totp", "bad_totp"]
+
+
+def test_a_totp_code_is_accepted_only_once(db: Database, settings: Settings) -> None:
+    secret = make_staff(db, settings)
+    now = utcnow()
+    code = pyotp.TOTP(secret).at(now)
+    with db.unit_of_work() as s:
+        assert service.login_with_password(s, settings, "wang", PASSWORD, code, "10.0.0.1", now=now).ok
+    with db.unit_of_work() as s:
+        again = service.login_with_password(s, settings, "wang", PASSWORD, code, "10.0.0.2", now=now)
+    assert again.error is not None and again.error.code == "bad_totp"
+
+
+def test_staff_without_totp_cannot_sign_in_with_password_alone(db: Database, settings: Settings) -> None:
+    with db.unit_of_work() as s:
+        service.create_user(s, SYSTEM, "admin2", "管理员", Role.admin, password=PASSWORD)
+    with db.unit_of_work() as s:
+        out = service.login_with_password(s, settings, "admin2", PASSWORD, None, "10.0.0.1")
+    assert out.error is not None and out.error.code == "totp_not_enrolled" and out.error.status == 403
+
+
+def test_unknown_user_and_wrong_password_get_the_same_answer(db: Database, settings: Settings) -> None:
+    make_staff(db, settings)
+    with db.unit_of_work() as s:
+        a = service.login_with_password(s, settings, "wang", "wrong password", None, "10.0.0.1")
+        b = service.login_with_password(s, settings, "nobody", "wrong password", None, "10.0.0.1")
+    assert a.error is not None and b.error is not None
+    assert (a.error.status, a.error.en) == (b.error.status, b.error.en) == (401, "Wrong username or password")
+
+
+def test_repeated_wrong_passwords_are_rate_limited_until_the_window_passes(
+    db: Database, settings: Settings
+) -> None:
+    secret = make_staff(db, settings)
+    limit = settings.auth.login_max_failures
+    t0 = utcnow()
+    for i in range(limit):
+        with db.unit_of_work() as s:
+            out = service.login_with_password(
+                s, settings, "wang", f"guess {i}", None, f"10.0.1.{i}", now=t0 + dt.timedelta(seconds=i)
+            )
+        assert out.error is not None and out.error.status == 401
+    with db.unit_of_work() as s:  # even the right password is refused now, and says when to retry
+        out = service.login_with_password(
+            s,
+            settings,
+            "wang",
+            PASSWORD,
+            pyotp.TOTP(secret).now(),
+            "10.0.2.1",
+            now=t0 + dt.timedelta(seconds=10),
+        )
+    assert out.error is not None and out.error.status == 429
+    retry = out.error.extra["retry_after"]
+    assert 0 < retry <= settings.auth.login_window_seconds
+    assert "try again at" in out.error.en and "秒后" in out.error.zh
+    later = t0 + dt.timedelta(seconds=settings.auth.login_window_seconds + limit + 1)
+    with db.unit_of_work() as s:
+        ok = service.login_with_password(
+            s, settings, "wang", PASSWORD, pyotp.TOTP(secret).at(later), "10.0.2.1", now=later
+        )
+    assert ok.ok
+    with db.unit_of_work() as s:
+        reasons = s.execute(sa.select(LoginAttempt.reason).order_by(LoginAttempt.id)).scalars().all()
+    assert reasons == ["bad_password"] * limit + ["rate_limited", None]
+
+
+def test_failures_from_one_address_rate_limit_that_address_across_usernames(
+    db: Database, settings: Settings
+) -> None:
+    make_staff(db, settings)
+    t0 = utcnow()
+    for i in range(settings.auth.login_max_failures):
+        with db.unit_of_work() as s:
+            service.login_with_password(s, settings, f"user{i}", "x" * 10, None, "203.0.113.9", now=t0)
+    with db.unit_of_work() as s:
+        blocked = service.login_with_password(s, settings, "wang", PASSWORD, None, "203.0.113.9", now=t0)
+        elsewhere = service.login_with_password(
+            s, settings, "wang", "bad password", None, "198.51.100.1", now=t0
+        )
+    assert blocked.error is not None and blocked.error.status == 429
+    assert elsewhere.error is not None and elsewhere.error.status == 401
+
+
+# --- over HTTP -----------------------------------------------------------------------------------
+
+
+def test_api_token_me_and_logout(client: TestClient, db: Database, settings: Settings) -> None:  # type: ignore[type-arg]
+    secret = make_staff(db, settings)
+    r = client.post(
+        "/api/auth/token", json={"username": "wang", "password": PASSWORD, "totp": pyotp.TOTP(secret).now()}
+    )
+    assert r.status_code == 200, r.text
+    token = r.json()["token"]
+    h = {"Authorization": f"Bearer {token}"}
+    me = client.get("/api/auth/me", headers=h)
+    assert me.status_code == 200 and me.json()["role"] == "supervisor"
+    with db.unit_of_work() as s:  # only a hash of the token is stored
+        assert (
+            s.execute(
+                sa.text("SELECT count(*) FROM core_user_session WHERE token_hash = :t"), {"t": token}
+            ).scalar()
+            == 0
+        )
+    assert client.post("/api/auth/logout", headers=h).status_code == 204
+    assert client.get("/api/auth/me", headers=h).status_code == 401
+
+
+def test_api_wrong_passwords_get_429_with_retry_after(
+    client: TestClient, db: Database, settings: Settings
+) -> None:  # type: ignore[type-arg]
+    make_staff(db, settings)
+    for _ in range(settings.auth.login_max_failures):
+        r = client.post("/api/auth/token", json={"username": "wang", "password": "not it at all"})
+        assert r.status_code == 401
+        assert r.headers["content-type"].startswith("application/problem+json")
+    r = client.post("/api/auth/token", json={"username": "wang", "password": PASSWORD})
+    assert r.status_code == 429
+    assert int(r.headers["retry-after"]) > 0
+    body = r.json()
+    assert body["code"] == "rate_limited" and body["detail_zh"] and body["detail_en"]
+    refused = [d["reason"] for a, d in audit_actions(db) if a == "auth.login.refused"]
+    assert refused.count("bad_password") == settings.auth.login_max_failures and refused[-1] == "rate_limited"
+
+
+def _csrf_from(html: str) -> str:
+    m = re.search(r'name="_csrf_token" value="([^"]+)"', html)
+    assert m, "login page has no CSRF field"
+    return m.group(1)
+
+
+def test_login_form_without_csrf_token_is_refused_and_with_it_signs_in(
+    client: TestClient,
+    db: Database,
+    settings: Settings,  # type: ignore[type-arg]
+) -> None:
+    secret = make_staff(db, settings, role=Role.admin, username="root")
+    page = client.get("/login?next=/admin/users")
+    assert page.status_code == 200
+    form = {
+        "username": "root",
+        "password": PASSWORD,
+        "totp": pyotp.TOTP(secret).now(),
+        "next": "/admin/users",
+    }
+    refused = client.post("/login", data=form, follow_redirects=False)
+    assert refused.status_code == 403
+    assert "CSRF" in refused.text
+    ok = client.post("/login", data={**form, "_csrf_token": _csrf_from(page.text)}, follow_redirects=False)
+    assert ok.status_code == 303, ok.text
+    assert ok.headers["location"] == "/admin/users"
+    cookie = ok.cookies.get("th_session")
+    assert cookie
+    set_cookie = ok.headers["set-cookie"].lower()
+    assert "httponly" in set_cookie and "samesite=lax" in set_cookie
+    users = client.get("/admin/users", cookies={"th_session": cookie})
+    assert users.status_code == 200 and "root" in users.text
+    # sign out (a form with its CSRF token) ends the session
+    out = client.post(
+        "/logout",
+        data={"_csrf_token": _csrf_from(users.text)},
+        cookies={"th_session": cookie},
+        follow_redirects=False,
+    )
+    assert out.status_code == 303
+    again = client.get("/admin/users", cookies={"th_session": cookie}, follow_redirects=False)
+    assert again.status_code == 303 and again.headers["location"].startswith("/login")
+
+
+def test_login_page_shows_the_refusal_and_keeps_it_on_record(
+    client: TestClient,
+    db: Database,
+    settings: Settings,  # type: ignore[type-arg]
+) -> None:
+    make_staff(db, settings)
+    page = client.get("/login")
+    r = client.post(
+        "/login", data={"username": "wang", "password": "nope nope", "_csrf_token": _csrf_from(page.text)}
+    )
+    assert r.status_code == 401
+    assert "用户名或密码错误" in r.text
+    assert [a for a, _ in audit_actions(db)].count("auth.login.refused") == 1
+
+
+def test_login_redirect_never_leaves_the_site(client: TestClient, db: Database, settings: Settings) -> None:  # type: ignore[type-arg]
+    secret = make_staff(db, settings)
+    page = client.get("/login")
+    r = client.post(
+        "/login",
+        data={
+            "username": "wang",
+            "password": PASSWORD,
+            "totp": pyotp.TOTP(secret).now(),
+            "next": "//evil.example/x",
+            "_csrf_token": _csrf_from(page.text),
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/"
