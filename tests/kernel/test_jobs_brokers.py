@@ -1,0 +1,163 @@
+"""The outbox against the real brokers: Redis and RabbitMQ (publisher confirms), on SQLite and
+PostgreSQL. Each test uses its own queue so that concurrent test runs never share messages."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+from sqlmodel import col
+
+from tenderhall.audit.models import AuditEvent
+from tenderhall.audit.service import record
+from tenderhall.auth.principal import SYSTEM
+from tenderhall.db import Database
+from tenderhall.jobs.broker import check_broker, declare_actors, make_broker
+from tenderhall.jobs.execution import handler_for
+from tenderhall.jobs.models import JobStatus, OutboxJob
+from tenderhall.jobs.outbox import enqueue, job
+from tenderhall.jobs.relay import Relay
+from tenderhall.jobs.runtime import JobRuntime
+from tenderhall.settings import Settings
+from tests.conftest import AMQP_URL, REDIS_URL, need_service
+from tests.kernel.test_jobs import closed_port, wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+QUEUE_ENV = "TENDERHALL_TEST_JOB_QUEUE"
+QUEUE = os.environ.get(QUEUE_ENV) or f"thtest_{uuid.uuid4().hex[:10]}"
+
+
+@job("testbroker.effect", queue=QUEUE)
+def broker_effect(session: Session, key: str) -> None:
+    record(session, SYSTEM, "testbroker.effect", "test", key, f"effect {key}")
+
+
+def effects(db: Database, key: str) -> int:
+    with db.unit_of_work() as s:
+        return s.execute(
+            sa.select(sa.func.count())
+            .select_from(AuditEvent)
+            .where(col(AuditEvent.action) == "testbroker.effect", col(AuditEvent.object_id) == key)
+        ).scalar_one()
+
+
+def status_of(db: Database, job_id: int) -> JobStatus:
+    with db.unit_of_work() as s:
+        row = s.get(OutboxJob, job_id)
+        assert row is not None
+        return JobStatus(row.status)
+
+
+def _cleanup(url: str) -> None:
+    if url.startswith("redis"):
+        import redis
+
+        client = redis.Redis.from_url(url)
+        for key in client.scan_iter(f"dramatiq:{QUEUE}*"):
+            client.delete(key)
+        client.close()
+    else:
+        import pika
+
+        conn = pika.BlockingConnection(pika.URLParameters(url))
+        ch = conn.channel()
+        for q in (QUEUE, f"{QUEUE}.DQ", f"{QUEUE}.XQ"):
+            ch.queue_delete(q)
+        conn.close()
+
+
+@pytest.fixture(params=["redis", "rabbitmq"])
+def broker_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    url = need_service("redis", REDIS_URL) if request.param == "redis" else need_service("amqp", AMQP_URL)
+    check_broker(url)
+    yield url
+    _cleanup(url)
+
+
+def test_job_committed_runs_once_through_real_broker(
+    db: Database, settings: Settings, broker_url: str
+) -> None:
+    runtime = JobRuntime(settings, db, make_broker(broker_url), threads=2, queues={QUEUE}, scheduler=False)
+    runtime.start()
+    try:
+        with db.unit_of_work() as s:
+            row = enqueue(s, "testbroker.effect", key="real")
+            assert row is not None
+            assert row.id is not None
+            job_id = row.id
+        assert wait_until(lambda: status_of(db, job_id) == JobStatus.done)
+    finally:
+        runtime.stop()
+    assert effects(db, "real") == 1
+
+
+def test_broker_down_at_commit_then_back_job_runs_once(
+    db: Database, settings: Settings, broker_url: str
+) -> None:
+    with db.unit_of_work() as s:
+        record(s, SYSTEM, "testbroker.change", "test", "outage", "the change")
+        row = enqueue(s, "testbroker.effect", key="outage")
+        assert row is not None
+        assert row.id is not None
+        job_id = row.id
+    scheme = broker_url.split(":", 1)[0]
+    userinfo = "guest:guest@" if scheme.startswith("amqp") else ""
+    down = make_broker(f"{scheme}://{userinfo}127.0.0.1:{closed_port()}/")
+    declare_actors(down, handler_for(db, settings.jobs))
+    try:
+        assert Relay(db, settings.jobs, down).run_once() == 0
+    finally:
+        down.close()
+    assert status_of(db, job_id) == JobStatus.pending
+    runtime = JobRuntime(settings, db, make_broker(broker_url), threads=2, queues={QUEUE}, scheduler=False)
+    runtime.start()
+    try:
+        assert wait_until(lambda: status_of(db, job_id) == JobStatus.done)
+    finally:
+        runtime.stop()
+    assert effects(db, "outage") == 1
+
+
+def test_worker_process_runs_jobs_and_stops_gracefully_on_sigterm(db: Database, settings: Settings) -> None:
+    url = need_service("redis", REDIS_URL)
+    env = {
+        **os.environ,
+        QUEUE_ENV: QUEUE,
+        "TENDERHALL_DATABASE_URL": settings.database_url,
+        "TENDERHALL_BROKER_URL": url,
+        "TENDERHALL_JOBS__RELAY_INTERVAL_SECONDS": "0.1",
+    }
+    code = (
+        "import tests.kernel.test_jobs_brokers\n"
+        "from tenderhall.jobs.worker import run_worker\n"
+        "from tenderhall.settings import Settings\n"
+        f"run_worker(Settings(), processes=1, threads=2, queues=[{QUEUE!r}])\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        with db.unit_of_work() as s:
+            row = enqueue(s, "testbroker.effect", key="process")
+            assert row is not None
+            assert row.id is not None
+            job_id = row.id
+        assert wait_until(lambda: status_of(db, job_id) == JobStatus.done, timeout=60)
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+        assert proc.returncode == 0, out.decode()[-2000:]
+        assert b"stopping worker" in out
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        _cleanup(url)
+    assert effects(db, "process") == 1
