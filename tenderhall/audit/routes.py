@@ -10,6 +10,7 @@ from litestar.params import Parameter
 from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from tenderhall.audit import service
 from tenderhall.audit.models import TreeHead
@@ -161,7 +162,7 @@ def _page_data(session: Session) -> dict[str, Any]:
     import sqlalchemy as sa
 
     recent = list(
-        session.execute(sa.select(TreeHead).order_by(TreeHead.tree_size.desc()).limit(20)).scalars()
+        session.execute(sa.select(TreeHead).order_by(col(TreeHead.tree_size).desc()).limit(20)).scalars()
     )
     return {"recent": recent, "log_size": service.log_size(session)}
 

@@ -29,6 +29,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from tenderhall.audit import merkle
 from tenderhall.audit.models import AuditEvent, TreeHead
@@ -83,7 +84,7 @@ def record(
     """Append one event to the chain, in the caller's transaction."""
     _lock_chain(session)
     last = session.execute(
-        sa.select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
+        sa.select(col(AuditEvent.seq), col(AuditEvent.hash)).order_by(col(AuditEvent.seq).desc()).limit(1)
     ).first()
     seq, prev = (last[0] + 1, last[1]) if last else (0, GENESIS_HASH)
     event = AuditEvent(
@@ -109,14 +110,16 @@ def record(
 
 def log_size(session: Session) -> int:
     """Number of events in the log (seq is 0-based and contiguous)."""
-    top = session.execute(sa.select(sa.func.max(AuditEvent.seq))).scalar_one_or_none()
+    top = session.execute(sa.select(sa.func.max(col(AuditEvent.seq)))).scalar_one_or_none()
     return 0 if top is None else int(top) + 1
 
 
 def leaf_hashes(session: Session, tree_size: int) -> list[bytes]:
     """Leaf hashes of the first ``tree_size`` events, in seq order."""
     rows = session.execute(
-        sa.select(AuditEvent.seq, AuditEvent.hash).where(AuditEvent.seq < tree_size).order_by(AuditEvent.seq)
+        sa.select(col(AuditEvent.seq), col(AuditEvent.hash))
+        .where(col(AuditEvent.seq) < tree_size)
+        .order_by(col(AuditEvent.seq))
     ).all()
     if len(rows) != tree_size or (rows and rows[-1][0] != tree_size - 1):
         raise RuntimeError(f"the audit log has gaps below seq {tree_size}: run `tenderhall audit verify`")
@@ -145,12 +148,14 @@ def signed_bytes(head: TreeHead) -> bytes:
 
 def latest_tree_head(session: Session) -> TreeHead | None:
     return session.execute(
-        sa.select(TreeHead).order_by(TreeHead.tree_size.desc()).limit(1)
+        sa.select(TreeHead).order_by(col(TreeHead.tree_size).desc()).limit(1)
     ).scalar_one_or_none()
 
 
 def tree_head_of_size(session: Session, tree_size: int) -> TreeHead | None:
-    return session.execute(sa.select(TreeHead).where(TreeHead.tree_size == tree_size)).scalar_one_or_none()
+    return session.execute(
+        sa.select(TreeHead).where(col(TreeHead.tree_size) == tree_size)
+    ).scalar_one_or_none()
 
 
 def sign_tree_head(
@@ -230,7 +235,9 @@ def inclusion_proof(session: Session, seq: int, tree_size: int | None = None) ->
             f"There is no audit event with seq {seq} in the tree of size {n}",
         )
     leaves = leaf_hashes(session, n)
-    event_hash = session.execute(sa.select(AuditEvent.hash).where(AuditEvent.seq == seq)).scalar_one()
+    event_hash = session.execute(
+        sa.select(col(AuditEvent.hash)).where(col(AuditEvent.seq) == seq)
+    ).scalar_one()
     return InclusionProof(
         seq=seq,
         tree_size=n,
@@ -296,7 +303,7 @@ class VerifyReport:
 
 
 def _iter_events(session: Session, batch: int = 2000) -> Iterator[AuditEvent]:
-    stmt = sa.select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=batch)
+    stmt = sa.select(AuditEvent).order_by(col(AuditEvent.seq)).execution_options(yield_per=batch)
     for e in session.execute(stmt).scalars():
         yield e
         session.expunge(e)
@@ -325,7 +332,9 @@ def verify_log(
     recomputed every later hash (a rewrite before a signed head's size changes its root).
     """
     report = VerifyReport()
-    heads = list(session.execute(sa.select(TreeHead).order_by(TreeHead.tree_size, TreeHead.id)).scalars())
+    heads = list(
+        session.execute(sa.select(TreeHead).order_by(col(TreeHead.tree_size), col(TreeHead.id))).scalars()
+    )
     report.heads = len(heads)
     pending_heads = list(heads)
     acc = merkle.RootAccumulator()
