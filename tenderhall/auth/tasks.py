@@ -1,0 +1,20 @@
+"""Housekeeping: expired certificate-login nonces, long-expired sessions and old sign-in attempts
+(the audit log keeps the record of every attempt)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy.orm import Session
+
+from tenderhall.auth.service import purge_expired
+from tenderhall.jobs.outbox import job
+from tenderhall.jobs.scheduler_registry import periodic
+
+
+@job("auth.purge_expired")
+def purge_expired_job(session: Session) -> None:
+    purge_expired(session)
+
+
+periodic("auth.purge_expired", every=dt.timedelta(hours=1))
