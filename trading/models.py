@@ -195,6 +195,7 @@ class Tender(SQLModel, table=True):
     cancel_reason: str | None = Field(default=None, max_length=1000)
     failed_reason: str | None = Field(default=None, max_length=1000)
     amendment_count: int = 0
+    announcement_sha256: str | None = Field(default=None, max_length=64)  # rendered 招标公告 PDF (blob)
     retender_of_id: int | None = Field(default=None, foreign_key="trading_tender.id")
     created_by_user_id: int | None = Field(default=None, foreign_key="core_user.id")
     created_at: dt.datetime = utc_field(default_now=True)

@@ -30,4 +30,11 @@ def notify_bidders(session: Session, kind: str, ref_id: int) -> int:
     return notifications.notify_bidders(session, kind, ref_id)
 
 
+@job("trading.render_announcement")
+def render_announcement(session: Session, tender_id: int) -> str | None:
+    from trading.pdf import store_announcement
+
+    return store_announcement(session, get_settings(), tender_id)
+
+
 periodic("trading.close_due", every=dt.timedelta(minutes=1))

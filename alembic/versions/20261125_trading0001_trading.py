@@ -2,7 +2,7 @@
 
 Revision ID: trading0001
 Revises: kernel0001
-Create Date: 2026-11-25 21:17:39.825220
+Create Date: 2026-11-25 21:22:53.162267
 """
 
 from collections.abc import Sequence
@@ -68,6 +68,7 @@ def upgrade() -> None:
     sa.Column('cancel_reason', sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=True),
     sa.Column('failed_reason', sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=True),
     sa.Column('amendment_count', sa.Integer(), nullable=False),
+    sa.Column('announcement_sha256', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
     sa.Column('retender_of_id', sa.Integer(), nullable=True),
     sa.Column('created_by_user_id', sa.Integer(), nullable=True),
     sa.Column('created_at', tenderhall.db.UTCDateTime(timezone=True), nullable=False),

@@ -10,61 +10,39 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from tenderhall.audit.service import record
+from tenderhall.auth import service as auth_service
 from tenderhall.auth.models import Organisation, OrgKind, Role, User
 from tenderhall.auth.principal import Principal
 from tenderhall.errors import InvalidInput
-from tenderhall.identifiers import validate_credit_code
-from trading.exceptions import DuplicateOrganisation
 from trading.schemas import OrganisationIn, RegisterBidderIn
 
 
-def _required(value: str, zh: str, en: str) -> str:
-    v = (value or "").strip()
-    if not v:
-        raise InvalidInput(f"{zh}不能为空", f"{en} is required")
-    return v
-
-
 def create_organisation(session: Session, actor: Principal, data: OrganisationIn) -> Organisation:
-    code = validate_credit_code(data.credit_code)
-    name = _required(data.name, "单位名称", "The organisation's name")
+    """An organisation under its validated credit code, through the kernel's auth service."""
     try:
         kind = OrgKind(data.kind)
     except ValueError:
         raise InvalidInput(
             f"单位类型无效：{data.kind!r}", f"Unknown organisation kind {data.kind!r}"
         ) from None
-    if session.execute(sa.select(Organisation.id).where(Organisation.credit_code == code)).first():
-        raise DuplicateOrganisation(
-            f"统一社会信用代码 {code} 已注册",
-            f"An organisation with credit code {code} is already registered",
-        )
-    org = Organisation(
-        credit_code=code,
-        name=name,
-        kind=kind,
-        region=data.region.strip() or None,
-        address=data.address.strip() or None,
-        contact_phone=data.contact_phone.strip() or None,
-    )
-    session.add(org)
-    session.flush()
-    record(
+    return auth_service.create_organisation(
         session,
         actor,
-        "trading.organisation.create",
-        "organisation",
-        org.id,
-        f"登记单位 {name}（{kind.value}）",
-        {"credit_code": code, "kind": kind.value},
+        data.credit_code,
+        (data.name or "").strip(),
+        kind,
+        region=(data.region or "").strip() or None,
+        address=(data.address or "").strip() or None,
+        contact_phone=(data.contact_phone or "").strip() or None,
     )
-    return org
 
 
 def register_bidder(session: Session, actor: Principal, data: RegisterBidderIn) -> tuple[Organisation, User]:
-    """Register a bidder company with its first user (role bidder)."""
-    username = _required(data.username, "用户名", "The username").lower()
-    display = _required(data.display_name, "联系人姓名", "The contact's name")
+    """Register a bidder company with its first user (role bidder, signs in with its CA certificate)."""
+    if not (data.username or "").strip():
+        raise InvalidInput("用户名不能为空", "The username is required")
+    if not (data.display_name or "").strip():
+        raise InvalidInput("联系人姓名不能为空", "The contact's name is required")
     org = create_organisation(
         session,
         actor,
@@ -77,11 +55,9 @@ def register_bidder(session: Session, actor: Principal, data: RegisterBidderIn) 
             contact_phone=data.contact_phone,
         ),
     )
-    if session.execute(sa.select(User.id).where(User.username == username)).first():
-        raise DuplicateOrganisation(f"用户名 {username} 已被使用", f"The username {username} is taken")
-    user = User(username=username, display_name=display, role=Role.bidder, organisation_id=org.id)
-    session.add(user)
-    session.flush()
+    user = auth_service.create_user(
+        session, actor, data.username, data.display_name, Role.bidder, organisation_id=org.id
+    )
     record(
         session,
         actor,
@@ -89,7 +65,7 @@ def register_bidder(session: Session, actor: Principal, data: RegisterBidderIn) 
         "organisation",
         org.id,
         f"投标人注册：{org.name}",
-        {"user_id": user.id, "username": username},
+        {"user_id": user.id, "username": user.username},
     )
     return org, user
 

@@ -440,6 +440,16 @@ def _schedule_close(session: Session, tender: Tender) -> None:
     )
 
 
+def _schedule_announcement(session: Session, tender: Tender) -> None:
+    """Render the 招标公告 PDF after commit (CPU work stays out of the request)."""
+    enqueue(
+        session,
+        "trading.render_announcement",
+        dedup_key=f"trading.announce:{tender.id}:{tender.amendment_count}",
+        tender_id=tender.id,
+    )
+
+
 def publish_tender(
     session: Session,
     actor: Principal,
@@ -480,6 +490,7 @@ def publish_tender(
         now,
     )
     _schedule_close(session, tender)
+    _schedule_announcement(session, tender)
     return tender
 
 
@@ -639,6 +650,7 @@ def amend_tender(
     )
     if after != before:
         _schedule_close(session, tender)
+    _schedule_announcement(session, tender)
     enqueue(
         session,
         "trading.notify_bidders",

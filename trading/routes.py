@@ -1,0 +1,16 @@
+"""Trading routes: the JSON API, the OCDS publication API and the web pages."""
+
+from __future__ import annotations
+
+from tenderhall.auth.models import Role
+from tenderhall.web.render import add_nav
+from trading.api import OcdsApi, TradingApi
+from trading.pages import PAGES
+
+add_nav("/tenders", "招标公告", "Tenders")
+add_nav("/manage/tenders", "项目管理", "My tenders", {Role.tenderee, Role.agency})
+add_nav("/my/notifications", "我的通知", "Notifications", {Role.bidder})
+add_nav("/manage/procedures", "程序设置", "Procedures", {Role.admin})
+add_nav("/manage/organisations", "单位管理", "Organisations", {Role.admin})
+
+ROUTES = [TradingApi, OcdsApi, *PAGES]
