@@ -24,6 +24,7 @@ class CreditConfig:
     push_interval_seconds: int = 30
     expire_interval_seconds: int = 300
     page_size: int = 20
+    evidence_max_bytes: int = 50 * 1024 * 1024
 
 
 def credit_config(settings: Settings | None = None) -> CreditConfig:

@@ -121,6 +121,7 @@ class Violation(SQLModel, table=True):
     decision_number: str | None = Field(default=None, max_length=80)
     decision_reasons: str | None = Field(default=None, sa_type=sa.Text())
     decision_doc_sha256: str | None = Field(default=None, max_length=64)
+    notice_pdf_sha256: str | None = Field(default=None, max_length=64)  # disclosure notice (blob)
     publication_days: int | None = None
     notified_at: dt.datetime | None = utc_field(nullable=True)
     defence_due_at: dt.datetime | None = utc_field(nullable=True)

@@ -41,6 +41,17 @@ def push(session: Session) -> None:
     push_due(units_for(session), get_settings())
 
 
+@job("credit.notice", queue="cpu")
+def notice(session: Session, violation_id: int) -> None:
+    """Build and store the disclosure notice PDF of a published record (idempotent)."""
+    from credit.models import Violation
+    from credit.pdf import ensure_notice
+
+    v = session.get(Violation, violation_id)
+    if v is not None and v.published_at is not None:
+        ensure_notice(session, get_settings(), v)
+
+
 @job("credit.expire")
 def expire(session: Session) -> None:
     """Take records whose publication period has ended out of public view."""

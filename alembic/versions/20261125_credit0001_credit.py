@@ -2,7 +2,7 @@
 
 Revision ID: credit0001
 Revises: kernel0001
-Create Date: 2026-11-25 21:16:16.394849
+Create Date: 2026-11-25 21:24:08.643667
 """
 
 from collections.abc import Sequence
@@ -78,6 +78,7 @@ def upgrade() -> None:
     sa.Column('decision_number', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=True),
     sa.Column('decision_reasons', sa.Text(), nullable=True),
     sa.Column('decision_doc_sha256', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+    sa.Column('notice_pdf_sha256', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
     sa.Column('publication_days', sa.Integer(), nullable=True),
     sa.Column('notified_at', tenderhall.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('defence_due_at', tenderhall.db.UTCDateTime(timezone=True), nullable=True),

@@ -44,6 +44,7 @@ from tenderhall.auth.models import Role
 from tenderhall.auth.principal import Principal
 from tenderhall.db import lock_for_update, utcnow
 from tenderhall.errors import Conflict, InvalidInput
+from tenderhall.jobs.outbox import enqueue
 from tenderhall.settings import Settings
 from tenderhall.web.i18n import local_time
 
@@ -613,4 +614,8 @@ def _change(session: Session, v: Violation, kind: ChangeKind, now: dt.datetime) 
     session.add(c)
     session.flush()
     fan_out(session, c, now=now)
+    if kind in (ChangeKind.published, ChangeKind.changed):
+        v.notice_pdf_sha256 = None  # the disclosure notice is (re)built after commit
+        session.add(v)
+        enqueue(session, "credit.notice", dedup_key=f"credit.notice:{c.id}", violation_id=v.id)
     return c

@@ -1,0 +1,360 @@
+"""What the public sees: search over published records (keyset-paged), a record, the blacklist, a
+company's profile, statistics, and the change feed. Only ``published`` records are public;
+expired, repaired and revoked ones stay archived."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from credit.config import credit_config
+from credit.exceptions import RecordNotFound
+from credit.models import Change, Outcome, Severity, Status, Violation, ViolationType
+from credit.service.standing import Standing, standing
+from tenderhall.auth.models import Organisation
+from tenderhall.db import utcnow
+from tenderhall.errors import InvalidInput
+from tenderhall.identifiers import is_valid_credit_code
+from tenderhall.settings import Settings
+from tenderhall.web.i18n import SHANGHAI
+
+MAX_LIMIT = 100
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    q: str = ""  # company name (substring) or a credit code (exact)
+    credit_code: str = ""
+    type_code: str = ""
+    severity: str = ""
+    date_from: dt.date | None = None  # decision date, Beijing time, inclusive
+    date_to: dt.date | None = None
+    cursor: str = ""
+    limit: int = 20
+
+
+@dataclass(frozen=True)
+class PublicRecord:
+    id: int
+    subject_kind: str
+    subject_name: str
+    credit_code: str | None
+    id_number_masked: str | None
+    type_code: str
+    type_name_zh: str
+    type_name_en: str
+    severity: str
+    points: int
+    facts: str
+    decision_number: str | None
+    decision_reasons: str | None
+    decided_at: dt.datetime | None
+    published_at: dt.datetime | None
+    public_until: dt.datetime | None
+    status: str
+
+
+@dataclass
+class RecordPage:
+    items: list[PublicRecord]
+    next_cursor: str | None
+
+
+def _encode_cursor(v: PublicRecord) -> str:
+    assert v.decided_at is not None
+    raw = f"{int(v.decided_at.timestamp() * 1_000_000)}:{v.id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[dt.datetime, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        micros, vid = raw.split(":")
+        return dt.datetime.fromtimestamp(int(micros) / 1_000_000, dt.UTC), int(vid)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidInput("分页游标无效", "The page cursor is malformed") from None
+
+
+def _day_start(d: dt.date) -> dt.datetime:
+    return dt.datetime.combine(d, dt.time(0), SHANGHAI).astimezone(dt.UTC)
+
+
+_COLUMNS = (
+    Violation.id,
+    Violation.subject_kind,
+    Violation.subject_name,
+    Violation.subject_credit_code,
+    Violation.subject_id_masked,
+    Violation.type_code,
+    ViolationType.name_zh,
+    ViolationType.name_en,
+    Violation.severity,
+    Violation.points,
+    Violation.facts,
+    Violation.decision_number,
+    Violation.decision_reasons,
+    Violation.decided_at,
+    Violation.published_at,
+    Violation.public_until,
+    Violation.status,
+)
+
+
+def _row(r: Any) -> PublicRecord:
+    return PublicRecord(*(str(x) if i in (1, 8, 16) else x for i, x in enumerate(r)))
+
+
+def search_public(session: Session, query: SearchQuery) -> RecordPage:
+    """Published records, newest decision first, filtered; ``next_cursor`` pages on (keyset)."""
+    limit = max(1, min(int(query.limit or 20), MAX_LIMIT))
+    stmt = (
+        sa.select(*_COLUMNS)
+        .join(ViolationType, ViolationType.id == Violation.type_id)
+        .where(Violation.status == Status.published)
+    )
+    q = (query.q or "").strip()
+    if q:
+        if len(q) == 18 and is_valid_credit_code(q):
+            stmt = stmt.where(Violation.subject_credit_code == q.upper())
+        else:
+            like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            stmt = stmt.where(Violation.subject_name.ilike(like, escape="\\"))  # type: ignore[attr-defined]
+    if query.credit_code:
+        stmt = stmt.where(Violation.subject_credit_code == query.credit_code.strip().upper())
+    if query.type_code:
+        stmt = stmt.where(Violation.type_code == query.type_code)
+    if query.severity:
+        if query.severity not in Severity.__members__:
+            raise InvalidInput(
+                "严重程度应为 minor、general 或 serious", "Severity is minor, general or serious"
+            )
+        stmt = stmt.where(Violation.severity == query.severity)
+    if query.date_from:
+        stmt = stmt.where(Violation.decided_at >= _day_start(query.date_from))  # type: ignore[operator]
+    if query.date_to:
+        stmt = stmt.where(Violation.decided_at < _day_start(query.date_to + dt.timedelta(days=1)))  # type: ignore[operator]
+    if query.cursor:
+        t, vid = _decode_cursor(query.cursor)
+        stmt = stmt.where(sa.tuple_(Violation.decided_at, Violation.id) < sa.tuple_(t, vid))
+    stmt = stmt.order_by(Violation.decided_at.desc(), Violation.id.desc()).limit(limit + 1)  # type: ignore[union-attr]
+    rows = [_row(r) for r in session.execute(stmt).all()]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return RecordPage(rows, _encode_cursor(rows[-1]) if more and rows else None)
+
+
+def iter_public(session: Session, query: SearchQuery, *, max_rows: int = 100_000) -> Iterator[PublicRecord]:
+    """Every record matching ``query`` (for the CSV export), page by page."""
+    seen = 0
+    cursor = query.cursor
+    while seen < max_rows:
+        page = search_public(session, SearchQuery(**{**query.__dict__, "cursor": cursor, "limit": MAX_LIMIT}))
+        yield from page.items
+        seen += len(page.items)
+        if not page.next_cursor:
+            return
+        cursor = page.next_cursor
+
+
+def public_record(session: Session, violation_id: int) -> PublicRecord:
+    r = session.execute(
+        sa.select(*_COLUMNS)
+        .join(ViolationType, ViolationType.id == Violation.type_id)
+        .where(Violation.id == violation_id, Violation.status == Status.published)
+    ).first()
+    if r is None:
+        raise RecordNotFound(
+            f"信用记录 #{violation_id} 不存在或未在公示期内",
+            f"Credit record #{violation_id} is not published",
+        )
+    return _row(r)
+
+
+@dataclass
+class CompanyProfile:
+    credit_code: str
+    name: str
+    registered: bool
+    standing: Standing
+    records: list[PublicRecord] = field(default_factory=list)
+
+
+def company_profile(
+    session: Session, credit_code: str, *, settings: Settings | None = None, at: dt.datetime | None = None
+) -> CompanyProfile:
+    from tenderhall.identifiers import validate_credit_code
+
+    code = validate_credit_code(credit_code)
+    org = session.execute(
+        sa.select(Organisation).where(Organisation.credit_code == code)
+    ).scalar_one_or_none()
+    page = search_public(session, SearchQuery(credit_code=code, limit=MAX_LIMIT))
+    name = org.name if org else (page.items[0].subject_name if page.items else "")
+    if org is None and not page.items:
+        last = session.execute(
+            sa.select(Violation.subject_name).where(Violation.subject_credit_code == code).limit(1)
+        ).scalar_one_or_none()
+        if last is None:
+            raise RecordNotFound(
+                f"信用代码 {code} 在平台上没有登记，也没有信用记录",
+                f"Credit code {code} is neither registered nor the subject of any record",
+            )
+        name = last
+    st = standing(session, f"code:{code}", at, settings=settings)
+    return CompanyProfile(code, name, org is not None, st, page.items)
+
+
+@dataclass(frozen=True)
+class BlacklistEntry:
+    subject_key: str
+    subject_kind: str
+    name: str
+    credit_code: str | None
+    id_number_masked: str | None
+    standing: Standing
+
+
+def blacklist(
+    session: Session, *, settings: Settings | None = None, at: dt.datetime | None = None, limit: int = 500
+) -> list[BlacklistEntry]:
+    """Subjects blacklisted at ``at`` that have at least one published record."""
+    cfg = credit_config(settings)
+    at = at or utcnow()
+    window_start = at - dt.timedelta(days=cfg.score_window_days)
+    listed = sa.select(Violation.subject_key).where(
+        Violation.status == Status.published,
+        Violation.blacklists.is_(True),  # type: ignore[attr-defined]
+        Violation.public_until > at,  # type: ignore[operator]
+    )
+    by_points = (
+        sa.select(Violation.subject_key)
+        .where(
+            Violation.outcome == Outcome.upheld,
+            Violation.decided_at > window_start,  # type: ignore[operator]
+            Violation.decided_at <= at,  # type: ignore[operator]
+            Violation.revoked_at.is_(None),  # type: ignore[union-attr]
+        )
+        .group_by(Violation.subject_key)
+        .having(sa.func.sum(Violation.points) >= cfg.tier_d_min)
+    )
+    has_public = sa.select(Violation.subject_key).where(Violation.status == Status.published)
+    keys = [
+        k
+        for (k,) in session.execute(
+            sa.select(sa.union(listed, by_points).subquery().c[0]).limit(limit * 2)
+        ).all()
+    ]
+    public_keys = (
+        set(
+            session.execute(has_public.where(Violation.subject_key.in_(keys)).distinct()).scalars()  # type: ignore[attr-defined]
+        )
+        if keys
+        else set()
+    )
+    out: list[BlacklistEntry] = []
+    for key in keys:
+        if key not in public_keys:
+            continue
+        st = standing(session, key, at, settings=settings)
+        if not st.blacklisted:
+            continue
+        v = session.execute(
+            sa.select(Violation)
+            .where(Violation.subject_key == key, Violation.status == Status.published)
+            .order_by(Violation.decided_at.desc())  # type: ignore[union-attr]
+            .limit(1)
+        ).scalar_one()
+        out.append(
+            BlacklistEntry(
+                key, str(v.subject_kind), v.subject_name, v.subject_credit_code, v.subject_id_masked, st
+            )
+        )
+        if len(out) >= limit:
+            break
+    out.sort(key=lambda e: e.standing.listing_until or at, reverse=True)
+    return out
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    value: int
+
+
+@dataclass
+class Stats:
+    by_type: list[tuple[str, str, str, int]]  # code, name_zh, name_en, count
+    by_month: list[Bar]
+    by_severity: dict[str, int]
+    total: int
+
+
+def statistics(session: Session, *, months: int = 12, at: dt.datetime | None = None) -> Stats:
+    """Records that were ever published (published, expired, repaired, revoked after publication),
+    by type and by month of decision (Beijing time) over the last ``months`` months."""
+    at = at or utcnow()
+    ever = Violation.published_at.is_not(None)  # type: ignore[union-attr]
+    by_type = [
+        (code, zh, en, n)
+        for code, zh, en, n in session.execute(
+            sa.select(
+                ViolationType.code, ViolationType.name_zh, ViolationType.name_en, sa.func.count(Violation.id)
+            )
+            .join(Violation, Violation.type_id == ViolationType.id)
+            .where(ever)
+            .group_by(ViolationType.code, ViolationType.name_zh, ViolationType.name_en)
+            .order_by(sa.func.count(Violation.id).desc())
+        ).all()
+    ]
+    local = at.astimezone(SHANGHAI)
+    first = dt.date(local.year, local.month, 1)
+    labels: list[str] = []
+    y, m = first.year, first.month
+    for _ in range(months):
+        labels.append(f"{y:04d}-{m:02d}")
+        y, m = (y - 1, 12) if m == 1 else (y, m - 1)
+    labels.reverse()
+    since = _day_start(dt.date(int(labels[0][:4]), int(labels[0][5:]), 1))
+    if session.get_bind().dialect.name == "postgresql":
+        month = sa.func.to_char(sa.func.timezone("Asia/Shanghai", Violation.decided_at), "YYYY-MM")
+    else:
+        month = sa.func.strftime("%Y-%m", sa.func.datetime(Violation.decided_at, "+8 hours"))
+    counts = dict(
+        session.execute(
+            sa.select(month, sa.func.count(Violation.id))
+            .where(ever, Violation.decided_at >= since)  # type: ignore[operator]
+            .group_by(month)
+        ).all()
+    )
+    by_sev = dict(
+        session.execute(
+            sa.select(Violation.severity, sa.func.count(Violation.id))
+            .where(ever)
+            .group_by(Violation.severity)
+        ).all()
+    )
+    return Stats(
+        by_type=by_type,
+        by_month=[Bar(lbl, int(counts.get(lbl, 0))) for lbl in labels],
+        by_severity={str(k): int(v) for k, v in by_sev.items()},
+        total=sum(n for *_, n in by_type),
+    )
+
+
+def changes(session: Session, *, after: int = 0, limit: int = 100) -> tuple[list[Change], int]:
+    """Feed entries with id > ``after`` (oldest first) and the cursor to continue from."""
+    limit = max(1, min(limit, 500))
+    rows = list(
+        session.execute(sa.select(Change).where(Change.id > after).order_by(Change.id).limit(limit)).scalars()
+    )
+    return rows, (rows[-1].id if rows else after)  # type: ignore[return-value]
+
+
+def latest_changes(session: Session, limit: int = 50) -> list[Change]:
+    return list(session.execute(sa.select(Change).order_by(Change.id.desc()).limit(limit)).scalars())  # type: ignore[union-attr]
