@@ -352,3 +352,17 @@ def test_platform_key_files_are_private(settings: Settings) -> None:
     key_file = Path(settings.key_dir) / "platform-signing.key"
     assert key_file.stat().st_mode & 0o777 == 0o600
     assert signer.verify(b"x", signer.sign(b"x"))
+
+
+def test_audit_head_command_signs_once_per_growth(db: Database, settings: Settings) -> None:
+    env = {"TENDERHALL_DATABASE_URL": settings.database_url, "TENDERHALL_KEY_DIR": str(settings.key_dir)}
+    empty = CliRunner().invoke(audit_cli, ["head"], env=env)
+    assert empty.exit_code == 0
+    assert "empty" in empty.output
+    _append(db, 3)
+    first = CliRunner().invoke(audit_cli, ["head"], env=env)
+    again = CliRunner().invoke(audit_cli, ["head"], env=env)
+    assert "tree head signed: size 3" in first.output
+    assert "unchanged" in again.output
+    with db.unit_of_work() as s:
+        assert s.execute(sa.select(sa.func.count()).select_from(TreeHead)).scalar_one() == 1
