@@ -273,8 +273,15 @@ class ReceiverServer:
             self._thread.join(timeout=5)
             self._thread = None
 
+    def listen(self) -> ReceiverServer:
+        """Bind the port now (``port=0`` picks a free one); :meth:`serve_forever` then serves it."""
+        if self._httpd is None:
+            self._httpd = self._bind()
+        return self
+
     def serve_forever(self) -> None:
-        self._httpd = self._bind()
+        self.listen()
+        assert self._httpd is not None
         try:
             self._httpd.serve_forever()
         finally:

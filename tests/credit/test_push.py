@@ -175,7 +175,8 @@ def test_a_receiver_down_past_the_give_up_period_makes_dead_letters_that_can_be_
     assert got == ["credit.record.published", "credit.record.changed"]
 
 
-def test_a_bad_signature_is_refused_by_the_receiver(fast: Settings, tmp_path: Path) -> None:
+def test_a_bad_signature_is_refused_by_the_receiver(tmp_path: Path) -> None:
+    fast = Settings(key_dir=tmp_path / "keys")
     rx = _receiver(tmp_path, fast)
     try:
         body = b'{"idempotency_key":"k1"}'
@@ -191,3 +192,55 @@ def test_a_bad_signature_is_refused_by_the_receiver(fast: Settings, tmp_path: Pa
         assert rx.store.all() == []
     finally:
         rx.stop()
+
+
+def test_the_receiver_command_runs_as_a_real_server_and_stores_a_signed_event(
+    fast: Settings, tmp_path: Path
+) -> None:
+    import base64
+    import json
+    import os
+    import subprocess
+    import sys
+
+    key = tmp_path / "platform.pem"
+    key.write_text(platform_signer(fast).public_key_pem)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tenderhall.cli",
+            "credit",
+            "receiver",
+            "--port",
+            "0",
+            "--db",
+            str(tmp_path / "r.db"),
+            "--public-key",
+            str(key),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TENDERHALL_KEY_DIR": str(tmp_path / "keys")},
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        url = line.split(" on ")[1].split(" ")[0]
+        body = json.dumps(
+            {"idempotency_key": "k-1", "event_id": 1, "type": "credit.record.published"}
+        ).encode()
+        headers = {
+            "Idempotency-Key": "k-1",
+            "X-TenderHall-Signature": base64.b64encode(platform_signer(fast).sign(body)).decode(),
+        }
+        first = httpx.post(url, content=body, headers=headers)
+        second = httpx.post(url, content=body, headers=headers)
+        assert first.json() == {"status": "ok", "idempotency_key": "k-1"}
+        assert second.json()["status"] == "duplicate"
+        stored = httpx.get(url).json()
+        assert [(e["idempotency_key"], e["times_received"]) for e in stored] == [("k-1", 2)]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
