@@ -194,9 +194,8 @@ def test_a_bad_signature_is_refused_by_the_receiver(tmp_path: Path) -> None:
         rx.stop()
 
 
-def test_the_receiver_command_runs_as_a_real_server_and_stores_a_signed_event(
-    fast: Settings, tmp_path: Path
-) -> None:
+def test_the_receiver_command_runs_as_a_real_server_and_stores_a_signed_event(tmp_path: Path) -> None:
+    fast = Settings(key_dir=tmp_path / "keys")
     import base64
     import json
     import os
