@@ -24,6 +24,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from tenderhall.auth.models import LoginNonce, Organisation, OrgKind, Role, User
 from tenderhall.auth.service import (
@@ -190,7 +191,7 @@ def login_with_certificate(
     label = f"cert:{validated.credit_code}"
 
     org = session.execute(
-        sa.select(Organisation).where(Organisation.credit_code == validated.credit_code)
+        sa.select(Organisation).where(col(Organisation.credit_code) == validated.credit_code)
     ).scalar_one_or_none()
     if org is None or org.kind != OrgKind.bidder:
         return refuse(
@@ -204,8 +205,12 @@ def login_with_certificate(
         )
     user = session.execute(
         sa.select(User)
-        .where(User.organisation_id == org.id, User.role == Role.bidder.value, User.is_active.is_(True))
-        .order_by(User.id)
+        .where(
+            col(User.organisation_id) == org.id,
+            col(User.role) == Role.bidder.value,
+            col(User.is_active).is_(True),
+        )
+        .order_by(col(User.id))
         .limit(1)
     ).scalar_one_or_none()
     if user is None:

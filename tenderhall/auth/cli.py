@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import click
+from sqlmodel import col
 
 from tenderhall.auth.models import OrgKind, Role
 from tenderhall.pki.cli import _settings, cli_actor, unit_of_work
@@ -60,7 +61,7 @@ def create(
         org_id = None
         if org_code:
             org = s.execute(
-                sa.select(Organisation).where(Organisation.credit_code == org_code.strip().upper())
+                sa.select(Organisation).where(col(Organisation.credit_code) == org_code.strip().upper())
             ).scalar_one_or_none()
             if org is None:
                 click.echo(

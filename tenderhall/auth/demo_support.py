@@ -27,6 +27,7 @@ import pyotp
 import sqlalchemy as sa
 from cryptography.exceptions import InvalidSignature
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from tenderhall.auth import service
 from tenderhall.auth.models import Organisation, OrgKind, Role, User
@@ -67,7 +68,7 @@ EXPERTS = ["陈建国", "林晓燕", "黄志强", "郑丽华", "王海峰", "刘
 def _org(session: Session, first17: str, name: str, name_en: str, kind: OrgKind) -> Organisation:
     code = make_credit_code(first17)
     org = session.execute(
-        sa.select(Organisation).where(Organisation.credit_code == code)
+        sa.select(Organisation).where(col(Organisation.credit_code) == code)
     ).scalar_one_or_none()
     if org is None:
         org = service.create_organisation(session, ACTOR, code, name, kind, name_en=name_en, region="福州市")
@@ -77,7 +78,7 @@ def _org(session: Session, first17: str, name: str, name_en: str, kind: OrgKind)
 def _user(
     session: Session, settings: Settings, username: str, display_name: str, role: Role, org_id: int | None
 ) -> tuple[User, str | None]:
-    user = session.execute(sa.select(User).where(User.username == username)).scalar_one_or_none()
+    user = session.execute(sa.select(User).where(col(User.username) == username)).scalar_one_or_none()
     if user is None:
         user = service.create_user(
             session, ACTOR, username, display_name, role, password=DEMO_PASSWORD, organisation_id=org_id

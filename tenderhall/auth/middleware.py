@@ -11,6 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from litestar.types import ASGIApp, Receive, Scope, Send
+from sqlmodel import col
 
 from tenderhall.auth.models import Organisation, Role, User, UserSession
 from tenderhall.auth.principal import Principal
@@ -28,9 +29,9 @@ async def resolve(db: Database, token: str, kind: str) -> Principal | None:
         row = (
             await s.execute(
                 sa.select(UserSession, User, Organisation)
-                .join(User, User.id == UserSession.user_id)
-                .outerjoin(Organisation, Organisation.id == UserSession.organisation_id)
-                .where(UserSession.token_hash == hash_token(token), UserSession.kind == kind)
+                .join(User, col(User.id) == col(UserSession.user_id))
+                .outerjoin(Organisation, col(Organisation.id) == col(UserSession.organisation_id))
+                .where(col(UserSession.token_hash) == hash_token(token), col(UserSession.kind) == kind)
             )
         ).first()
     if row is None:

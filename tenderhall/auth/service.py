@@ -13,12 +13,14 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any, cast
 
 import argon2
 import pyotp
 import sqlalchemy as sa
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from tenderhall.audit.service import record
 from tenderhall.auth.middleware import hash_token
@@ -91,7 +93,7 @@ def create_organisation(
     if not name.strip():
         raise InvalidInput("单位名称不能为空", "The organisation's name is required")
     existing = session.execute(
-        sa.select(Organisation).where(Organisation.credit_code == code)
+        sa.select(Organisation).where(col(Organisation.credit_code) == code)
     ).scalar_one_or_none()
     if existing is not None:
         raise Conflict(
@@ -136,7 +138,7 @@ def create_user(
     if not uname or len(uname) > 80 or any(c.isspace() for c in uname):
         raise InvalidInput("用户名须为 1–80 个字符且不含空格", "A username has 1–80 characters and no spaces")
     r = Role(role)
-    if session.execute(sa.select(User.id).where(User.username == uname)).first() is not None:
+    if session.execute(sa.select(col(User.id)).where(col(User.username) == uname)).first() is not None:
         raise Conflict(f"用户名 {uname} 已被使用", f"The username {uname} is taken")
     if r in (Role.bidder, Role.tenderee, Role.agency) and organisation_id is None:
         raise InvalidInput(
@@ -173,7 +175,7 @@ def get_user(session: Session, username_or_id: str | int) -> User:
         user = session.get(User, username_or_id)
     else:
         user = session.execute(
-            sa.select(User).where(User.username == normalise_username(username_or_id))
+            sa.select(User).where(col(User.username) == normalise_username(username_or_id))
         ).scalar_one_or_none()
     if user is None:
         raise NotFound(f"用户 {username_or_id} 不存在", f"No user {username_or_id}")
@@ -209,8 +211,8 @@ def set_active(session: Session, actor: Principal, user_id: int, active: bool) -
 def list_users(session: Session) -> list[tuple[User, Organisation | None]]:
     rows = session.execute(
         sa.select(User, Organisation)
-        .outerjoin(Organisation, Organisation.id == User.organisation_id)
-        .order_by(User.id)
+        .outerjoin(Organisation, col(Organisation.id) == col(User.organisation_id))
+        .order_by(col(User.id))
     ).all()
     return [(u, o) for u, o in rows]
 
@@ -336,7 +338,7 @@ def issue_api_token(
 def revoke_session(session: Session, actor: Principal, token: str, *, now: dt.datetime | None = None) -> bool:
     """Sign out: revoke the session or token whose secret is ``token``. True when one was live."""
     row = session.execute(
-        sa.select(UserSession).where(UserSession.token_hash == hash_token(token))
+        sa.select(UserSession).where(col(UserSession.token_hash) == hash_token(token))
     ).scalar_one_or_none()
     if row is None or row.revoked_at is not None:
         return False
@@ -352,7 +354,9 @@ def revoke_all_sessions(session: Session, actor: Principal, user_id: int) -> int
     now = utcnow()
     rows = (
         session.execute(
-            sa.select(UserSession).where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
+            sa.select(UserSession).where(
+                col(UserSession.user_id) == user_id, col(UserSession.revoked_at).is_(None)
+            )
         )
         .scalars()
         .all()
@@ -406,14 +410,14 @@ RATE_LIMITED = "rate_limited"
 def _fail_times(session: Session, column: sa.ColumnElement[bool], since: dt.datetime) -> list[dt.datetime]:
     return list(
         session.execute(
-            sa.select(LoginAttempt.at)
+            sa.select(col(LoginAttempt.at))
             .where(
                 column,
-                LoginAttempt.success.is_(False),
-                LoginAttempt.at > since,
-                sa.or_(LoginAttempt.reason.is_(None), LoginAttempt.reason != RATE_LIMITED),
+                col(LoginAttempt.success).is_(False),
+                col(LoginAttempt.at) > since,
+                sa.or_(col(LoginAttempt.reason).is_(None), col(LoginAttempt.reason) != RATE_LIMITED),
             )
-            .order_by(LoginAttempt.at.desc())
+            .order_by(col(LoginAttempt.at).desc())
         ).scalars()
     )
 
@@ -436,16 +440,16 @@ def rate_limit_error(
     if username:
         since = now - window
         last_ok = session.execute(
-            sa.select(sa.func.max(LoginAttempt.at)).where(
-                LoginAttempt.username == username, LoginAttempt.success.is_(True)
+            sa.select(sa.func.max(col(LoginAttempt.at))).where(
+                col(LoginAttempt.username) == username, col(LoginAttempt.success).is_(True)
             )
         ).scalar_one_or_none()
         if last_ok is not None and last_ok > since:
             since = last_ok
-        times = _fail_times(session, LoginAttempt.username == username, since)
+        times = _fail_times(session, col(LoginAttempt.username) == username, since)
         if len(times) >= limit:
             retry_at = times[limit - 1] + window
-    ip_times = _fail_times(session, LoginAttempt.client_ip == client_ip, now - window)
+    ip_times = _fail_times(session, col(LoginAttempt.client_ip) == client_ip, now - window)
     if len(ip_times) >= limit:
         t = ip_times[limit - 1] + window
         retry_at = max(retry_at, t) if retry_at else t
@@ -534,7 +538,7 @@ def login_with_password(
             now=now,
         )
         return LoginOutcome(error=limited)
-    user = session.execute(sa.select(User).where(User.username == uname)).scalar_one_or_none()
+    user = session.execute(sa.select(User).where(col(User.username) == uname)).scalar_one_or_none()
     if not verify_password(user.password_hash if user else None, password or "") or user is None:
         record_attempt(
             session,
@@ -633,18 +637,13 @@ def purge_expired(session: Session, *, now: dt.datetime | None = None, keep_days
     from tenderhall.auth.models import LoginNonce
 
     now = now or utcnow()
+    old = now - dt.timedelta(days=keep_days)
     n = 0
-    n += session.execute(sa.delete(LoginNonce).where(LoginNonce.expires_at < now)).rowcount or 0  # type: ignore[attr-defined]
-    n += (
-        session.execute(
-            sa.delete(UserSession).where(UserSession.expires_at < now - dt.timedelta(days=keep_days))
-        ).rowcount
-        or 0
-    )  # type: ignore[attr-defined]
-    n += (
-        session.execute(
-            sa.delete(LoginAttempt).where(LoginAttempt.at < now - dt.timedelta(days=keep_days))
-        ).rowcount
-        or 0
-    )  # type: ignore[attr-defined]
+    for stmt in (
+        sa.delete(LoginNonce).where(col(LoginNonce.expires_at) < now),
+        sa.delete(UserSession).where(col(UserSession.expires_at) < old),
+        sa.delete(LoginAttempt).where(col(LoginAttempt.at) < old),
+    ):
+        result = cast("sa.CursorResult[Any]", session.execute(stmt))
+        n += result.rowcount or 0
     return n

@@ -7,14 +7,14 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import click
 from sqlalchemy.orm import Session
 
 from tenderhall.auth.principal import Principal
 from tenderhall.errors import AppError
-from tenderhall.pki.devca import KINDS, DevCA, DevCAError
+from tenderhall.pki.devca import KINDS, DevCA, DevCAError, KeyType, Kind
 
 
 def _settings() -> Any:
@@ -108,14 +108,14 @@ def issue(
     """Issue a certificate from the development CA as a password-protected PKCS#12 file."""
     try:
         issued = _devca(folder).issue(
-            kind,
+            cast(Kind, kind),
             name=name,
             credit_code=credit_code,
-            organisation=organisation,  # type: ignore[arg-type]
+            organisation=organisation,
             out=out,
             password=password,
-            key_type=key_type,
-            days=days,  # type: ignore[arg-type]
+            key_type=cast(KeyType, key_type),
+            days=days,
         )
     except (DevCAError, AppError) as exc:
         click.echo(f"refused: {exc}", err=True)

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from tenderhall.audit.service import record
 from tenderhall.auth.principal import Principal
@@ -31,7 +32,9 @@ def import_ca(session: Session, actor: Principal, pem: bytes | str, name: str | 
             "This is not a CA certificate (no basicConstraints cA=TRUE) and cannot be trusted as a CA",
         )
     fp = fingerprint(cert)
-    existing = session.execute(sa.select(TrustedCA).where(TrustedCA.fingerprint == fp)).scalar_one_or_none()
+    existing = session.execute(
+        sa.select(TrustedCA).where(col(TrustedCA.fingerprint) == fp)
+    ).scalar_one_or_none()
     if existing is not None:
         if not existing.active:
             existing.active = True
@@ -79,7 +82,7 @@ def set_ca_active(session: Session, actor: Principal, ca_id: int, active: bool) 
 
 
 def list_cas(session: Session) -> list[TrustedCA]:
-    return list(session.execute(sa.select(TrustedCA).order_by(TrustedCA.id)).scalars())
+    return list(session.execute(sa.select(TrustedCA).order_by(col(TrustedCA.id))).scalars())
 
 
 def load_crl(data: bytes | str) -> x509.CertificateRevocationList:
@@ -103,7 +106,7 @@ def import_crl(session: Session, actor: Principal, data: bytes | str) -> CRLImpo
     crl = load_crl(raw)
     issuer_ca: TrustedCA | None = None
     name_known = False
-    for row in session.execute(sa.select(TrustedCA).where(TrustedCA.active.is_(True))).scalars():
+    for row in session.execute(sa.select(TrustedCA).where(col(TrustedCA.active).is_(True))).scalars():
         cert = load_certificate(row.certificate_pem)
         if cert.subject != crl.issuer:
             continue
@@ -128,8 +131,8 @@ def import_crl(session: Session, actor: Principal, data: bytes | str) -> CRLImpo
         number = None
     last = session.execute(
         sa.select(CRLImport)
-        .where(CRLImport.ca_id == issuer_ca.id)
-        .order_by(CRLImport.this_update.desc(), CRLImport.id.desc())
+        .where(col(CRLImport.ca_id) == issuer_ca.id)
+        .order_by(col(CRLImport.this_update).desc(), col(CRLImport.id).desc())
         .limit(1)
     ).scalar_one_or_none()
     if last is not None and (
@@ -143,7 +146,7 @@ def import_crl(session: Session, actor: Principal, data: bytes | str) -> CRLImpo
         )
     existing = set(
         session.execute(
-            sa.select(RevokedCertificate.serial).where(RevokedCertificate.ca_id == issuer_ca.id)
+            sa.select(col(RevokedCertificate.serial)).where(col(RevokedCertificate.ca_id) == issuer_ca.id)
         ).scalars()
     )
     added = 0
@@ -189,10 +192,13 @@ def overview(session: Session) -> list[tuple[TrustedCA, int, CRLImport | None]]:
         revoked = session.execute(
             sa.select(sa.func.count())
             .select_from(RevokedCertificate)
-            .where(RevokedCertificate.ca_id == ca.id)
+            .where(col(RevokedCertificate.ca_id) == ca.id)
         ).scalar_one()
         last = session.execute(
-            sa.select(CRLImport).where(CRLImport.ca_id == ca.id).order_by(CRLImport.id.desc()).limit(1)
+            sa.select(CRLImport)
+            .where(col(CRLImport.ca_id) == ca.id)
+            .order_by(col(CRLImport.id).desc())
+            .limit(1)
         ).scalar_one_or_none()
         out.append((ca, int(revoked), last))
     return out

@@ -39,6 +39,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import ExtensionOID, NameOID
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from tenderhall.db import UTC, utcnow
 from tenderhall.errors import AppError
@@ -294,7 +295,7 @@ def _unknown_critical(cert: x509.Certificate) -> list[str]:
 
 
 def _trusted(session: Session) -> list[tuple[TrustedCA, x509.Certificate]]:
-    rows = session.execute(sa.select(TrustedCA).where(TrustedCA.active.is_(True))).scalars().all()
+    rows = session.execute(sa.select(TrustedCA).where(col(TrustedCA.active).is_(True))).scalars().all()
     out = []
     for row in rows:
         try:
@@ -355,7 +356,7 @@ def _revoked(
 ) -> RevokedCertificate | None:
     row = session.execute(
         sa.select(RevokedCertificate).where(
-            RevokedCertificate.ca_id == ca_id, RevokedCertificate.serial == serial_hex(cert)
+            col(RevokedCertificate.ca_id) == ca_id, col(RevokedCertificate.serial) == serial_hex(cert)
         )
     ).scalar_one_or_none()
     if row is not None and row.revoked_at <= at:

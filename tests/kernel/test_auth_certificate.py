@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,13 +54,13 @@ class Bidder:
 
 
 @pytest.fixture
-def bidder(db: Database, ca: DevCA) -> Iterator[Bidder]:
+def bidder(db: Database, ca: DevCA) -> Bidder:
     with db.unit_of_work() as s:
         truststore.import_ca(s, SYSTEM, ca.cert_path.read_bytes())
         org = service.create_organisation(s, SYSTEM, CODE, "福建省示例建设工程有限公司", OrgKind.bidder)
         u = service.create_user(s, SYSTEM, "fjsl", "福建示例", Role.bidder, organisation_id=org.id)
         ids = Bidder(org.id, u.id)  # type: ignore[arg-type]
-    yield ids
+    return ids
 
 
 def sign(issued: Issued, nonce: str, *, pss: bool = False) -> str:

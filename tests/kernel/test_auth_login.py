@@ -47,7 +47,8 @@ def test_password_hashes_are_argon2id(db: Database) -> None:
         stored = s.get(User, u.id)
         assert stored is not None
         assert stored.username == "li.tenderee"
-        assert stored.password_hash is not None and stored.password_hash.startswith("$argon2id$")
+        assert stored.password_hash is not None
+        assert stored.password_hash.startswith("$argon2id$")
         assert PASSWORD not in stored.password_hash
         assert service.verify_password(stored.password_hash, PASSWORD)
         assert not service.verify_password(stored.password_hash, PASSWORD + "x")
@@ -62,7 +63,8 @@ def test_totp_secret_is_stored_encrypted_not_in_plaintext(db: Database, settings
     secret = make_staff(db, settings)
     with db.unit_of_work() as s:
         raw = s.execute(sa.text("SELECT totp_secret_enc FROM core_user WHERE username = 'wang'")).scalar_one()
-        assert raw and secret not in raw
+        assert raw
+        assert secret not in raw
         u = service.get_user(s, "wang")
         assert service.totp_secret(settings, u) == secret
 
@@ -71,7 +73,9 @@ def test_staff_sign_in_with_password_and_totp(db: Database, settings: Settings) 
     secret = make_staff(db, settings)
     with db.unit_of_work() as s:
         out = service.login_with_password(s, settings, "wang", PASSWORD, pyotp.TOTP(secret).now(), "10.0.0.1")
-    assert out.ok and out.principal is not None and out.principal.role == Role.supervisor
+    assert out.ok
+    assert out.principal is not None
+    assert out.principal.role == Role.supervisor
     assert ("auth.login.succeeded", "totp") in [(a, d.get("method")) for a, d in audit_actions(db)]
 
 
@@ -82,10 +86,13 @@ def test_wrong_totp_is_refused_and_audited(db: Database, settings: Settings) -> 
     wrong = f"{(int(good) + 1) % 1_000_000:06d}"
     with db.unit_of_work() as s:
         out = service.login_with_password(s, settings, "wang", PASSWORD, wrong, "10.0.0.1", now=now)
-    assert out.error is not None and out.error.code == "bad_totp" and out.error.status == 401
+    assert out.error is not None
+    assert out.error.code == "bad_totp"
+    assert out.error.status == 401
     with db.unit_of_work() as s:
         out = service.login_with_password(s, settings, "wang", PASSWORD, None, "10.0.0.1", now=now)
-    assert out.error is not None and out.error.code == "bad_totp"
+    assert out.error is not None
+    assert out.error.code == "bad_totp"
     refusals = [d["reason"] for a, d in audit_actions(db) if a == "auth.login.refused"]
     assert refusals == ["bad_totp", "bad_totp"]
 
@@ -98,7 +105,8 @@ def test_a_totp_code_is_accepted_only_once(db: Database, settings: Settings) -> 
         assert service.login_with_password(s, settings, "wang", PASSWORD, code, "10.0.0.1", now=now).ok
     with db.unit_of_work() as s:
         again = service.login_with_password(s, settings, "wang", PASSWORD, code, "10.0.0.2", now=now)
-    assert again.error is not None and again.error.code == "bad_totp"
+    assert again.error is not None
+    assert again.error.code == "bad_totp"
 
 
 def test_staff_without_totp_cannot_sign_in_with_password_alone(db: Database, settings: Settings) -> None:
@@ -106,7 +114,9 @@ def test_staff_without_totp_cannot_sign_in_with_password_alone(db: Database, set
         service.create_user(s, SYSTEM, "admin2", "管理员", Role.admin, password=PASSWORD)
     with db.unit_of_work() as s:
         out = service.login_with_password(s, settings, "admin2", PASSWORD, None, "10.0.0.1")
-    assert out.error is not None and out.error.code == "totp_not_enrolled" and out.error.status == 403
+    assert out.error is not None
+    assert out.error.code == "totp_not_enrolled"
+    assert out.error.status == 403
 
 
 def test_unknown_user_and_wrong_password_get_the_same_answer(db: Database, settings: Settings) -> None:
@@ -114,7 +124,8 @@ def test_unknown_user_and_wrong_password_get_the_same_answer(db: Database, setti
     with db.unit_of_work() as s:
         a = service.login_with_password(s, settings, "wang", "wrong password", None, "10.0.0.1")
         b = service.login_with_password(s, settings, "nobody", "wrong password", None, "10.0.0.1")
-    assert a.error is not None and b.error is not None
+    assert a.error is not None
+    assert b.error is not None
     assert (a.error.status, a.error.en) == (b.error.status, b.error.en) == (401, "Wrong username or password")
 
 
@@ -129,7 +140,8 @@ def test_repeated_wrong_passwords_are_rate_limited_until_the_window_passes(
             out = service.login_with_password(
                 s, settings, "wang", f"guess {i}", None, f"10.0.1.{i}", now=t0 + dt.timedelta(seconds=i)
             )
-        assert out.error is not None and out.error.status == 401
+        assert out.error is not None
+        assert out.error.status == 401
     with db.unit_of_work() as s:  # even the right password is refused now, and says when to retry
         out = service.login_with_password(
             s,
@@ -140,10 +152,12 @@ def test_repeated_wrong_passwords_are_rate_limited_until_the_window_passes(
             "10.0.2.1",
             now=t0 + dt.timedelta(seconds=10),
         )
-    assert out.error is not None and out.error.status == 429
+    assert out.error is not None
+    assert out.error.status == 429
     retry = out.error.extra["retry_after"]
     assert 0 < retry <= settings.auth.login_window_seconds
-    assert "try again at" in out.error.en and "秒后" in out.error.zh
+    assert "try again at" in out.error.en
+    assert "秒后" in out.error.zh
     later = t0 + dt.timedelta(seconds=settings.auth.login_window_seconds + limit + 1)
     with db.unit_of_work() as s:
         ok = service.login_with_password(
@@ -168,8 +182,10 @@ def test_failures_from_one_address_rate_limit_that_address_across_usernames(
         elsewhere = service.login_with_password(
             s, settings, "wang", "bad password", None, "198.51.100.1", now=t0
         )
-    assert blocked.error is not None and blocked.error.status == 429
-    assert elsewhere.error is not None and elsewhere.error.status == 401
+    assert blocked.error is not None
+    assert blocked.error.status == 429
+    assert elsewhere.error is not None
+    assert elsewhere.error.status == 401
 
 
 # --- over HTTP -----------------------------------------------------------------------------------
@@ -184,7 +200,8 @@ def test_api_token_me_and_logout(client: TestClient, db: Database, settings: Set
     token = r.json()["token"]
     h = {"Authorization": f"Bearer {token}"}
     me = client.get("/api/auth/me", headers=h)
-    assert me.status_code == 200 and me.json()["role"] == "supervisor"
+    assert me.status_code == 200
+    assert me.json()["role"] == "supervisor"
     with db.unit_of_work() as s:  # only a hash of the token is stored
         assert (
             s.execute(
@@ -208,9 +225,12 @@ def test_api_wrong_passwords_get_429_with_retry_after(
     assert r.status_code == 429
     assert int(r.headers["retry-after"]) > 0
     body = r.json()
-    assert body["code"] == "rate_limited" and body["detail_zh"] and body["detail_en"]
+    assert body["code"] == "rate_limited"
+    assert body["detail_zh"]
+    assert body["detail_en"]
     refused = [d["reason"] for a, d in audit_actions(db) if a == "auth.login.refused"]
-    assert refused.count("bad_password") == settings.auth.login_max_failures and refused[-1] == "rate_limited"
+    assert refused.count("bad_password") == settings.auth.login_max_failures
+    assert refused[-1] == "rate_limited"
 
 
 def _csrf_from(html: str) -> str:
@@ -242,9 +262,11 @@ def test_login_form_without_csrf_token_is_refused_and_with_it_signs_in(
     cookie = ok.cookies.get("th_session")
     assert cookie
     set_cookie = ok.headers["set-cookie"].lower()
-    assert "httponly" in set_cookie and "samesite=lax" in set_cookie
+    assert "httponly" in set_cookie
+    assert "samesite=lax" in set_cookie
     users = client.get("/admin/users", cookies={"th_session": cookie})
-    assert users.status_code == 200 and "root" in users.text
+    assert users.status_code == 200
+    assert "root" in users.text
     # sign out (a form with its CSRF token) ends the session
     out = client.post(
         "/logout",
@@ -254,7 +276,8 @@ def test_login_form_without_csrf_token_is_refused_and_with_it_signs_in(
     )
     assert out.status_code == 303
     again = client.get("/admin/users", cookies={"th_session": cookie}, follow_redirects=False)
-    assert again.status_code == 303 and again.headers["location"].startswith("/login")
+    assert again.status_code == 303
+    assert again.headers["location"].startswith("/login")
 
 
 def test_login_page_shows_the_refusal_and_keeps_it_on_record(
@@ -286,4 +309,5 @@ def test_login_redirect_never_leaves_the_site(client: TestClient, db: Database, 
         },
         follow_redirects=False,
     )
-    assert r.status_code == 303 and r.headers["location"] == "/"
+    assert r.status_code == 303
+    assert r.headers["location"] == "/"
