@@ -259,7 +259,7 @@ async def export_csv(
     data = await run(session, build)
     return Response(
         data,
-        media_type="text/csv; charset=utf-8",
+        media_type="text/csv",
         headers={"Content-Disposition": 'attachment; filename="credit-disclosure.csv"'},
     )
 
@@ -276,7 +276,7 @@ async def atom_feed(session: AsyncSession, settings: Settings) -> Response[bytes
     fg.link(href=f"{base}/credit/feed.atom", rel="self")
     fg.link(href=f"{base}/credit", rel="alternate")
     fg.language("zh-CN")
-    fg.updated(rows[0].occurred_at if rows else dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    fg.updated(max((c.occurred_at for c in rows), default=dt.datetime(2026, 1, 1, tzinfo=dt.UTC)))
     for c in reversed(rows):
         rec = c.payload
         zh, en = CHANGE_LABELS.get(str(c.kind), (str(c.kind), str(c.kind)))
