@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from litestar import Request
+from litestar import MediaType, Request
 from litestar.response import Redirect, Template
 
 from tenderhall.auth.models import Role
@@ -73,7 +73,7 @@ def render(request: Request[Any, Any, Any], template: str, status_code: int = 20
         "flash": flash,
         **context,
     }
-    return Template(template_name=template, context=ctx, status_code=status_code)
+    return Template(template_name=template, context=ctx, status_code=status_code, media_type=MediaType.HTML)
 
 
 def redirect(path: str, *, flash: str | None = None, kind: str = "ok") -> Redirect:
