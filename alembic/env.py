@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from alembic import context
-
 from tenderhall.db import make_sync_engine, metadata
 from tenderhall.registry import import_all_models
 

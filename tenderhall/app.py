@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,13 +13,13 @@ from typing import Any
 import structlog
 from litestar import Litestar, Request, Response
 from litestar.config.csrf import CSRFConfig
-from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
@@ -51,7 +52,11 @@ def configure_logging(settings: Settings) -> None:
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
-    processors.append(structlog.processors.JSONRenderer() if settings.log_json else structlog.dev.ConsoleRenderer(colors=False))
+    processors.append(
+        structlog.processors.JSONRenderer()
+        if settings.log_json
+        else structlog.dev.ConsoleRenderer(colors=False)
+    )
     structlog.configure(processors=processors, wrapper_class=structlog.make_filtering_bound_logger(level))
 
 
@@ -116,7 +121,9 @@ def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> R
     detail = exc.detail or ""
     if isinstance(exc, ValidationException):
         extra = exc.extra if isinstance(exc.extra, list) else []
-        fields = "; ".join(f"{e.get('key', '')}: {e.get('message', '')}" for e in extra if isinstance(e, dict))
+        fields = "; ".join(
+            f"{e.get('key', '')}: {e.get('message', '')}" for e in extra if isinstance(e, dict)
+        )
         err = AppError(
             f"输入格式有误：{fields or detail}",
             f"The input is malformed: {fields or detail}",
@@ -156,8 +163,8 @@ def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
     return _problem(request, err)
 
 
-def template_dirs() -> list[Path]:
-    dirs = [Path(__file__).parent / "web" / "templates"]
+def template_dirs() -> list[Path | os.PathLike[Any] | str]:
+    dirs: list[Path | os.PathLike[Any] | str] = [Path(__file__).parent / "web" / "templates"]
     for pkg in registry.DOMAINS[1:]:
         d = Path(__file__).parent.parent / pkg / "templates"
         if d.is_dir():
@@ -177,22 +184,25 @@ def _setup_templates(engine: JinjaTemplateEngine) -> None:
     env.filters["yuan"] = i18n.yuan
 
 
+def _reason(exc: BaseException) -> str:
+    first = str(exc).splitlines()[0][:200] if str(exc) else ""
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
 def check_services(settings: Settings, db: Database) -> None:
     """Stop start-up with one clear line naming the setting that is wrong or unreachable."""
     try:
         db.check()
     except Exception as exc:  # noqa: BLE001 - any failure to connect stops start-up
         raise StartupError(
-            f"TENDERHALL_DATABASE_URL: cannot connect to the database ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"
+            f"TENDERHALL_DATABASE_URL: cannot connect to the database ({_reason(exc)})"
         ) from None
     from tenderhall.jobs import broker as broker_mod
 
     try:
         broker_mod.check_broker(settings.broker_url)
     except Exception as exc:  # noqa: BLE001
-        raise StartupError(
-            f"TENDERHALL_BROKER_URL: cannot reach the broker ({type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''})"
-        ) from None
+        raise StartupError(f"TENDERHALL_BROKER_URL: cannot reach the broker ({_reason(exc)})") from None
 
 
 def create_app(
@@ -228,7 +238,9 @@ def create_app(
                 runtime.stop()
             await db.adispose()
 
-    template_config = TemplateConfig(directory=template_dirs(), engine=JinjaTemplateEngine, engine_callback=_setup_templates)
+    template_config = TemplateConfig(
+        directory=template_dirs(), engine=JinjaTemplateEngine, engine_callback=_setup_templates
+    )
 
     def _lang_guard(request: Request[Any, Any, Any]) -> None:
         i18n.current_language.set(language_of(request))
@@ -237,7 +249,9 @@ def create_app(
         route_handlers=[
             *registry.all_route_handlers(),
             PrometheusController,
-            create_static_files_router(path="/static", directories=[Path(__file__).parent / "web" / "static"]),
+            create_static_files_router(
+                path="/static", directories=[Path(__file__).parent / "web" / "static"]
+            ),
         ],
         dependencies={
             "session": Provide(provide_session),
@@ -268,9 +282,7 @@ def create_app(
             version="0.1.0",
             path="/schema",
             description="公共资源交易平台 API · Public-resource trading platform API",
-            components=Components(
-                security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}
-            ),
+            components=Components(security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}),
         ),
         state=State({"db": db, "settings": settings}),
         lifespan=[lifespan],

@@ -24,8 +24,9 @@ def load_settings() -> Settings:
 
 
 def run_migrations(settings: Settings) -> None:
-    from alembic import command
     from alembic.config import Config
+
+    from alembic import command
 
     cfg = Config(toml_file=str(Path(__file__).resolve().parents[1] / "pyproject.toml"))
     cfg.attributes["database_url"] = settings.database_url
@@ -65,8 +66,11 @@ def serve(host: str | None, port: int | None, workers: int, do_migrate: bool) ->
         click.echo(str(exc), err=True)
         sys.exit(2)
     if workers > 1 and settings.is_memory_broker:
-        click.echo("TENDERHALL_BROKER_URL: memory:// runs jobs inside one process; use redis:// or amqp:// "
-                   "for several web processes", err=True)
+        click.echo(
+            "TENDERHALL_BROKER_URL: memory:// runs jobs inside one process; use redis:// or amqp:// "
+            "for several web processes",
+            err=True,
+        )
         sys.exit(2)
     uvicorn.run(
         "tenderhall.app:create_app",
@@ -89,8 +93,11 @@ def worker(processes: int, threads: int | None, queues: str | None) -> None:
 
     settings = load_settings()
     if settings.is_memory_broker:
-        click.echo("TENDERHALL_BROKER_URL is memory://: jobs run inside `tenderhall serve`; "
-                   "set redis://… or amqp://… to run separate workers", err=True)
+        click.echo(
+            "TENDERHALL_BROKER_URL is memory://: jobs run inside `tenderhall serve`; "
+            "set redis://… or amqp://… to run separate workers",
+            err=True,
+        )
         sys.exit(2)
     run_worker(settings, processes=processes, threads=threads, queues=queues.split(",") if queues else None)
 

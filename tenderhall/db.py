@@ -80,6 +80,7 @@ def json_field(*, default_factory: Callable[[], Any] = dict) -> Any:
 
 # --- engines -------------------------------------------------------------------------------------
 
+
 def _sync_url(url: str) -> URL:
     u = make_url(url)
     backend = u.get_backend_name()

@@ -74,13 +74,11 @@ class TradingSettings(BaseModel):
     ocid_prefix: str = "ocds-th0001-"
     ocds_publisher: str = "TenderHall 公共资源交易平台"
     search_page_size: int = 20
-    search_count_cap: int = 1000  # result counts above this show as "1000+" (bounded cost)
+    search_count_cap: int = 200  # result counts above this show as "200+" (bounded cost per search)
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="TENDERHALL_", env_nested_delimiter="__", extra="ignore"
-    )
+    model_config = SettingsConfigDict(env_prefix="TENDERHALL_", env_nested_delimiter="__", extra="ignore")
 
     database_url: str = Field(default=f"sqlite:///{VAR_DIR}/tenderhall.db")
     broker_url: str = "memory://"

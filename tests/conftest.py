@@ -41,8 +41,9 @@ def need_service(name: str, value: str | None) -> str:
 
 
 def migrate(url: str) -> None:
-    from alembic import command
     from alembic.config import Config
+
+    from alembic import command
 
     cfg = Config(toml_file=str(Path(__file__).resolve().parents[1] / "pyproject.toml"))
     cfg.attributes["database_url"] = url

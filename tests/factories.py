@@ -22,7 +22,9 @@ def credit_code(n: int | None = None) -> str:
     return make_credit_code(f"9135010{n:010d}")
 
 
-def organisation(s: Session, *, kind: OrgKind = OrgKind.bidder, name: str | None = None, code: str | None = None) -> Organisation:
+def organisation(
+    s: Session, *, kind: OrgKind = OrgKind.bidder, name: str | None = None, code: str | None = None
+) -> Organisation:
     org = Organisation(credit_code=code or credit_code(), name=name or f"测试公司{next(_seq)}", kind=kind)
     s.add(org)
     s.flush()
@@ -59,7 +61,9 @@ def token_for(s: Session, u: User, *, kind: str = "api", hours: int = 2) -> str:
     return token
 
 
-def signed_in(db: Database, role: Role, *, org_kind: OrgKind | None = None) -> tuple[User, dict[str, str], dict[str, str]]:
+def signed_in(
+    db: Database, role: Role, *, org_kind: OrgKind | None = None
+) -> tuple[User, dict[str, str], dict[str, str]]:
     """A user of ``role`` (with an organisation for bidder/tenderee/agency) and both credentials:
     ``(user, api_headers, page_cookies)``."""
     kinds = {Role.bidder: OrgKind.bidder, Role.tenderee: OrgKind.tenderee, Role.agency: OrgKind.agency}

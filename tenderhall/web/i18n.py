@@ -37,5 +37,9 @@ def yuan(fen: int | None, *, wan: bool = False) -> str:
     text = f"{sign}{f // 100:,}.{f % 100:02d}"
     if wan or f >= 100_000_000:  # ≥ 1,000,000 yuan: also in 万元
         w = f / 1_000_000
-        return f"{text} ({sign}{w:,.2f} 万元)" if current_language.get() == "zh" else f"{text} ({sign}{w:,.2f} ×10k yuan)"
+        return (
+            f"{text} ({sign}{w:,.2f} 万元)"
+            if current_language.get() == "zh"
+            else f"{text} ({sign}{w:,.2f} ×10k yuan)"
+        )
     return text

@@ -55,7 +55,9 @@ def language_of(request: Request[Any, Any, Any]) -> str:
     return lang if lang in ("zh", "en") else "zh"
 
 
-def render(request: Request[Any, Any, Any], template: str, status_code: int = 200, **context: Any) -> Template:
+def render(
+    request: Request[Any, Any, Any], template: str, status_code: int = 200, **context: Any
+) -> Template:
     principal = principal_of(request)
     lang = language_of(request)
     current_language.set(lang)

@@ -49,12 +49,21 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
         "TENDERHALL_BASE_URL": f"http://127.0.0.1:{port}",
         "TENDERHALL_LOG_LEVEL": "WARNING",
     }
-    subprocess.run([sys.executable, "-m", "tenderhall.cli", "migrate"], cwd=ROOT, env=env, check=True,
-                   capture_output=True, timeout=120)
+    subprocess.run(
+        [sys.executable, "-m", "tenderhall.cli", "migrate"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     log = (tmp_path / "server.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "tenderhall.cli", "serve", "--port", str(port)],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:

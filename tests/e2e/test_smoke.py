@@ -27,7 +27,9 @@ def _staff_user(server: LiveServer) -> str:
     db = Database(settings.database_url)
     try:
         with db.unit_of_work() as s:
-            user = create_user(s, SYSTEM, "supervisor.li", "李监督", Role.supervisor, password="Correct-Horse-42")
+            user = create_user(
+                s, SYSTEM, "supervisor.li", "李监督", Role.supervisor, password="Correct-Horse-42"
+            )
             return enable_totp(s, SYSTEM, settings, user.id).secret  # type: ignore[arg-type]
     finally:
         db.dispose()

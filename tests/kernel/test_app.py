@@ -65,7 +65,9 @@ def test_a_request_that_fails_rolls_back_everything_it_wrote(settings: Settings,
     assert _actions(db) == ["test.kept"]
 
 
-def test_a_failed_commit_becomes_an_error_response_not_a_silent_success(settings: Settings, db: Database) -> None:
+def test_a_failed_commit_becomes_an_error_response_not_a_silent_success(
+    settings: Settings, db: Database
+) -> None:
     """A unique violation at commit time (two events with the same seq) must surface as 5xx."""
     with db.unit_of_work() as s:
         record(s, "system", "test.first", "thing", 1, "first")
@@ -74,8 +76,20 @@ def test_a_failed_commit_becomes_an_error_response_not_a_silent_success(settings
     async def dup(session: AsyncSession) -> dict[str, str]:
         def add_dup(s: Any) -> None:
             first = s.execute(sa.select(AuditEvent)).scalar_one()
-            s.add(AuditEvent(seq=first.seq, occurred_at=first.occurred_at, actor="x", action="x",
-                             object_type="x", object_id="x", summary="x", data={}, prev_hash="0", hash="f" * 64))
+            s.add(
+                AuditEvent(
+                    seq=first.seq,
+                    occurred_at=first.occurred_at,
+                    actor="x",
+                    action="x",
+                    object_type="x",
+                    object_id="x",
+                    summary="x",
+                    data={},
+                    prev_hash="0",
+                    hash="f" * 64,
+                )
+            )
 
         await run(session, add_dup)  # not flushed: the failure happens at commit, at the edge
         return {"status": "claims success"}
@@ -98,7 +112,9 @@ def test_health_reports_database_and_broker(client: TestClient[Any]) -> None:
 def test_metrics_are_exposed_for_prometheus(client: TestClient[Any]) -> None:
     client.get("/health")
     text = client.get("/metrics").text
-    assert "tenderhall_requests_total" in text or "litestar_requests_total" in text or "requests_total" in text
+    assert (
+        "tenderhall_requests_total" in text or "litestar_requests_total" in text or "requests_total" in text
+    )
 
 
 def test_every_response_carries_a_request_id(client: TestClient[Any]) -> None:
@@ -137,11 +153,23 @@ def test_pages_are_chinese_by_default_with_an_english_switch(client: TestClient[
         ("TENDERHALL_BROKER_URL", "redis://127.0.0.1:1/0"),
     ],
 )
-def test_bad_or_unreachable_url_stops_startup_naming_the_setting(var: str, value: str, tmp_path: Path) -> None:
-    env = {**os.environ, "TENDERHALL_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
-           "TENDERHALL_KEY_DIR": str(tmp_path / "keys"), var: value}
-    r = subprocess.run([sys.executable, "-m", "tenderhall.cli", "serve", "--port", "1"], cwd=ROOT, env=env,
-                       capture_output=True, text=True, timeout=120)
+def test_bad_or_unreachable_url_stops_startup_naming_the_setting(
+    var: str, value: str, tmp_path: Path
+) -> None:
+    env = {
+        **os.environ,
+        "TENDERHALL_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+        "TENDERHALL_KEY_DIR": str(tmp_path / "keys"),
+        var: value,
+    }
+    r = subprocess.run(
+        [sys.executable, "-m", "tenderhall.cli", "serve", "--port", "1"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 2
     lines = [ln for ln in r.stderr.strip().splitlines() if ln.strip()]
     assert len(lines) == 1, r.stderr

@@ -39,5 +39,7 @@ def test_failed_unit_of_work_loses_nothing_already_stored(db: Database) -> None:
     except RuntimeError:
         pass
     with db.unit_of_work() as s:
-        actions = s.execute(sa.select(sa.text("action")).select_from(sa.text("core_audit_event"))).scalars().all()
+        actions = (
+            s.execute(sa.select(sa.text("action")).select_from(sa.text("core_audit_event"))).scalars().all()
+        )
     assert actions == ["test.first"]

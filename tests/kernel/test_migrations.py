@@ -7,10 +7,10 @@ import uuid
 from pathlib import Path
 
 import sqlalchemy as sa
-from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
+from alembic import command
 from tests.conftest import PG_URL, need_service
 
 ROOT = Path(__file__).resolve().parents[2]
