@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import sqlalchemy as sa
 from litestar import Controller, Request, Response, get, post, put
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from credit import schemas as S
 from credit.config import credit_config
@@ -563,56 +565,48 @@ def receiver_out(r: Any) -> S.ReceiverOut:
 
 
 def list_records(s: Session, *, status: str = "", limit: int = 100, subject_q: str = "") -> list[Violation]:
-    import sqlalchemy as sa
-
-    stmt = sa.select(Violation).order_by(Violation.id.desc()).limit(min(max(limit, 1), 500))  # type: ignore[union-attr]
+    stmt = sa.select(Violation).order_by(col(Violation.id).desc()).limit(min(max(limit, 1), 500))
     if status:
         if status not in Status.__members__:
             raise InvalidInput(f"未知状态：{status}", f"Unknown status: {status}")
-        stmt = stmt.where(Violation.status == status)
+        stmt = stmt.where(col(Violation.status) == status)
     if subject_q:
         stmt = stmt.where(
             sa.or_(
-                Violation.subject_name.contains(subject_q),  # type: ignore[attr-defined]
-                Violation.subject_credit_code == subject_q.upper(),
+                col(Violation.subject_name).contains(subject_q),
+                col(Violation.subject_credit_code) == subject_q.upper(),
             )
         )
     return list(s.execute(stmt).scalars())
 
 
 def records_of(s: Session, principal: Principal) -> list[Violation]:
-    import sqlalchemy as sa
-
     keys = subject_keys_of(principal)
     if not keys:
         return []
     return list(
         s.execute(
             sa.select(Violation)
-            .where(Violation.subject_key.in_(keys), Violation.status != Status.draft)  # type: ignore[attr-defined]
-            .order_by(Violation.id.desc())  # type: ignore[union-attr]
+            .where(col(Violation.subject_key).in_(keys), col(Violation.status) != Status.draft)
+            .order_by(col(Violation.id).desc())
         ).scalars()
     )
 
 
 def list_defences(s: Session, violation_id: int) -> list[Defence]:
-    import sqlalchemy as sa
-
     return list(
         s.execute(
-            sa.select(Defence).where(Defence.violation_id == violation_id).order_by(Defence.id)
+            sa.select(Defence).where(col(Defence.violation_id) == violation_id).order_by(col(Defence.id))
         ).scalars()
     )
 
 
 def list_repairs(s: Session, violation_id: int) -> list[RepairApplication]:
-    import sqlalchemy as sa
-
     return list(
         s.execute(
             sa.select(RepairApplication)
-            .where(RepairApplication.violation_id == violation_id)
-            .order_by(RepairApplication.id)
+            .where(col(RepairApplication.violation_id) == violation_id)
+            .order_by(col(RepairApplication.id))
         ).scalars()
     )
 

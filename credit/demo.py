@@ -23,8 +23,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
-from credit.models import Receiver, Violation
+from credit.models import Receiver, Violation, pk
 from credit.service import catalog, records
 from credit.service.push import save_receiver
 from tenderhall.auth.models import Role
@@ -110,7 +111,7 @@ def _walk(
     records.decide(
         s,
         actor,
-        v.id,
+        pk(v),
         outcome=outcome,
         reasons="经调查核实，事实清楚，证据确凿。"
         if outcome == "upheld"  # type: ignore[arg-type]
@@ -128,7 +129,9 @@ def seed(session: Session, ctx: dict[str, Any]) -> None:
     settings: Settings = ctx.get("settings") or Settings()
     s = session
     catalog.ensure_default_catalog(s)
-    done = s.execute(sa.select(Violation.id).where(Violation.facts.startswith(DEMO_TAG)).limit(1)).first()  # type: ignore[attr-defined]
+    done = s.execute(
+        sa.select(col(Violation.id)).where(col(Violation.facts).startswith(DEMO_TAG)).limit(1)
+    ).first()
     users = ctx.get("users", {})
     sup_id = users.get("supervisor")
     actor = (
@@ -139,7 +142,7 @@ def seed(session: Session, ctx: dict[str, Any]) -> None:
     if done is not None:
         ctx.setdefault("credit", {})["note"] = "credit demo data already present"
         return
-    if s.execute(sa.select(Receiver.id).where(Receiver.url == RECEIVER_URL)).first() is None:
+    if s.execute(sa.select(col(Receiver.id)).where(col(Receiver.url) == RECEIVER_URL)).first() is None:
         save_receiver(s, actor, name="省公共信用信息平台（演示）", url=RECEIVER_URL)
     now = utcnow()
     day = dt.timedelta(days=1)
@@ -196,7 +199,7 @@ def seed(session: Session, ctx: dict[str, Any]) -> None:
     app = records.apply_repair(
         s,
         owner,
-        v.id,
+        pk(v),
         rectification="已补足项目关键岗位人员并完善考勤管理制度。",  # type: ignore[arg-type]
         commitment="本单位承诺今后严格遵守招标投标法律法规，接受社会监督。",
         settings=settings,
@@ -221,7 +224,7 @@ def seed(session: Session, ctx: dict[str, Any]) -> None:
     app = records.apply_repair(
         s,
         owner,
-        v.id,
+        pk(v),
         rectification="已退还。",
         commitment="承诺按时退还。",
         settings=settings,  # type: ignore[arg-type]
@@ -230,7 +233,7 @@ def seed(session: Session, ctx: dict[str, Any]) -> None:
     records.decide_repair(
         s,
         actor,
-        app.id,
+        pk(app),
         approve=False,
         reasons="未提供退还凭证，请补充银行回单。",  # type: ignore[arg-type]
         now=now - 8 * day,

@@ -13,6 +13,12 @@ from sqlmodel import Field, SQLModel
 from tenderhall.db import json_field, utc_field
 
 
+def pk(row: Any) -> int:
+    """The primary key of a flushed row (typed as int)."""
+    assert row.id is not None, "row not flushed yet"
+    return int(row.id)
+
+
 class Severity(enum.StrEnum):
     minor = "minor"
     general = "general"

@@ -18,6 +18,7 @@ from litestar.datastructures import UploadFile
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from credit.api import list_defences, list_records, list_repairs, records_of
 from credit.charts import bar_chart
@@ -372,7 +373,9 @@ async def manage_detail(
         vt = catalog.get_type(s, v.type_code)
         changes = list(
             s.execute(
-                sa.select(push.Change).where(push.Change.violation_id == v.id).order_by(push.Change.id)
+                sa.select(push.Change)
+                .where(col(push.Change.violation_id) == v.id)
+                .order_by(col(push.Change.id))
             ).scalars()
         )
         deliveries = [d for d in push.list_deliveries(s, limit=1000) if d.violation_id == v.id]
@@ -463,11 +466,11 @@ async def manage_repair(
 async def deliveries_page(request: Request[Any, Any, Any], session: AsyncSession) -> Template:
     status = request.query_params.get("status", "") or ""
 
-    def go(s: Session) -> tuple[list[Any], list[Any], dict[str, int]]:
+    def go(s: Session) -> tuple[list[Any], list[Any], dict[Any, int]]:
         counts = dict(
             s.execute(
-                sa.select(push.Delivery.status, sa.func.count(push.Delivery.id)).group_by(
-                    push.Delivery.status
+                sa.select(col(push.Delivery.status), sa.func.count(col(push.Delivery.id))).group_by(
+                    col(push.Delivery.status)
                 )
             ).all()
         )

@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from credit.exceptions import UnknownViolationType
 from credit.models import Severity, ViolationType
@@ -71,14 +72,14 @@ DEFAULT_CATALOG: tuple[TypeSpec, ...] = (
 
 
 def list_types(session: Session, *, include_inactive: bool = True) -> list[ViolationType]:
-    stmt = sa.select(ViolationType).order_by(ViolationType.id)
+    stmt = sa.select(ViolationType).order_by(col(ViolationType.id))
     if not include_inactive:
-        stmt = stmt.where(ViolationType.active.is_(True))  # type: ignore[attr-defined]
+        stmt = stmt.where(col(ViolationType.active).is_(True))
     return list(session.execute(stmt).scalars())
 
 
 def get_type(session: Session, code: str) -> ViolationType:
-    vt = session.execute(sa.select(ViolationType).where(ViolationType.code == code)).scalar_one_or_none()
+    vt = session.execute(sa.select(ViolationType).where(col(ViolationType.code) == code)).scalar_one_or_none()
     if vt is None:
         raise UnknownViolationType(
             f"违规类型 {code!r} 不在目录中", f"Violation type {code!r} is not in the catalog"
@@ -88,7 +89,7 @@ def get_type(session: Session, code: str) -> ViolationType:
 
 def ensure_default_catalog(session: Session) -> int:
     """Insert any default type missing from the catalog (the migration seeds it; demo calls this)."""
-    have = set(session.execute(sa.select(ViolationType.code)).scalars())
+    have = set(session.execute(sa.select(col(ViolationType.code))).scalars())
     added = 0
     for spec in DEFAULT_CATALOG:
         if spec.code not in have:
@@ -140,7 +141,7 @@ def save_type(session: Session, actor: Principal, code: str, **fields: Any) -> V
         raise InvalidInput(
             f"未知字段：{', '.join(sorted(unknown))}", f"Unknown fields: {', '.join(sorted(unknown))}"
         )
-    vt = session.execute(sa.select(ViolationType).where(ViolationType.code == code)).scalar_one_or_none()
+    vt = session.execute(sa.select(ViolationType).where(col(ViolationType.code) == code)).scalar_one_or_none()
     before: dict[str, Any] = {}
     if vt is None:
         missing = [f for f in ("name_zh", "name_en", "severity", "points") if fields.get(f) in (None, "")]

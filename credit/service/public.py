@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from credit.config import credit_config
 from credit.exceptions import RecordNotFound
@@ -86,28 +87,29 @@ def _day_start(d: dt.date) -> dt.datetime:
 
 
 _COLUMNS = (
-    Violation.id,
-    Violation.subject_kind,
-    Violation.subject_name,
-    Violation.subject_credit_code,
-    Violation.subject_id_masked,
-    Violation.type_code,
-    ViolationType.name_zh,
-    ViolationType.name_en,
-    Violation.severity,
-    Violation.points,
-    Violation.facts,
-    Violation.decision_number,
-    Violation.decision_reasons,
-    Violation.decided_at,
-    Violation.published_at,
-    Violation.public_until,
-    Violation.status,
+    col(Violation.id),
+    col(Violation.subject_kind),
+    col(Violation.subject_name),
+    col(Violation.subject_credit_code),
+    col(Violation.subject_id_masked),
+    col(Violation.type_code),
+    col(ViolationType.name_zh),
+    col(ViolationType.name_en),
+    col(Violation.severity),
+    col(Violation.points),
+    col(Violation.facts),
+    col(Violation.decision_number),
+    col(Violation.decision_reasons),
+    col(Violation.decided_at),
+    col(Violation.published_at),
+    col(Violation.public_until),
+    col(Violation.status),
 )
 
 
 def _row(r: Any) -> PublicRecord:
-    return PublicRecord(*(str(x) if i in (1, 8, 16) else x for i, x in enumerate(r)))
+    values: list[Any] = [str(x) if i in (1, 8, 16) else x for i, x in enumerate(r)]
+    return PublicRecord(*values)
 
 
 def search_public(session: Session, query: SearchQuery) -> RecordPage:
@@ -115,34 +117,34 @@ def search_public(session: Session, query: SearchQuery) -> RecordPage:
     limit = max(1, min(int(query.limit or 20), MAX_LIMIT))
     stmt = (
         sa.select(*_COLUMNS)
-        .join(ViolationType, ViolationType.id == Violation.type_id)
-        .where(Violation.status == Status.published)
+        .join(ViolationType, col(ViolationType.id) == col(Violation.type_id))
+        .where(col(Violation.status) == Status.published)
     )
     q = (query.q or "").strip()
     if q:
         if len(q) == 18 and is_valid_credit_code(q):
-            stmt = stmt.where(Violation.subject_credit_code == q.upper())
+            stmt = stmt.where(col(Violation.subject_credit_code) == q.upper())
         else:
             like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            stmt = stmt.where(Violation.subject_name.ilike(like, escape="\\"))  # type: ignore[attr-defined]
+            stmt = stmt.where(col(Violation.subject_name).ilike(like, escape="\\"))
     if query.credit_code:
-        stmt = stmt.where(Violation.subject_credit_code == query.credit_code.strip().upper())
+        stmt = stmt.where(col(Violation.subject_credit_code) == query.credit_code.strip().upper())
     if query.type_code:
-        stmt = stmt.where(Violation.type_code == query.type_code)
+        stmt = stmt.where(col(Violation.type_code) == query.type_code)
     if query.severity:
         if query.severity not in Severity.__members__:
             raise InvalidInput(
                 "严重程度应为 minor、general 或 serious", "Severity is minor, general or serious"
             )
-        stmt = stmt.where(Violation.severity == query.severity)
+        stmt = stmt.where(col(Violation.severity) == query.severity)
     if query.date_from:
-        stmt = stmt.where(Violation.decided_at >= _day_start(query.date_from))  # type: ignore[operator]
+        stmt = stmt.where(col(Violation.decided_at) >= _day_start(query.date_from))
     if query.date_to:
-        stmt = stmt.where(Violation.decided_at < _day_start(query.date_to + dt.timedelta(days=1)))  # type: ignore[operator]
+        stmt = stmt.where(col(Violation.decided_at) < _day_start(query.date_to + dt.timedelta(days=1)))
     if query.cursor:
         t, vid = _decode_cursor(query.cursor)
-        stmt = stmt.where(sa.tuple_(Violation.decided_at, Violation.id) < sa.tuple_(t, vid))
-    stmt = stmt.order_by(Violation.decided_at.desc(), Violation.id.desc()).limit(limit + 1)  # type: ignore[union-attr]
+        stmt = stmt.where(sa.tuple_(col(Violation.decided_at), col(Violation.id)) < sa.tuple_(t, vid))
+    stmt = stmt.order_by(col(Violation.decided_at).desc(), col(Violation.id).desc()).limit(limit + 1)
     rows = [_row(r) for r in session.execute(stmt).all()]
     more = len(rows) > limit
     rows = rows[:limit]
@@ -165,8 +167,8 @@ def iter_public(session: Session, query: SearchQuery, *, max_rows: int = 100_000
 def public_record(session: Session, violation_id: int) -> PublicRecord:
     r = session.execute(
         sa.select(*_COLUMNS)
-        .join(ViolationType, ViolationType.id == Violation.type_id)
-        .where(Violation.id == violation_id, Violation.status == Status.published)
+        .join(ViolationType, col(ViolationType.id) == col(Violation.type_id))
+        .where(col(Violation.id) == violation_id, col(Violation.status) == Status.published)
     ).first()
     if r is None:
         raise RecordNotFound(
@@ -192,13 +194,13 @@ def company_profile(
 
     code = validate_credit_code(credit_code)
     org = session.execute(
-        sa.select(Organisation).where(Organisation.credit_code == code)
+        sa.select(Organisation).where(col(Organisation.credit_code) == code)
     ).scalar_one_or_none()
     page = search_public(session, SearchQuery(credit_code=code, limit=MAX_LIMIT))
     name = org.name if org else (page.items[0].subject_name if page.items else "")
     if org is None and not page.items:
         last = session.execute(
-            sa.select(Violation.subject_name).where(Violation.subject_credit_code == code).limit(1)
+            sa.select(col(Violation.subject_name)).where(col(Violation.subject_credit_code) == code).limit(1)
         ).scalar_one_or_none()
         if last is None:
             raise RecordNotFound(
@@ -227,23 +229,23 @@ def blacklist(
     cfg = credit_config(settings)
     at = at or utcnow()
     window_start = at - dt.timedelta(days=cfg.score_window_days)
-    listed = sa.select(Violation.subject_key).where(
-        Violation.status == Status.published,
-        Violation.blacklists.is_(True),  # type: ignore[attr-defined]
-        Violation.public_until > at,  # type: ignore[operator]
+    listed = sa.select(col(Violation.subject_key)).where(
+        col(Violation.status) == Status.published,
+        col(Violation.blacklists).is_(True),
+        col(Violation.public_until) > at,
     )
     by_points = (
-        sa.select(Violation.subject_key)
+        sa.select(col(Violation.subject_key))
         .where(
-            Violation.outcome == Outcome.upheld,
-            Violation.decided_at > window_start,  # type: ignore[operator]
-            Violation.decided_at <= at,  # type: ignore[operator]
-            Violation.revoked_at.is_(None),  # type: ignore[union-attr]
+            col(Violation.outcome) == Outcome.upheld,
+            col(Violation.decided_at) > window_start,
+            col(Violation.decided_at) <= at,
+            col(Violation.revoked_at).is_(None),
         )
-        .group_by(Violation.subject_key)
-        .having(sa.func.sum(Violation.points) >= cfg.tier_d_min)
+        .group_by(col(Violation.subject_key))
+        .having(sa.func.sum(col(Violation.points)) >= cfg.tier_d_min)
     )
-    has_public = sa.select(Violation.subject_key).where(Violation.status == Status.published)
+    has_public = sa.select(col(Violation.subject_key)).where(col(Violation.status) == Status.published)
     keys = [
         k
         for (k,) in session.execute(
@@ -251,9 +253,7 @@ def blacklist(
         ).all()
     ]
     public_keys = (
-        set(
-            session.execute(has_public.where(Violation.subject_key.in_(keys)).distinct()).scalars()  # type: ignore[attr-defined]
-        )
+        set(session.execute(has_public.where(col(Violation.subject_key).in_(keys)).distinct()).scalars())
         if keys
         else set()
     )
@@ -266,8 +266,8 @@ def blacklist(
             continue
         v = session.execute(
             sa.select(Violation)
-            .where(Violation.subject_key == key, Violation.status == Status.published)
-            .order_by(Violation.decided_at.desc())  # type: ignore[union-attr]
+            .where(col(Violation.subject_key) == key, col(Violation.status) == Status.published)
+            .order_by(col(Violation.decided_at).desc())
             .limit(1)
         ).scalar_one()
         out.append(
@@ -299,17 +299,20 @@ def statistics(session: Session, *, months: int = 12, at: dt.datetime | None = N
     """Records that were ever published (published, expired, repaired, revoked after publication),
     by type and by month of decision (Beijing time) over the last ``months`` months."""
     at = at or utcnow()
-    ever = Violation.published_at.is_not(None)  # type: ignore[union-attr]
+    ever = col(Violation.published_at).is_not(None)
     by_type = [
         (code, zh, en, n)
         for code, zh, en, n in session.execute(
             sa.select(
-                ViolationType.code, ViolationType.name_zh, ViolationType.name_en, sa.func.count(Violation.id)
+                col(ViolationType.code),
+                col(ViolationType.name_zh),
+                col(ViolationType.name_en),
+                sa.func.count(col(Violation.id)),
             )
-            .join(Violation, Violation.type_id == ViolationType.id)
+            .join(Violation, col(Violation.type_id) == col(ViolationType.id))
             .where(ever)
-            .group_by(ViolationType.code, ViolationType.name_zh, ViolationType.name_en)
-            .order_by(sa.func.count(Violation.id).desc())
+            .group_by(col(ViolationType.code), col(ViolationType.name_zh), col(ViolationType.name_en))
+            .order_by(sa.func.count(col(Violation.id)).desc())
         ).all()
     ]
     local = at.astimezone(SHANGHAI)
@@ -322,21 +325,21 @@ def statistics(session: Session, *, months: int = 12, at: dt.datetime | None = N
     labels.reverse()
     since = _day_start(dt.date(int(labels[0][:4]), int(labels[0][5:]), 1))
     if session.get_bind().dialect.name == "postgresql":
-        month = sa.func.to_char(sa.func.timezone("Asia/Shanghai", Violation.decided_at), "YYYY-MM")
+        month = sa.func.to_char(sa.func.timezone("Asia/Shanghai", col(Violation.decided_at)), "YYYY-MM")
     else:
-        month = sa.func.strftime("%Y-%m", sa.func.datetime(Violation.decided_at, "+8 hours"))
-    counts = dict(
+        month = sa.func.strftime("%Y-%m", sa.func.datetime(col(Violation.decided_at), "+8 hours"))
+    counts: dict[str, int] = dict(
         session.execute(
-            sa.select(month, sa.func.count(Violation.id))
-            .where(ever, Violation.decided_at >= since)  # type: ignore[operator]
+            sa.select(month, sa.func.count(col(Violation.id)))
+            .where(ever, col(Violation.decided_at) >= since)
             .group_by(month)
         ).all()
     )
     by_sev = dict(
         session.execute(
-            sa.select(Violation.severity, sa.func.count(Violation.id))
+            sa.select(col(Violation.severity), sa.func.count(col(Violation.id)))
             .where(ever)
-            .group_by(Violation.severity)
+            .group_by(col(Violation.severity))
         ).all()
     )
     return Stats(
@@ -351,10 +354,12 @@ def changes(session: Session, *, after: int = 0, limit: int = 100) -> tuple[list
     """Feed entries with id > ``after`` (oldest first) and the cursor to continue from."""
     limit = max(1, min(limit, 500))
     rows = list(
-        session.execute(sa.select(Change).where(Change.id > after).order_by(Change.id).limit(limit)).scalars()
+        session.execute(
+            sa.select(Change).where(col(Change.id) > after).order_by(col(Change.id)).limit(limit)
+        ).scalars()
     )
     return rows, (rows[-1].id if rows else after)  # type: ignore[return-value]
 
 
 def latest_changes(session: Session, limit: int = 50) -> list[Change]:
-    return list(session.execute(sa.select(Change).order_by(Change.id.desc()).limit(limit)).scalars())  # type: ignore[union-attr]
+    return list(session.execute(sa.select(Change).order_by(col(Change.id).desc()).limit(limit)).scalars())

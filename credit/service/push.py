@@ -35,10 +35,11 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased, sessionmaker
+from sqlmodel import col
 
 from credit.config import credit_config
 from credit.exceptions import RecordNotFound, WrongState
-from credit.models import Change, ChangeKind, Delivery, DeliveryAttempt, DeliveryStatus, Receiver
+from credit.models import Change, ChangeKind, Delivery, DeliveryAttempt, DeliveryStatus, Receiver, pk
 from tenderhall.audit.service import record
 from tenderhall.auth.principal import Principal
 from tenderhall.db import skip_locked, utcnow
@@ -104,20 +105,20 @@ def save_receiver(
 
 
 def list_receivers(session: Session) -> list[Receiver]:
-    return list(session.execute(sa.select(Receiver).order_by(Receiver.id)).scalars())
+    return list(session.execute(sa.select(Receiver).order_by(col(Receiver.id))).scalars())
 
 
 def fan_out(session: Session, change: Change, *, now: dt.datetime | None = None) -> int:
     """Create the deliveries of one change (same transaction) and wake the push job."""
     now = now or utcnow()
     n = 0
-    for r in session.execute(sa.select(Receiver).where(Receiver.active.is_(True))).scalars():  # type: ignore[attr-defined]
+    for r in session.execute(sa.select(Receiver).where(col(Receiver.active).is_(True))).scalars():
         if r.events and str(change.kind) not in r.events:
             continue
         session.add(
             Delivery(
-                receiver_id=r.id,
-                change_id=change.id,
+                receiver_id=pk(r),
+                change_id=pk(change),
                 subject_key=change.subject_key,  # type: ignore[arg-type]
                 idempotency_key=f"tenderhall-credit-{change.id}-{r.id}",
                 next_attempt_at=now,
@@ -174,26 +175,26 @@ def claim(session: Session, settings: Settings, *, now: dt.datetime, limit: int)
     cfg = credit_config(settings)
     earlier = aliased(Delivery)
     blocked = (
-        sa.select(earlier.id)
+        sa.select(earlier.id)  # type: ignore[call-overload]
         .where(
-            earlier.receiver_id == Delivery.receiver_id,
-            earlier.subject_key == Delivery.subject_key,
-            earlier.change_id < Delivery.change_id,
+            earlier.receiver_id == col(Delivery.receiver_id),
+            earlier.subject_key == col(Delivery.subject_key),
+            earlier.change_id < col(Delivery.change_id),
             earlier.status != DeliveryStatus.delivered,
         )
         .exists()
     )
     stmt = (
         sa.select(Delivery)
-        .join(Receiver, Receiver.id == Delivery.receiver_id)
+        .join(Receiver, col(Receiver.id) == col(Delivery.receiver_id))
         .where(
-            Delivery.status == DeliveryStatus.pending,
-            Delivery.next_attempt_at <= now,  # type: ignore[operator]
-            sa.or_(Delivery.lease_until.is_(None), Delivery.lease_until <= now),  # type: ignore[union-attr,operator]
-            Receiver.active.is_(True),  # type: ignore[attr-defined]
+            col(Delivery.status) == DeliveryStatus.pending,
+            col(Delivery.next_attempt_at) <= now,
+            sa.or_(col(Delivery.lease_until).is_(None), col(Delivery.lease_until) <= now),
+            col(Receiver.active).is_(True),
             ~blocked,
         )
-        .order_by(Delivery.next_attempt_at, Delivery.id)
+        .order_by(col(Delivery.next_attempt_at), col(Delivery.id))
         .limit(limit)
     )
     if session.get_bind().dialect.name == "postgresql":
@@ -215,7 +216,7 @@ def claim(session: Session, settings: Settings, *, now: dt.datetime, limit: int)
         session.add(d)
         out.append(
             Claimed(
-                d.id,
+                pk(d),
                 receiver.url,
                 d.idempotency_key,  # type: ignore[arg-type]
                 canonical_body(event_of(change, d.idempotency_key, settings)),
@@ -415,19 +416,19 @@ def list_deliveries(
     session: Session, *, status: str | None = None, receiver_id: int | None = None, limit: int = 200
 ) -> list[DeliveryRow]:
     stmt = (
-        sa.select(Delivery, Receiver.name, Change.kind, Change.violation_id)
-        .join(Receiver, Receiver.id == Delivery.receiver_id)
-        .join(Change, Change.id == Delivery.change_id)
-        .order_by(Delivery.id.desc())  # type: ignore[union-attr]
+        sa.select(Delivery, col(Receiver.name), col(Change.kind), col(Change.violation_id))
+        .join(Receiver, col(Receiver.id) == col(Delivery.receiver_id))
+        .join(Change, col(Change.id) == col(Delivery.change_id))
+        .order_by(col(Delivery.id).desc())
         .limit(limit)
     )
     if status:
-        stmt = stmt.where(Delivery.status == status)
+        stmt = stmt.where(col(Delivery.status) == status)
     if receiver_id:
-        stmt = stmt.where(Delivery.receiver_id == receiver_id)
+        stmt = stmt.where(col(Delivery.receiver_id) == receiver_id)
     return [
         DeliveryRow(
-            d.id,
+            pk(d),
             name,
             d.change_id,
             kind.value if hasattr(kind, "value") else str(kind),
@@ -448,7 +449,7 @@ def attempts_of(session: Session, delivery_id: int) -> list[DeliveryAttempt]:
     return list(
         session.execute(
             sa.select(DeliveryAttempt)
-            .where(DeliveryAttempt.delivery_id == delivery_id)
-            .order_by(DeliveryAttempt.id)
+            .where(col(DeliveryAttempt.delivery_id) == delivery_id)
+            .order_by(col(DeliveryAttempt.id))
         ).scalars()
     )

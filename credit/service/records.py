@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from credit.config import credit_config
 from credit.exceptions import (
@@ -35,6 +36,7 @@ from credit.models import (
     Severity,
     Status,
     Violation,
+    pk,
 )
 from credit.service.catalog import get_type
 from credit.service.evidence import validate_evidence
@@ -61,7 +63,7 @@ def _fmt(t: dt.datetime) -> str:
 
 
 def get_violation(session: Session, violation_id: int, *, for_update: bool = False) -> Violation:
-    stmt = sa.select(Violation).where(Violation.id == violation_id)
+    stmt = sa.select(Violation).where(col(Violation.id) == violation_id)
     if for_update:
         stmt = lock_for_update(stmt, session)
     v = session.execute(stmt).scalar_one_or_none()
@@ -120,7 +122,9 @@ def create_violation(
     if not vt.active:
         raise InvalidInput(f"违规类型 {vt.code} 已停用", f"Violation type {vt.code} is no longer in use")
     fp = fingerprint(resolved.subject.key, vt.code, facts, occurred_at)
-    existing = session.execute(sa.select(Violation).where(Violation.fingerprint == fp)).scalar_one_or_none()
+    existing = session.execute(
+        sa.select(Violation).where(col(Violation.fingerprint) == fp)
+    ).scalar_one_or_none()
     if existing is not None:
         return existing, False
     links = validate_evidence(session, settings, evidence or [])
@@ -154,7 +158,7 @@ def create_violation(
             session.flush()
     except sa.exc.IntegrityError:
         # the same facts recorded concurrently: the other transaction won
-        existing = session.execute(sa.select(Violation).where(Violation.fingerprint == fp)).scalar_one()
+        existing = session.execute(sa.select(Violation).where(col(Violation.fingerprint) == fp)).scalar_one()
         return existing, False
     record(
         session,
@@ -235,7 +239,7 @@ def submit_defence(
     if not text:
         raise InvalidInput("申辩内容不能为空", "The defence must say something")
     d = Defence(
-        violation_id=v.id,
+        violation_id=pk(v),
         submitted_by=actor.audit_name,
         text=text,
         file_sha256=file_sha256,  # type: ignore[arg-type]
@@ -425,8 +429,8 @@ def expire_due(
     now = _now(now)
     stmt = (
         sa.select(Violation)
-        .where(Violation.status == Status.published, Violation.public_until <= now)  # type: ignore[operator]
-        .order_by(Violation.public_until, Violation.id)
+        .where(col(Violation.status) == Status.published, col(Violation.public_until) <= now)
+        .order_by(col(Violation.public_until), col(Violation.id))
         .limit(limit)
     )
     rows = list(session.execute(lock_for_update(stmt, session)).scalars())
@@ -482,8 +486,8 @@ def apply_repair(
     if not (commitment or "").strip():
         raise InvalidInput("请提交信用承诺书", "A public credit commitment is required")
     pending = session.execute(
-        sa.select(RepairApplication.id).where(
-            RepairApplication.violation_id == v.id, RepairApplication.status == RepairStatus.pending
+        sa.select(col(RepairApplication.id)).where(
+            col(RepairApplication.violation_id) == v.id, col(RepairApplication.status) == RepairStatus.pending
         )
     ).first()
     if pending is not None:
@@ -492,7 +496,7 @@ def apply_repair(
         )
     links = validate_evidence(session, settings, evidence or [])
     app = RepairApplication(
-        violation_id=v.id,
+        violation_id=pk(v),
         submitted_by=actor.audit_name,
         rectification=rectification.strip(),  # type: ignore[arg-type]
         commitment=commitment.strip(),
@@ -519,7 +523,7 @@ def decide_repair(
     """Approve (ends publication now: status repaired) or refuse with reasons."""
     now = _now(now)
     app = session.execute(
-        lock_for_update(sa.select(RepairApplication).where(RepairApplication.id == repair_id), session)
+        lock_for_update(sa.select(RepairApplication).where(col(RepairApplication.id) == repair_id), session)
     ).scalar_one_or_none()
     if app is None:
         raise RecordNotFound(
@@ -605,7 +609,7 @@ def _change(session: Session, v: Violation, kind: ChangeKind, now: dt.datetime) 
 
     vt = get_type(session, v.type_code)
     c = Change(
-        violation_id=v.id,
+        violation_id=pk(v),
         kind=kind,
         subject_key=v.subject_key,
         occurred_at=now,  # type: ignore[arg-type]

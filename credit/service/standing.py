@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from credit.config import credit_config
 from credit.exceptions import Blacklisted
@@ -104,14 +105,14 @@ def standing(
     key = subject.key if isinstance(subject, Subject) else subject
     window = dt.timedelta(days=cfg.score_window_days)
     rows = session.execute(
-        sa.select(Violation, ViolationType.name_zh, ViolationType.name_en)
-        .join(ViolationType, ViolationType.id == Violation.type_id)
+        sa.select(Violation, col(ViolationType.name_zh), col(ViolationType.name_en))
+        .join(ViolationType, col(ViolationType.id) == col(Violation.type_id))
         .where(
-            Violation.subject_key == key,
-            Violation.outcome == Outcome.upheld,
-            Violation.decided_at <= at,  # type: ignore[operator]
+            col(Violation.subject_key) == key,
+            col(Violation.outcome) == Outcome.upheld,
+            col(Violation.decided_at) <= at,
         )
-        .order_by(Violation.decided_at, Violation.id)
+        .order_by(col(Violation.decided_at), col(Violation.id))
     ).all()
     recs: list[StandingRecord] = []
     for v, name_zh, name_en in rows:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from credit.exceptions import UnknownSubject
 from credit.models import SubjectKind
@@ -97,7 +98,7 @@ def resolve_subject(
             raise InvalidInput("请提供统一社会信用代码", "A unified social credit code is required")
         code = validate_credit_code(credit_code)
         org = session.execute(
-            sa.select(Organisation).where(Organisation.credit_code == code)
+            sa.select(Organisation).where(col(Organisation.credit_code) == code)
         ).scalar_one_or_none()
         if k == SubjectKind.agency and (org is None or org.kind != OrgKind.agency):
             raise UnknownSubject(

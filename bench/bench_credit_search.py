@@ -1,0 +1,400 @@
+"""Public credit search over 1,000,000 violation records on PostgreSQL beside a bare Litestar JSON
+endpoint, same run, same HTTP server set-up (uvicorn, one process), same load generator.
+
+Figures: p95 latency of sequential requests (lower is better; target <= 50 ms, the note gives the
+absolute figures) and throughput with concurrent clients (target >= 0.3 x bare). The query mix:
+company-name substrings (trigram index), exact credit codes, type / severity / date filters and
+their combinations, and follow-up pages through the keyset cursor.
+
+Environment: ``TENDERHALL_BENCH_DATABASE_URL`` (PostgreSQL server URL; a temporary database is
+created, loaded with COPY and dropped; default ``TENDERHALL_TEST_DATABASE_URL``),
+``TENDERHALL_BENCH_VIOLATIONS`` (default 1000000), ``TENDERHALL_BENCH_REQUESTS`` (sequential
+requests, default 400), ``TENDERHALL_BENCH_SECONDS`` (throughput window, default 8),
+``TENDERHALL_BENCH_CONCURRENCY`` (default 8).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+
+from bench import Result
+
+ROOT = Path(__file__).resolve().parents[1]
+CITIES = ["福州", "厦门", "泉州", "漳州", "莆田", "三明", "南平", "龙岩", "宁德", "平潭"]
+BRANDS = [
+    "宏远",
+    "兴业",
+    "鑫源",
+    "建达",
+    "恒通",
+    "华景",
+    "闽江",
+    "海峡",
+    "榕城",
+    "东南",
+    "天成",
+    "正泰",
+    "嘉禾",
+    "永安",
+    "瑞丰",
+    "金盛",
+    "新华",
+    "中联",
+    "盛世",
+    "博远",
+    "同创",
+    "众诚",
+    "信达",
+    "长城",
+    "远航",
+    "安泰",
+    "聚力",
+    "广厦",
+    "鼎盛",
+    "富华",
+    "凯旋",
+    "开元",
+    "汇通",
+    "德润",
+    "和信",
+    "利民",
+    "万达",
+    "华宇",
+    "国泰",
+    "春晖",
+]
+TRADES = ["建设", "工程", "科技", "贸易", "路桥", "水利", "园林", "市政", "装饰", "安装"]
+GIVEN = [chr(0x4E00 + (i * 37) % 20000) + chr(0x4E00 + (i * 91 + 7) % 20000) for i in range(60)]
+TYPES = [
+    ("BID_RIGGING", "serious", 12),
+    ("QUALIFICATION_LENDING", "serious", 12),
+    ("ILLEGAL_SUBCONTRACTING", "serious", 12),
+    ("FALSE_MATERIALS", "serious", 12),
+    ("REFUSE_AWARD", "general", 6),
+    ("PROXY_CLOCK_IN", "general", 6),
+    ("PERSONNEL_ABSENT", "general", 3),
+    ("BOND_NOT_REFUNDED", "general", 3),
+    ("MINOR_PROCEDURAL", "minor", 1),
+]
+STATUSES = ["published"] * 12 + ["expired"] * 4 + ["repaired", "revoked", "decided", "decided"]
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name) or default
+
+
+def _company(i: int) -> tuple[str, str]:
+    from tenderhall.identifiers import make_credit_code
+
+    name = (
+        f"{CITIES[i % 10]}{BRANDS[(i // 10) % 40]}{GIVEN[(i // 400) % 60]}{TRADES[(i // 24000) % 10]}有限公司"
+    )
+    return name, make_credit_code(f"9135{i:013d}")
+
+
+@contextmanager
+def _database() -> Iterator[str]:
+    from tests.conftest import migrate
+
+    server = os.environ.get("TENDERHALL_BENCH_DATABASE_URL") or os.environ.get("TENDERHALL_TEST_DATABASE_URL")
+    if not server:
+        raise SystemExit("set TENDERHALL_BENCH_DATABASE_URL (a PostgreSQL server URL)")
+    base = sa.engine.make_url(server).set(drivername="postgresql+psycopg")
+    name = f"thbench_credit_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = base.set(database=name).render_as_string(hide_password=False)
+    try:
+        migrate(url)
+        yield url
+    finally:
+        with admin.connect() as c:
+            c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+COLUMNS = (
+    "fingerprint",
+    "subject_kind",
+    "subject_key",
+    "subject_name",
+    "subject_credit_code",
+    "type_id",
+    "type_code",
+    "severity",
+    "points",
+    "blacklists",
+    "facts",
+    "evidence",
+    "status",
+    "outcome",
+    "decision_number",
+    "decision_reasons",
+    "publication_days",
+    "notified_at",
+    "defence_due_at",
+    "decided_at",
+    "public_until",
+    "published_at",
+    "created_by",
+    "created_at",
+    "updated_at",
+)
+
+
+def _populate(url: str, n: int) -> float:
+    """COPY ``n`` violation records (about 2.5 per company) into credit_violation."""
+    import psycopg
+
+    rnd = random.Random(20261125)
+    started = time.perf_counter()
+    dsn = sa.engine.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    now = dt.datetime.now(dt.UTC)
+    companies = max(n * 2 // 5, 1)
+    with psycopg.connect(dsn) as conn:
+        type_ids = dict(conn.execute("SELECT code, id FROM credit_violation_type").fetchall())
+        with conn.cursor() as cur, cur.copy(f"COPY credit_violation ({', '.join(COLUMNS)}) FROM STDIN") as cp:
+            for i in range(n):
+                c = rnd.randrange(companies)
+                name, code = _company(c)
+                tcode, sev, pts = TYPES[rnd.randrange(len(TYPES) - 1)] if rnd.random() < 0.95 else TYPES[-1]
+                status = rnd.choice(STATUSES) if sev != "minor" else "decided"
+                decided = now - dt.timedelta(minutes=rnd.randint(60, 3 * 365 * 24 * 60))
+                days = 1095 if sev == "serious" else (365 if sev == "general" else 0)
+                published = decided + dt.timedelta(hours=2) if status != "decided" else None
+                cp.write_row(
+                    (
+                        hashlib.sha256(f"bench-{i}".encode()).hexdigest(),
+                        "company",
+                        f"code:{code}",
+                        name,
+                        code,
+                        type_ids[tcode],
+                        tcode,
+                        sev,
+                        pts,
+                        sev == "serious",
+                        f"{name}在某项目中{tcode}（基准测试数据）",
+                        "[]",
+                        status,
+                        "upheld",
+                        f"榕公管信罚〔{decided.year}〕{i}号",
+                        "经调查属实。",
+                        days,
+                        decided - dt.timedelta(days=3),
+                        decided,
+                        decided,
+                        decided + dt.timedelta(days=days) if days else None,
+                        published,
+                        "bench",
+                        decided,
+                        decided,
+                    )
+                )
+        conn.execute("ANALYZE credit_violation")
+        conn.commit()
+    return time.perf_counter() - started
+
+
+def _queries(rnd: random.Random, count: int) -> list[dict[str, Any]]:
+    out = []
+    for _ in range(count):
+        q: dict[str, Any] = {}
+        roll = rnd.random()
+        c = rnd.randrange(40_000)
+        name, code = _company(c)
+        if roll < 0.25:
+            q["q"] = f"{BRANDS[rnd.randrange(40)]}{GIVEN[rnd.randrange(60)]}"  # about 0.04 % of the names
+        elif roll < 0.40:
+            q["q"] = f"{CITIES[rnd.randrange(10)]}{BRANDS[rnd.randrange(40)]}"  # about 0.25 %
+        elif roll < 0.50:
+            q["q"] = name  # one company
+        elif roll < 0.60:
+            q["q"] = code  # exact credit code
+        if rnd.random() < 0.25:
+            q["type"] = TYPES[rnd.randrange(8)][0]
+        if rnd.random() < 0.2:
+            q["severity"] = rnd.choice(["general", "serious"])
+        if rnd.random() < 0.15:
+            start = dt.date.today() - dt.timedelta(days=rnd.randint(30, 1000))
+            q["date_from"] = start.isoformat()
+            q["date_to"] = (start + dt.timedelta(days=60)).isoformat()
+        out.append(q)
+    return out
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def _server(app_ref: str, env: dict[str, str]) -> Iterator[str]:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            app_ref,
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(base + "/bench-probe", timeout=1)
+                break
+            except httpx.HTTPError:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"server exited: {proc.stderr.read().decode()[-2000:]}") from None  # type: ignore[union-attr]
+                time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def bare_app() -> Any:
+    """The baseline: a bare Litestar app with one JSON endpoint."""
+    from litestar import Litestar, get
+
+    @get("/bare", sync_to_thread=False)
+    def bare() -> dict[str, Any]:
+        return {"items": [], "next_cursor": None}
+
+    return Litestar([bare])
+
+
+def search_app() -> Any:
+    """The platform app (no in-process job runtime: only the search is measured)."""
+    from tenderhall.app import create_app
+    from tenderhall.settings import Settings
+
+    return create_app(Settings(), run_jobs_inprocess=False)
+
+
+async def _sequential(base: str, path: str, params: list[dict[str, Any]]) -> tuple[list[float], list[str]]:
+    times, cursors = [], []
+    async with httpx.AsyncClient(base_url=base, timeout=30) as c:
+        for p in params[:20]:  # warm-up
+            (await c.get(path, params=p)).raise_for_status()
+        for p in params:
+            t = time.perf_counter()
+            r = await c.get(path, params=p)
+            times.append(time.perf_counter() - t)
+            r.raise_for_status()
+            nxt = r.json().get("next_cursor")
+            if nxt:
+                cursors.append(nxt)
+    return times, cursors
+
+
+async def _throughput(base: str, path: str, params: list[dict[str, Any]], seconds: float, conc: int) -> float:
+    done = 0
+    stop = time.perf_counter() + seconds
+
+    async def worker(i: int) -> None:
+        nonlocal done
+        async with httpx.AsyncClient(base_url=base, timeout=30) as c:
+            j = i
+            while time.perf_counter() < stop:
+                (await c.get(path, params=params[j % len(params)])).raise_for_status()
+                done += 1
+                j += conc
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(i) for i in range(conc)))
+    return done / (time.perf_counter() - started)
+
+
+def _p95(times: list[float]) -> float:
+    return statistics.quantiles(times, n=100)[94] * 1000
+
+
+def run() -> list[Result]:
+    n = int(_env("TENDERHALL_BENCH_VIOLATIONS", "1000000"))
+    n_requests = int(_env("TENDERHALL_BENCH_REQUESTS", "400"))
+    seconds = float(_env("TENDERHALL_BENCH_SECONDS", "8"))
+    conc = int(_env("TENDERHALL_BENCH_CONCURRENCY", "8"))
+    with _database() as url:
+        load_s = _populate(url, n)
+        print(f"postgresql: {n:,} violation records loaded in {load_s:.1f} s", flush=True)
+        rnd = random.Random(7)
+        params = _queries(rnd, n_requests)
+        env = {
+            "TENDERHALL_DATABASE_URL": url,
+            "TENDERHALL_BROKER_URL": "memory://",
+            "TENDERHALL_LOG_LEVEL": "WARNING",
+        }
+        path = "/api/credit/records"
+        with _server("bench.bench_credit_search:bare_app", env) as base:
+            bare_p95 = _p95(asyncio.run(_sequential(base, "/bare", [{}] * n_requests))[0])
+            bare_rps = asyncio.run(_throughput(base, "/bare", [{}], seconds, conc))
+        with _server("bench.bench_credit_search:search_app", env) as base:
+            times, cursors = asyncio.run(_sequential(base, path, params))
+            # follow-up pages: the second page of the first queries that had one
+            pages = [{**p, "cursor": c} for p, c in zip(params, cursors, strict=False)][
+                : max(n_requests // 4, 1)
+            ]
+            page_times, _ = asyncio.run(_sequential(base, path, pages))
+            times += page_times
+            search_p95 = _p95(times)
+            search_p50 = statistics.median(times) * 1000
+            search_rps = asyncio.run(_throughput(base, path, params + pages, seconds, conc))
+    note = (
+        f"{n:,} records; p50 {search_p50:.1f} ms, p95 {search_p95:.1f} ms (target <= 50 ms: "
+        f"{'ok' if search_p95 <= 50 else 'BELOW'}); bare p95 {bare_p95:.2f} ms; {len(times)} requests"
+    )
+    return [
+        Result(
+            "credit search p95 latency (PostgreSQL)",
+            search_p95,
+            "ms",
+            "bare Litestar JSON p95",
+            bare_p95,
+            higher_is_better=False,
+            note=note,
+        ),
+        Result(
+            "credit search throughput (PostgreSQL)",
+            search_rps,
+            "requests/s",
+            "bare Litestar JSON",
+            bare_rps,
+            target_ratio=0.3,
+            note=f"{conc} concurrent clients, {seconds:g} s windows",
+        ),
+    ]
