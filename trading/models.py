@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import declared_attr
 from sqlmodel import Field, SQLModel
 
-from tenderhall.db import json_field, utc_field
+from tenderhall.db import UTCDateTime, json_field, utc_field
 
 
 class TenderState(enum.StrEnum):
@@ -155,6 +155,10 @@ class Tender(SQLModel, table=True):
     __tablename__ = "trading_tender"
     __table_args__ = (
         sa.Index("ix_trading_tender_public_order", "published_at", "id"),
+        sa.Index("ix_trading_tender_category_published", "category", "published_at"),
+        sa.Index("ix_trading_tender_method_published", "method", "published_at"),
+        sa.Index("ix_trading_tender_region_published", "region", "published_at"),
+        sa.Index("ix_trading_tender_state_published", "state", "published_at"),
         # keyword search: a trigram GIN index on PostgreSQL (pg_trgm; CJK works under a UTF-8
         # ctype); on SQLite a plain index (search scans the bounded, date-ordered range).
         sa.Index(
@@ -171,23 +175,23 @@ class Tender(SQLModel, table=True):
     title: str = Field(max_length=300)
     description: str = Field(default="", sa_type=sa.Text())
     announcement: str = Field(default="", sa_type=sa.Text())  # 公告正文
-    category: Category = Field(sa_type=sa.String(16), index=True)
-    method: Method = Field(sa_type=sa.String(40), index=True)
+    category: Category = Field(sa_type=sa.String(16))
+    method: Method = Field(sa_type=sa.String(40))
     government_investment: bool = False
     funding_source: str = Field(default="", max_length=200)
-    region: str = Field(default="", max_length=64, index=True)
+    region: str = Field(default="", max_length=64)
     tenderee_org_id: int = Field(foreign_key="core_organisation.id", index=True)
     agency_org_id: int | None = Field(default=None, foreign_key="core_organisation.id", index=True)
-    budget_fen: int
-    ceiling_price_fen: int | None = None  # 最高投标限价
+    budget_fen: int = Field(sa_type=sa.BigInteger())  # fen: tens of millions of yuan exceed int32
+    ceiling_price_fen: int | None = Field(default=None, sa_type=sa.BigInteger())  # 最高投标限价
     duration_days: int
     evaluation_method: EvaluationMethod = Field(sa_type=sa.String(20))
     bid_deadline_at: dt.datetime = utc_field()  # = opening time
     opening_custodians: list[str] = json_field(default_factory=list)  # roles holding key shares
-    bid_bond_fen: int | None = None
+    bid_bond_fen: int | None = Field(default=None, sa_type=sa.BigInteger())
     bond_waived: bool = False
     bond_rule: str = Field(default="", max_length=200)
-    state: TenderState = Field(default=TenderState.draft, sa_type=sa.String(20), index=True)
+    state: TenderState = Field(default=TenderState.draft, sa_type=sa.String(20))
     state_changed_at: dt.datetime = utc_field(default_now=True)
     published_at: dt.datetime | None = utc_field(nullable=True)
     closed_at: dt.datetime | None = utc_field(nullable=True)
@@ -208,6 +212,24 @@ class Tender(SQLModel, table=True):
         return {"version_id_col": cls.__table__.c.version}  # type: ignore[attr-defined]
 
 
+class TenderTerm(SQLModel, table=True):
+    """The keyword index of published tenders: one row per distinct title term (CJK character
+    bigrams, lower-cased latin words and digit runs), ordered by publication within a term and
+    carrying the filters that never change after publication (category, method, region), so a
+    keyword search reads one term's range newest-first and stops at the page (SQLite: a clustered
+    WITHOUT ROWID table; PostgreSQL: the primary-key index)."""
+
+    __tablename__ = "trading_tender_term"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    term: str = Field(primary_key=True, max_length=32)
+    published_at: dt.datetime = Field(primary_key=True, sa_type=UTCDateTime())
+    tender_id: int = Field(primary_key=True, foreign_key="trading_tender.id", index=True)
+    category: str = Field(max_length=16)
+    method: str = Field(max_length=40)
+    region: str = Field(default="", max_length=64)
+
+
 class Lot(SQLModel, table=True):
     __tablename__ = "trading_lot"
     __table_args__ = (sa.UniqueConstraint("tender_id", "number", name="uq_trading_lot_tender_number"),)
@@ -217,10 +239,10 @@ class Lot(SQLModel, table=True):
     number: int  # 1, 2, … within the tender (标段号)
     title: str = Field(max_length=300)
     description: str = Field(default="", sa_type=sa.Text())
-    budget_fen: int
-    ceiling_price_fen: int | None = None
+    budget_fen: int = Field(sa_type=sa.BigInteger())  # fen: tens of millions of yuan exceed int32
+    ceiling_price_fen: int | None = Field(default=None, sa_type=sa.BigInteger())
     duration_days: int | None = None
-    bid_bond_fen: int | None = None
+    bid_bond_fen: int | None = Field(default=None, sa_type=sa.BigInteger())
     state: LotState = Field(default=LotState.active, sa_type=sa.String(16))
     failed_reason: str | None = Field(default=None, max_length=1000)
     failed_at: dt.datetime | None = utc_field(nullable=True)

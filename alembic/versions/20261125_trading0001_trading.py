@@ -2,7 +2,7 @@
 
 Revision ID: trading0001
 Revises: kernel0001
-Create Date: 2026-11-25 21:22:53.162267
+Create Date: 2026-11-25 21:44:27.717082
 """
 
 from collections.abc import Sequence
@@ -51,13 +51,13 @@ def upgrade() -> None:
     sa.Column('region', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('tenderee_org_id', sa.Integer(), nullable=False),
     sa.Column('agency_org_id', sa.Integer(), nullable=True),
-    sa.Column('budget_fen', sa.Integer(), nullable=False),
-    sa.Column('ceiling_price_fen', sa.Integer(), nullable=True),
+    sa.Column('budget_fen', sa.BigInteger(), nullable=False),
+    sa.Column('ceiling_price_fen', sa.BigInteger(), nullable=True),
     sa.Column('duration_days', sa.Integer(), nullable=False),
     sa.Column('evaluation_method', sa.String(length=20), nullable=False),
     sa.Column('bid_deadline_at', tenderhall.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('opening_custodians', sa.JSON(), nullable=False),
-    sa.Column('bid_bond_fen', sa.Integer(), nullable=True),
+    sa.Column('bid_bond_fen', sa.BigInteger(), nullable=True),
     sa.Column('bond_waived', sa.Boolean(), nullable=False),
     sa.Column('bond_rule', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('state', sa.String(length=20), nullable=False),
@@ -84,11 +84,11 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('trading_tender', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_trading_tender_agency_org_id'), ['agency_org_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_trading_tender_category'), ['category'], unique=False)
-        batch_op.create_index(batch_op.f('ix_trading_tender_method'), ['method'], unique=False)
+        batch_op.create_index('ix_trading_tender_category_published', ['category', 'published_at'], unique=False)
+        batch_op.create_index('ix_trading_tender_method_published', ['method', 'published_at'], unique=False)
         batch_op.create_index('ix_trading_tender_public_order', ['published_at', 'id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_trading_tender_region'), ['region'], unique=False)
-        batch_op.create_index(batch_op.f('ix_trading_tender_state'), ['state'], unique=False)
+        batch_op.create_index('ix_trading_tender_region_published', ['region', 'published_at'], unique=False)
+        batch_op.create_index('ix_trading_tender_state_published', ['state', 'published_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_trading_tender_tenderee_org_id'), ['tenderee_org_id'], unique=False)
         batch_op.create_index('ix_trading_tender_title_trgm', ['title'], unique=False, postgresql_using='gin', postgresql_ops={'title': 'gin_trgm_ops'})
 
@@ -115,10 +115,10 @@ def upgrade() -> None:
     sa.Column('number', sa.Integer(), nullable=False),
     sa.Column('title', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
     sa.Column('description', sa.Text(), nullable=False),
-    sa.Column('budget_fen', sa.Integer(), nullable=False),
-    sa.Column('ceiling_price_fen', sa.Integer(), nullable=True),
+    sa.Column('budget_fen', sa.BigInteger(), nullable=False),
+    sa.Column('ceiling_price_fen', sa.BigInteger(), nullable=True),
     sa.Column('duration_days', sa.Integer(), nullable=True),
-    sa.Column('bid_bond_fen', sa.Integer(), nullable=True),
+    sa.Column('bid_bond_fen', sa.BigInteger(), nullable=True),
     sa.Column('state', sa.String(length=16), nullable=False),
     sa.Column('failed_reason', sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=True),
     sa.Column('failed_at', tenderhall.db.UTCDateTime(timezone=True), nullable=True),
@@ -166,6 +166,20 @@ def upgrade() -> None:
     with op.batch_alter_table('trading_ocds_release', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_trading_ocds_release_ocid'), ['ocid'], unique=False)
         batch_op.create_index(batch_op.f('ix_trading_ocds_release_tender_id'), ['tender_id'], unique=False)
+
+    op.create_table('trading_tender_term',
+    sa.Column('term', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('published_at', tenderhall.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('tender_id', sa.Integer(), nullable=False),
+    sa.Column('category', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('method', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('region', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.ForeignKeyConstraint(['tender_id'], ['trading_tender.id'], name=op.f('fk_trading_tender_term_tender_id_trading_tender')),
+    sa.PrimaryKeyConstraint('term', 'published_at', 'tender_id', name=op.f('pk_trading_tender_term')),
+    sqlite_with_rowid=False
+    )
+    with op.batch_alter_table('trading_tender_term', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_trading_tender_term_tender_id'), ['tender_id'], unique=False)
 
     op.create_table('trading_clarification',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -251,6 +265,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_trading_clarification_tender_id'))
 
     op.drop_table('trading_clarification')
+    with op.batch_alter_table('trading_tender_term', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_trading_tender_term_tender_id'))
+
+    op.drop_table('trading_tender_term')
     with op.batch_alter_table('trading_ocds_release', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_trading_ocds_release_tender_id'))
         batch_op.drop_index(batch_op.f('ix_trading_ocds_release_ocid'))
@@ -271,11 +289,11 @@ def downgrade() -> None:
     with op.batch_alter_table('trading_tender', schema=None) as batch_op:
         batch_op.drop_index('ix_trading_tender_title_trgm', postgresql_using='gin', postgresql_ops={'title': 'gin_trgm_ops'})
         batch_op.drop_index(batch_op.f('ix_trading_tender_tenderee_org_id'))
-        batch_op.drop_index(batch_op.f('ix_trading_tender_state'))
-        batch_op.drop_index(batch_op.f('ix_trading_tender_region'))
+        batch_op.drop_index('ix_trading_tender_state_published')
+        batch_op.drop_index('ix_trading_tender_region_published')
         batch_op.drop_index('ix_trading_tender_public_order')
-        batch_op.drop_index(batch_op.f('ix_trading_tender_method'))
-        batch_op.drop_index(batch_op.f('ix_trading_tender_category'))
+        batch_op.drop_index('ix_trading_tender_method_published')
+        batch_op.drop_index('ix_trading_tender_category_published')
         batch_op.drop_index(batch_op.f('ix_trading_tender_agency_org_id'))
 
     op.drop_table('trading_tender')

@@ -10,8 +10,9 @@ from sqlalchemy.orm import Session
 
 from tenderhall.auth.models import Organisation
 from tenderhall.settings import Settings
-from trading.models import Tender, TenderState
+from trading.models import Tender, TenderState, TenderTerm
 from trading.schemas import SearchPage, TenderSummary
+from trading.service import search_index
 
 RESULT_STATES = (
     TenderState.publicised,
@@ -64,53 +65,100 @@ def _start_of_day(d: dt.date) -> dt.datetime:
     return dt.datetime(d.year, d.month, d.day, tzinfo=SHANGHAI).astimezone(dt.UTC)
 
 
+def _rarest(session: Session, candidates: list[str], probe: int = 5000) -> str:
+    """The term with the fewest postings (each count capped: an index-only range read)."""
+    best, best_n = candidates[0], None
+    for t in candidates:
+        sub = sa.select(sa.literal(1)).where(TenderTerm.term == t).limit(probe).subquery()
+        n = session.execute(sa.select(sa.func.count()).select_from(sub)).scalar_one()
+        if best_n is None or n < best_n:
+            best, best_n = t, n
+        if n == 0:
+            break
+    return best
+
+
 def search_tenders(
     session: Session, settings: Settings, query: SearchQuery, *, page_size: int | None = None
 ) -> SearchPage:
+    """Public search, newest first. One bounded read finds up to ``search_count_cap`` + 1 matching
+    ids (the count shows "N+" beyond it); the page's rows are then loaded by id."""
     size = max(1, min(page_size or settings.trading.search_page_size, 100))
     page = max(1, query.page)
-    cond = [Tender.published_at.is_not(None)]  # type: ignore[union-attr]
+    offset = (page - 1) * size
+    cap = max(settings.trading.search_count_cap, offset + size)
     q = query.q.strip()[:100]
-    if q:
-        cond.append(sa.or_(Tender.title.ilike(_like(q), escape="\\"), Tender.reference == q.upper()))  # type: ignore[attr-defined]
-    if query.category:
-        cond.append(Tender.category == query.category)
-    if query.method:
-        cond.append(Tender.method == query.method)
+    states: list[str] | None = None
     if query.status:
         states = (
             [TenderState.published.value, TenderState.amended.value]
             if query.status == "open"
             else [query.status]
         )
-        cond.append(Tender.state.in_(states))  # type: ignore[attr-defined]
-    if query.region:
-        cond.append(Tender.region == query.region)
-    if query.date_from:
-        cond.append(Tender.published_at >= _start_of_day(query.date_from))  # type: ignore[operator]
-    if query.date_to:
-        cond.append(Tender.published_at < _start_of_day(query.date_to + dt.timedelta(days=1)))  # type: ignore[operator]
-    stmt = (
-        sa.select(Tender, Organisation.name)
-        .join(Organisation, Organisation.id == Tender.tenderee_org_id)
-        .where(*cond)
-        .order_by(Tender.published_at.desc(), Tender.id.desc())  # type: ignore[union-attr]
-        .offset((page - 1) * size)
-        .limit(size + 1)
-    )
-    rows = [(t, n) for t, n in session.execute(stmt).all()]
-    has_next = len(rows) > size
-    rows = rows[:size]
-    cap = settings.trading.search_count_cap
-    capped = sa.select(Tender.id).where(*cond).limit(cap + 1).subquery()
-    total = session.execute(sa.select(sa.func.count()).select_from(capped)).scalar_one()
+    start = _start_of_day(query.date_from) if query.date_from else None
+    end = _start_of_day(query.date_to + dt.timedelta(days=1)) if query.date_to else None
+    needed = search_index.query_terms(q) if q else None
+    if q and needed:
+        p = TenderTerm
+        stmt = sa.select(p.tender_id).where(p.term == _rarest(session, needed))
+        if query.category:
+            stmt = stmt.where(p.category == query.category)
+        if query.method:
+            stmt = stmt.where(p.method == query.method)
+        if query.region:
+            stmt = stmt.where(p.region == query.region)
+        if start:
+            stmt = stmt.where(p.published_at >= start)
+        if end:
+            stmt = stmt.where(p.published_at < end)
+        exact = len(needed) == 1 and len(q) == 2  # the keyword is the term itself
+        if states or not exact:
+            stmt = stmt.join(Tender, Tender.id == p.tender_id)
+            if states:
+                stmt = stmt.where(Tender.state.in_(states))  # type: ignore[attr-defined]
+            if not exact:
+                stmt = stmt.where(Tender.title.ilike(_like(q), escape="\\"))  # type: ignore[attr-defined]
+        stmt = stmt.order_by(p.published_at.desc(), p.tender_id.desc())  # type: ignore[attr-defined]
+    else:
+        stmt = sa.select(Tender.id).where(Tender.published_at.is_not(None))  # type: ignore[union-attr]
+        if q:
+            stmt = stmt.where(
+                sa.or_(Tender.title.ilike(_like(q), escape="\\"), Tender.reference == q.upper())
+            )  # type: ignore[attr-defined]
+        if query.category:
+            stmt = stmt.where(Tender.category == query.category)
+        if query.method:
+            stmt = stmt.where(Tender.method == query.method)
+        if query.region:
+            stmt = stmt.where(Tender.region == query.region)
+        if states:
+            stmt = stmt.where(Tender.state.in_(states))  # type: ignore[attr-defined]
+        if start:
+            stmt = stmt.where(Tender.published_at >= start)  # type: ignore[operator]
+        if end:
+            stmt = stmt.where(Tender.published_at < end)  # type: ignore[operator]
+        stmt = stmt.order_by(Tender.published_at.desc(), Tender.id.desc())  # type: ignore[union-attr]
+    ids = list(session.execute(stmt.limit(cap + 1)).scalars())
+    total = len(ids)
+    page_ids = ids[offset : offset + size]
+    rows: list[tuple[Tender, str]] = []
+    if page_ids:
+        found = {
+            t.id: (t, n)
+            for t, n in session.execute(
+                sa.select(Tender, Organisation.name)
+                .join(Organisation, Organisation.id == Tender.tenderee_org_id)
+                .where(Tender.id.in_(page_ids))  # type: ignore[union-attr]
+            ).all()
+        }
+        rows = [found[i] for i in page_ids if i in found]
     return SearchPage(
         items=_summaries(rows),
         page=page,
         page_size=size,
         total=min(total, cap),
         total_capped=total > cap,
-        has_next=has_next,
+        has_next=total > offset + size,
     )
 
 

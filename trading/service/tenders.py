@@ -49,6 +49,7 @@ from trading.models import (
     TenderState,
 )
 from trading.schemas import AMENDABLE_FIELDS, LotFields, TenderFields
+from trading.service import search_index
 from trading.service.procedures import parse_method, procedure_settings
 
 MANAGER_ROLES = frozenset({Role.tenderee, Role.agency})
@@ -471,6 +472,7 @@ def publish_tender(
     transition(tender, TenderState.published, now)
     tender.published_at = now
     flush_versioned(session, tender)
+    search_index.index_tender(session, tender)
     record(
         session,
         actor,
@@ -612,6 +614,8 @@ def amend_tender(
     tender.amendment_count += 1
     transition(tender, TenderState.amended, now)
     flush_versioned(session, tender)
+    if "title" in diff:
+        search_index.index_tender(session, tender)
     amendment = Amendment(
         tender_id=tender.id,  # type: ignore[arg-type]
         number=tender.amendment_count,

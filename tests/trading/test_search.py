@@ -1,0 +1,79 @@
+"""Public search: keyword (through the term index or the fallback), filters, paging, capped counts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+from tenderhall.db import Database, utcnow
+from tenderhall.settings import Settings
+from tests.trading.conftest import World
+from trading.models import Tender
+from trading.service import tenders
+from trading.service.search import SearchQuery, search_tenders
+from trading.service.search_index import query_terms, terms
+
+
+def test_title_terms_are_cjk_bigrams_and_latin_words() -> None:
+    assert terms("道路改造 LED路灯2026") == ["道路", "路改", "改造", "led", "路灯", "2026"]
+    assert query_terms("改造工程") == ["改造", "造工", "工程"]
+    assert query_terms("路") is None  # a lone character has no bigram: the search scans instead
+    assert query_terms("le") is None  # latin fragments may sit inside longer words
+
+
+def _titles(db: Database, settings: Settings, **kw: object) -> list[str]:
+    with db.unit_of_work() as s:
+        page = search_tenders(s, settings, SearchQuery(**kw))  # type: ignore[arg-type]
+        return [t.title for t in page.items]
+
+
+def test_keyword_and_filters_find_exactly_the_matching_published_tenders(
+    db: Database, settings: Settings, world: World, make_tender: Callable[..., int]
+) -> None:
+    t0 = utcnow() - dt.timedelta(days=3)
+    make_tender(title="鼓楼区道路改造工程", region="鼓楼区", now=t0)
+    make_tender(
+        title="台江区道路照明设备采购", category="goods", region="台江区", now=t0 + dt.timedelta(hours=1)
+    )
+    make_tender(title="城市线路规划设计服务", category="services", now=t0 + dt.timedelta(hours=2))
+    make_tender(title="未发布的道路工程", publish=False)
+    assert _titles(db, settings, q="道路") == ["台江区道路照明设备采购", "鼓楼区道路改造工程"]
+    assert _titles(db, settings, q="道路改造") == ["鼓楼区道路改造工程"]  # bigrams present, order checked
+    assert _titles(db, settings, q="线路") == ["城市线路规划设计服务"]
+    assert _titles(db, settings, q="道路", category="goods") == ["台江区道路照明设备采购"]
+    assert _titles(db, settings, q="道路", region="鼓楼区") == ["鼓楼区道路改造工程"]
+    assert _titles(db, settings, q="路", method="open", category="services") == ["城市线路规划设计服务"]
+    assert _titles(db, settings, q="桥梁") == []
+    assert _titles(db, settings, status="open", category="works") == ["鼓楼区道路改造工程"]
+    today = (utcnow() + dt.timedelta(hours=8)).date()
+    assert _titles(db, settings, date_from=today) == []
+    assert len(_titles(db, settings, date_to=today)) == 3
+
+
+def test_an_amended_title_is_found_by_its_new_words(
+    db: Database, settings: Settings, world: World, make_tender: Callable[..., int]
+) -> None:
+    tid = make_tender(title="学校食堂设备采购")
+    with db.unit_of_work() as s:
+        v = s.get(Tender, tid).version  # type: ignore[union-attr]
+        tenders.amend_tender(
+            s, world.agency, settings, tid, "更正名称", {"title": "学校厨房设备采购"}, expected_version=v
+        )
+    assert _titles(db, settings, q="厨房") == ["学校厨房设备采购"]
+    assert _titles(db, settings, q="食堂") == []
+
+
+def test_paging_and_a_capped_count(
+    db: Database, settings: Settings, world: World, make_tender: Callable[..., int]
+) -> None:
+    settings.trading.search_count_cap = 3
+    t0 = utcnow() - dt.timedelta(days=1)
+    for i in range(5):
+        make_tender(title=f"第{i}号道路工程", now=t0 + dt.timedelta(minutes=i))
+    with db.unit_of_work() as s:
+        first = search_tenders(s, settings, SearchQuery(q="道路"), page_size=2)
+        assert [t.title for t in first.items] == ["第4号道路工程", "第3号道路工程"]
+        assert (first.total, first.total_capped, first.has_next) == (3, True, True)
+        last = search_tenders(s, settings, SearchQuery(q="道路", page=3), page_size=2)
+        assert [t.title for t in last.items] == ["第0号道路工程"]
+        assert last.has_next is False
