@@ -47,3 +47,9 @@ class SchedulerLease(SQLModel, table=True):
     lease_until: dt.datetime | None = utc_field(nullable=True)
     last_run_at: dt.datetime | None = utc_field(nullable=True)
     next_run_at: dt.datetime | None = utc_field(nullable=True)
+
+
+#: The tables themselves, for the hot paths (enqueue, relay, execution) that use SQL expressions
+#: rather than ORM objects: a job costs a few statements, not a unit-of-work flush.
+OUTBOX_TABLE: sa.Table = OutboxJob.__table__  # type: ignore[attr-defined]
+LEASE_TABLE: sa.Table = SchedulerLease.__table__  # type: ignore[attr-defined]

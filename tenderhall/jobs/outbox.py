@@ -15,10 +15,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
-from sqlmodel import col
 
 from tenderhall.db import utcnow
-from tenderhall.jobs.models import JobStatus, OutboxJob
+from tenderhall.jobs.models import OUTBOX_TABLE, JobStatus
 
 
 @dataclass(frozen=True)
@@ -50,6 +49,36 @@ def job(
     return deco
 
 
+#: Set in ``session.info`` by :func:`enqueue`; after that session commits, relays of the same
+#: database in this process wake up at once (``tenderhall.jobs.relay``).
+OUTBOX_WRITTEN = "tenderhall.outbox_written"
+
+_INSERT = sa.insert(OUTBOX_TABLE).returning(OUTBOX_TABLE.c.id)
+
+
+@dataclass(frozen=True)
+class EnqueuedJob:
+    """What :func:`enqueue` wrote (or found, for a repeated ``dedup_key``: ``created`` is False)."""
+
+    id: int
+    name: str
+    dedup_key: str | None
+    available_at: dt.datetime
+    created: bool = True
+
+
+_BY_KEY = sa.select(OUTBOX_TABLE.c.id, OUTBOX_TABLE.c.actor_name, OUTBOX_TABLE.c.available_at).where(
+    OUTBOX_TABLE.c.dedup_key == sa.bindparam("key")
+)
+
+
+def _existing(session: Session, dedup_key: str) -> EnqueuedJob | None:
+    row = session.execute(_BY_KEY, {"key": dedup_key}).first()
+    if row is None:
+        return None
+    return EnqueuedJob(row.id, row.actor_name, dedup_key, row.available_at, created=False)
+
+
 def enqueue(
     session: Session,
     name: str,
@@ -59,33 +88,37 @@ def enqueue(
     run_at: dt.datetime | None = None,
     queue: str | None = None,
     **args: Any,
-) -> OutboxJob | None:
-    """Write a job row in the caller's transaction. With ``dedup_key``, a second enqueue of the same
-    key is a no-op (returns the existing row), also when two transactions race for it."""
-    if dedup_key is not None:
-        existing = session.execute(
-            sa.select(OutboxJob).where(col(OutboxJob.dedup_key) == dedup_key)
-        ).scalar_one_or_none()
-        if existing is not None:
-            return existing
+) -> EnqueuedJob:
+    """Write a job row in the caller's transaction: it runs after the commit, never if the
+    transaction rolls back. With ``dedup_key``, a second enqueue of the same key is a no-op that
+    returns the existing job (``created=False``), also when two transactions race for the key.
+    ``args`` must be JSON values (ids and plain values, never secrets: they are stored)."""
+    if dedup_key is not None and (found := _existing(session, dedup_key)) is not None:
+        return found
+    session.info[OUTBOX_WRITTEN] = True
     spec = REGISTRY.get(name)
-    when = run_at or (utcnow() + delay if delay else utcnow())
-    row = OutboxJob(
-        actor_name=name,
-        queue=queue or (spec.queue if spec else "default"),
-        args=args,
-        dedup_key=dedup_key,
-        status=JobStatus.pending,
-        available_at=when,
-    )
+    now = utcnow()
+    when = run_at or (now + delay if delay else now)
+    values: dict[str, Any] = {
+        "actor_name": name,
+        "queue": queue or (spec.queue if spec else "default"),
+        "args": args,
+        "dedup_key": dedup_key,
+        "status": JobStatus.pending.value,
+        "attempts": 0,
+        "available_at": when,
+        "created_at": now,
+    }
+    # One INSERT, no ORM flush: building a table model costs more than the insert itself.
     if dedup_key is None:
-        session.add(row)
-        session.flush()
-        return row
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except sa.exc.IntegrityError:
-        # another transaction committed the same key first
-        return session.execute(sa.select(OutboxJob).where(col(OutboxJob.dedup_key) == dedup_key)).scalar_one()
-    return row
+        new_id = session.execute(_INSERT, values).scalar_one()
+    else:
+        try:
+            with session.begin_nested():
+                new_id = session.execute(_INSERT, values).scalar_one()
+        except sa.exc.IntegrityError:
+            found = _existing(session, dedup_key)  # another transaction committed the same key first
+            if found is None:
+                raise
+            return found
+    return EnqueuedJob(new_id, name, dedup_key, when)

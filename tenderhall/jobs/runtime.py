@@ -19,7 +19,7 @@ from tenderhall.db import Database
 from tenderhall.jobs.broker import declare_actors, make_broker
 from tenderhall.jobs.execution import describe_error, handler_for
 from tenderhall.jobs.outbox import REGISTRY
-from tenderhall.jobs.relay import Relay, Waker
+from tenderhall.jobs.relay import Relay, Waker, stop_waking, wake_on_commit
 from tenderhall.jobs.scheduler import Scheduler
 from tenderhall.settings import Settings
 
@@ -27,8 +27,8 @@ log = structlog.get_logger("tenderhall.jobs")
 
 
 class JobRuntime:
-    """Worker threads consuming ``broker``, a relay loop (woken after each commit of ``db``) and a
-    scheduler loop. ``queues`` limits the queues consumed (default: every declared job's queue)."""
+    """Worker threads consuming ``broker``, relay loops (woken when a commit on ``db`` wrote a job)
+    and a scheduler loop. ``queues`` limits the queues consumed (default: every declared job's queue)."""
 
     def __init__(
         self,
@@ -39,6 +39,7 @@ class JobRuntime:
         threads: int | None = None,
         queues: set[str] | None = None,
         relay: bool = True,
+        relay_threads: int = 2,
         scheduler: bool = True,
         worker_timeout_ms: int = 200,
     ) -> None:
@@ -48,12 +49,14 @@ class JobRuntime:
         self.threads = threads or settings.jobs.worker_threads
         self.queues = queues
         self.with_relay = relay
+        self.relay_threads = max(1, relay_threads)
         self.with_scheduler = scheduler
         self.worker_timeout_ms = worker_timeout_ms
         self.actors = declare_actors(broker, handler_for(db, settings.jobs))
         self.relay = Relay(db, settings.jobs, broker)
         self.scheduler = Scheduler(db)
-        self.waker = Waker()
+        # Several relay loops overlap their broker round trips; each has its own wake-up.
+        self.wakers = [Waker() for _ in range(self.relay_threads)]
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.worker: dramatiq.Worker | None = None
@@ -80,10 +83,11 @@ class JobRuntime:
         )
         self.worker.start()
         if self.with_relay:
-            self.db.after_commit_hooks.append(self.waker)
-            self._spawn(
-                "relay", self.settings.jobs.relay_interval_seconds, self.relay.run_once, self.waker.wait
-            )
+            for i, waker in enumerate(self.wakers):
+                wake_on_commit(self.db, waker)
+                self._spawn(
+                    f"relay-{i}", self.settings.jobs.relay_interval_seconds, self.relay.pump, waker.wait
+                )
         if self.with_scheduler:
             self._spawn(
                 "scheduler",
@@ -103,13 +107,14 @@ class JobRuntime:
         self._threads.append(t)
 
     def wake(self) -> None:
-        self.waker()
+        for waker in self.wakers:
+            waker()
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
-        self.waker()
-        if self.waker in self.db.after_commit_hooks:
-            self.db.after_commit_hooks.remove(self.waker)
+        for waker in self.wakers:
+            waker()
+            stop_waking(self.db, waker)
         for t in self._threads:
             t.join(timeout)
         self._threads.clear()

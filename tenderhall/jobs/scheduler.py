@@ -21,6 +21,7 @@ import structlog
 from sqlmodel import col
 
 from tenderhall.db import UTC, Database, utcnow
+from tenderhall.jobs.execution import writer
 from tenderhall.jobs.models import SchedulerLease
 from tenderhall.jobs.outbox import enqueue
 from tenderhall.jobs.scheduler_registry import PERIODIC, PeriodicSpec
@@ -47,7 +48,7 @@ class Scheduler:
         missing = set(specs) - self._known
         if not missing:
             return
-        with self.db.unit_of_work() as session:
+        with writer(self.db), self.db.unit_of_work() as session:
             existing = set(
                 session.execute(
                     sa.select(col(SchedulerLease.name)).where(col(SchedulerLease.name).in_(missing))
@@ -70,7 +71,7 @@ class Scheduler:
         for name, spec in sorted(specs.items()):
             slot = slot_start(now, spec.every)
             lease = col(SchedulerLease.lease_until)
-            with self.db.unit_of_work() as session:
+            with writer(self.db), self.db.unit_of_work() as session:
                 claimed = session.execute(
                     sa.update(SchedulerLease)
                     .where(

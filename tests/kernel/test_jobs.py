@@ -234,6 +234,34 @@ def test_broker_unreachable_at_commit_keeps_change_and_job_runs_when_broker_is_b
     assert row_of(db, job_id).status == JobStatus.done
 
 
+class FlakyBroker(StubBroker):
+    """Accepts ``accept`` messages, then fails as if the connection dropped."""
+
+    def __init__(self, accept: int) -> None:
+        super().__init__()
+        self.accept = accept
+
+    def enqueue(self, message: Any, *, delay: int | None = None) -> Any:
+        if self.accept <= 0:
+            raise ConnectionError("connection reset by peer")
+        self.accept -= 1
+        return super().enqueue(message, delay=delay)
+
+
+def test_broker_failing_mid_batch_leaves_unsent_rows_pending_as_they_were(
+    db: Database, jobs: JobSettings
+) -> None:
+    ids = [enqueue_committed(db, "testjobs.effect", key=f"batch{i}") for i in range(5)]
+    flaky = FlakyBroker(accept=2)
+    declare_actors(flaky, handler_for(db, jobs))
+    flaky.declare_queue("default")
+    assert Relay(db, jobs, flaky).run_once() == 2
+    states = [row_of(db, i) for i in ids]
+    assert [r.status for r in states] == [JobStatus.sent] * 2 + [JobStatus.pending] * 3
+    assert all(r.lease_until is None and r.attempts == 0 for r in states[2:])
+    assert flaky.queues["default"].qsize() == 2
+
+
 # --- killed worker ------------------------------------------------------------------------------
 
 
