@@ -17,6 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from tenderhall.auth.models import Organisation, Role, User
 from tenderhall.auth.principal import SYSTEM, Principal
@@ -113,7 +114,9 @@ def seed(session: Session, ctx: dict[str, Any]) -> None:
     settings: Settings = ctx["settings"]
     orgs, users = ctx["organisations"], ctx["users"]
     tenderee_id: int = orgs["tenderee"]
-    if session.execute(sa.select(Tender.id).where(Tender.tenderee_org_id == tenderee_id).limit(1)).first():
+    if session.execute(
+        sa.select(col(Tender.id)).where(col(Tender.tenderee_org_id) == tenderee_id).limit(1)
+    ).first():
         ctx.setdefault("tenders", {})
         return
     agency = _principal(session, users["agency"])
@@ -178,7 +181,7 @@ def seed(session: Session, ctx: dict[str, Any]) -> None:
         session,
         agency,
         settings,
-        q.id,
+        q.id,  # type: ignore[arg-type]
         "允许，须办理夜间施工许可。",  # type: ignore[arg-type]
         now=now - 1 * day,
     )
@@ -281,13 +284,15 @@ def seed(session: Session, ctx: dict[str, Any]) -> None:
     )
     tenders.close_tender(session, SYSTEM, settings, t5, now=now - 3 * day)
     for lot in (
-        session.execute(sa.select(Lot).where(Lot.tender_id == t5).order_by(Lot.number)).scalars().all()
+        session.execute(sa.select(Lot).where(col(Lot.tender_id) == t5).order_by(col(Lot.number)))
+        .scalars()
+        .all()
     ):
         tenders.mark_lot_failed(
             session,
             agency,
             settings,
-            lot.id,
+            lot.id,  # type: ignore[arg-type]
             "有效投标人不足3家",
             valid_bids=2,  # type: ignore[arg-type]
             now=now - 3 * day,

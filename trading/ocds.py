@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from tenderhall.auth.models import Organisation
 from tenderhall.settings import Settings
@@ -117,25 +118,27 @@ def build_release(
         parties.append(_party(agency, ["procuringEntity"]))
     procuring = agency or tenderee
     lots = list(
-        session.execute(sa.select(Lot).where(Lot.tender_id == tender.id).order_by(Lot.number)).scalars()
+        session.execute(
+            sa.select(Lot).where(col(Lot.tender_id) == tender.id).order_by(col(Lot.number))
+        ).scalars()
     )
     docs = list(
         session.execute(
             sa.select(Document)
-            .where(Document.tender_id == tender.id)
-            .order_by(Document.name, Document.version)
+            .where(col(Document.tender_id) == tender.id)
+            .order_by(col(Document.name), col(Document.version))
         ).scalars()
     )
     amendments = list(
         session.execute(
-            sa.select(Amendment).where(Amendment.tender_id == tender.id).order_by(Amendment.number)
+            sa.select(Amendment).where(col(Amendment.tender_id) == tender.id).order_by(col(Amendment.number))
         ).scalars()
     )
     clarifications = list(
         session.execute(
             sa.select(Clarification)
-            .where(Clarification.tender_id == tender.id, Clarification.answered_at.is_not(None))  # type: ignore[union-attr]
-            .order_by(Clarification.answered_at)
+            .where(col(Clarification.tender_id) == tender.id, col(Clarification.answered_at).is_not(None))  # type: ignore[union-attr]
+            .order_by(col(Clarification.answered_at))
         ).scalars()
     )
     method = Method(tender.method)
@@ -268,7 +271,9 @@ def emit_release(
     now: dt.datetime,
 ) -> OcdsRelease:
     """Store a release for a public change, in the caller's transaction."""
-    n = session.execute(sa.select(sa.func.count()).where(OcdsRelease.tender_id == tender.id)).scalar_one()
+    n = session.execute(
+        sa.select(sa.func.count()).where(col(OcdsRelease.tender_id) == tender.id)
+    ).scalar_one()
     release_id = f"{tender.ocid}-{n + 1:04d}"
     data = build_release(session, settings, tender, tags, release_id, now)
     row = OcdsRelease(
@@ -360,8 +365,8 @@ def list_releases(
 ) -> list[OcdsRelease]:
     stmt = sa.select(OcdsRelease)
     if ocid is not None:
-        stmt = stmt.where(OcdsRelease.ocid == ocid)
+        stmt = stmt.where(col(OcdsRelease.ocid) == ocid)
     if after_id:
-        stmt = stmt.where(OcdsRelease.id > after_id)  # type: ignore[operator]
-    order = OcdsRelease.id.desc() if descending else OcdsRelease.id.asc()  # type: ignore[union-attr]
+        stmt = stmt.where(col(OcdsRelease.id) > after_id)  # type: ignore[operator]
+    order = col(OcdsRelease.id).desc() if descending else col(OcdsRelease.id).asc()  # type: ignore[union-attr]
     return list(session.execute(stmt.order_by(order).offset(offset).limit(limit)).scalars())

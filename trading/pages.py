@@ -18,6 +18,7 @@ from litestar.params import Body, Parameter
 from litestar.response import Redirect, Stream, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from tenderhall.auth.guards import requires
 from tenderhall.auth.models import Organisation, OrgKind, Role
@@ -289,8 +290,8 @@ async def manage_list(
         return list(
             s.execute(
                 sa.select(Tender)
-                .where(sa.or_(Tender.tenderee_org_id == org, Tender.agency_org_id == org))
-                .order_by(Tender.id.desc())  # type: ignore[union-attr]
+                .where(sa.or_(col(Tender.tenderee_org_id) == org, col(Tender.agency_org_id) == org))
+                .order_by(col(Tender.id).desc())  # type: ignore[union-attr]
                 .limit(200)
             ).scalars()
         )

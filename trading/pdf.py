@@ -1,7 +1,7 @@
 """The announcement PDF (招标公告): Chinese, the platform's CJK font, signed by the platform.
 
 Rendered by the job ``trading.render_announcement`` (CPU work stays out of requests) after
-publication and each amendment, and stored in the blob store (``Tender.announcement_sha256``).
+publication and each amendment, and stored in the blob store (``col(Tender.announcement_sha256)``).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import datetime as dt
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from tenderhall.auth.models import Organisation
 from tenderhall.settings import Settings
@@ -44,20 +45,22 @@ def announcement_pdf(session: Session, settings: Settings, tender: Tender) -> by
     tenderee = session.get(Organisation, tender.tenderee_org_id)
     agency = session.get(Organisation, tender.agency_org_id) if tender.agency_org_id else None
     lots = (
-        session.execute(sa.select(Lot).where(Lot.tender_id == tender.id).order_by(Lot.number)).scalars().all()
+        session.execute(sa.select(Lot).where(col(Lot.tender_id) == tender.id).order_by(col(Lot.number)))
+        .scalars()
+        .all()
     )
     docs = (
         session.execute(
             sa.select(Document)
-            .where(Document.tender_id == tender.id, Document.superseded_at.is_(None))  # type: ignore[union-attr]
-            .order_by(Document.name)
+            .where(col(Document.tender_id) == tender.id, col(Document.superseded_at).is_(None))  # type: ignore[union-attr]
+            .order_by(col(Document.name))
         )
         .scalars()
         .all()
     )
     amendments = (
         session.execute(
-            sa.select(Amendment).where(Amendment.tender_id == tender.id).order_by(Amendment.number)
+            sa.select(Amendment).where(col(Amendment.tender_id) == tender.id).order_by(col(Amendment.number))
         )
         .scalars()
         .all()
@@ -153,5 +156,7 @@ def store_announcement(session: Session, settings: Settings, tender_id: int) -> 
     if tender is None or tender.state == TenderState.draft:
         return None
     ref = BlobStore(settings.blob_dir).write_bytes(announcement_pdf(session, settings, tender))
-    session.execute(sa.update(Tender).where(Tender.id == tender_id).values(announcement_sha256=ref.sha256))  # type: ignore[arg-type]
+    session.execute(
+        sa.update(Tender).where(col(Tender.id) == tender_id).values(announcement_sha256=ref.sha256)
+    )  # type: ignore[arg-type]
     return ref.sha256

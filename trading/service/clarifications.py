@@ -8,6 +8,7 @@ import datetime as dt
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from tenderhall.audit.service import record
 from tenderhall.auth.models import Role
@@ -86,11 +87,13 @@ def questions_for_manager(session: Session, actor: Principal, tender_id: int) ->
     tender = get_tender(session, tender_id)
     require_manager(actor, tender)
     rows = session.execute(
-        sa.select(Clarification).where(Clarification.tender_id == tender_id).order_by(Clarification.id)
+        sa.select(Clarification)
+        .where(col(Clarification.tender_id) == tender_id)
+        .order_by(col(Clarification.id))
     ).scalars()
     return [
         QuestionOut(
-            id=c.id,
+            id=c.id,  # type: ignore[arg-type]
             question=c.question,
             asked_at=c.asked_at,
             answer=c.answer,  # type: ignore[arg-type]
@@ -104,8 +107,8 @@ def public_clarifications(session: Session, tender_id: int) -> list[Clarificatio
     return list(
         session.execute(
             sa.select(Clarification)
-            .where(Clarification.tender_id == tender_id, Clarification.answered_at.is_not(None))  # type: ignore[union-attr]
-            .order_by(Clarification.answered_at)
+            .where(col(Clarification.tender_id) == tender_id, col(Clarification.answered_at).is_not(None))  # type: ignore[union-attr]
+            .order_by(col(Clarification.answered_at))
         ).scalars()
     )
 
@@ -142,7 +145,7 @@ def _publish(
             session,
             actor,
             settings,
-            tender.id,
+            tender.id,  # type: ignore[arg-type]
             f"因澄清（编号{c.id}）顺延投标截止时间",  # type: ignore[arg-type]
             {"bid_deadline_at": deadline},
             expected_version=None,

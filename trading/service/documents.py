@@ -10,6 +10,7 @@ from pathlib import PurePosixPath, PureWindowsPath
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from tenderhall.audit.service import record
 from tenderhall.auth.models import Organisation, Role
@@ -136,8 +137,8 @@ def add_document(
     previous = (
         session.execute(
             sa.select(Document)
-            .where(Document.tender_id == tender_id, Document.name == title)
-            .order_by(Document.version.desc())  # type: ignore[attr-defined]
+            .where(col(Document.tender_id) == tender_id, col(Document.name) == title)
+            .order_by(col(Document.version).desc())  # type: ignore[attr-defined]
         )
         .scalars()
         .first()
@@ -188,8 +189,8 @@ def documents_of(session: Session, tender_id: int) -> list[Document]:
     return list(
         session.execute(
             sa.select(Document)
-            .where(Document.tender_id == tender_id)
-            .order_by(Document.name, Document.version.desc())  # type: ignore[attr-defined]
+            .where(col(Document.tender_id) == tender_id)
+            .order_by(col(Document.name), col(Document.version).desc())  # type: ignore[attr-defined]
         ).scalars()
     )
 
@@ -217,8 +218,8 @@ def document_for_download(
             raise Forbidden("投标人账号未关联单位", "This bidder account has no organisation")
         session.add(
             DocumentDownload(
-                document_id=doc.id,
-                tender_id=tender.id,
+                document_id=doc.id,  # type: ignore[arg-type]
+                tender_id=tender.id,  # type: ignore[arg-type]
                 organisation_id=actor.organisation_id,  # type: ignore[arg-type]
                 user_id=actor.user_id,
                 downloaded_at=now,
@@ -240,14 +241,14 @@ def downloads(session: Session, actor: Principal, tender_id: int) -> list[Downlo
         )
     rows = session.execute(
         sa.select(DocumentDownload, Organisation, Document)
-        .join(Organisation, Organisation.id == DocumentDownload.organisation_id)
-        .join(Document, Document.id == DocumentDownload.document_id)
-        .where(DocumentDownload.tender_id == tender_id)
-        .order_by(DocumentDownload.downloaded_at)
+        .join(Organisation, col(Organisation.id) == col(DocumentDownload.organisation_id))
+        .join(Document, col(Document.id) == col(DocumentDownload.document_id))
+        .where(col(DocumentDownload.tender_id) == tender_id)
+        .order_by(col(DocumentDownload.downloaded_at))
     ).all()
     return [
         DownloadOut(
-            organisation_id=o.id,
+            organisation_id=o.id,  # type: ignore[arg-type]
             organisation=o.name,
             credit_code=o.credit_code,  # type: ignore[arg-type]
             document=f"{d.name} v{d.version}",
@@ -260,8 +261,8 @@ def downloads(session: Session, actor: Principal, tender_id: int) -> list[Downlo
 def downloader_org_ids(session: Session, tender_id: int) -> list[int]:
     return list(
         session.execute(
-            sa.select(DocumentDownload.organisation_id)
-            .where(DocumentDownload.tender_id == tender_id)
+            sa.select(col(DocumentDownload.organisation_id))
+            .where(col(DocumentDownload.tender_id) == tender_id)
             .distinct()
         ).scalars()
     )

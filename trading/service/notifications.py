@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from tenderhall.auth.principal import Principal
 from tenderhall.db import utcnow
@@ -39,8 +40,8 @@ def notify_bidders(session: Session, kind: str, ref_id: int) -> int:
     assert tender is not None
     already = set(
         session.execute(
-            sa.select(Notification.organisation_id).where(
-                Notification.kind == kind, Notification.ref_id == ref_id
+            sa.select(col(Notification.organisation_id)).where(
+                col(Notification.kind) == kind, col(Notification.ref_id) == ref_id
             )
         ).scalars()
     )
@@ -70,13 +71,13 @@ def notifications_for(session: Session, actor: Principal, *, limit: int = 100) -
 
     rows = session.execute(
         sa.select(Notification)
-        .where(Notification.organisation_id == actor.organisation_id)
-        .order_by(Notification.id.desc())
+        .where(col(Notification.organisation_id) == actor.organisation_id)
+        .order_by(col(Notification.id).desc())
         .limit(limit)  # type: ignore[union-attr]
     ).scalars()
     return [
         NotificationOut(
-            id=n.id,
+            id=n.id,  # type: ignore[arg-type]
             tender_id=n.tender_id,
             kind=n.kind,
             title=pick(n.title_zh, n.title_en),  # type: ignore[arg-type]
@@ -92,7 +93,9 @@ def mark_all_read(session: Session, actor: Principal) -> int:
         return 0
     res = session.execute(
         sa.update(Notification)
-        .where(Notification.organisation_id == actor.organisation_id, Notification.read_at.is_(None))  # type: ignore[union-attr]
+        .where(
+            col(Notification.organisation_id) == actor.organisation_id, col(Notification.read_at).is_(None)
+        )  # type: ignore[union-attr]
         .values(read_at=utcnow())
     )
     return int(res.rowcount or 0)  # type: ignore[attr-defined]

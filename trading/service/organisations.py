@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from tenderhall.audit.service import record
 from tenderhall.auth import service as auth_service
@@ -73,5 +74,5 @@ def register_bidder(session: Session, actor: Principal, data: RegisterBidderIn) 
 def list_organisations(session: Session, kind: OrgKind | None = None) -> list[Organisation]:
     stmt = sa.select(Organisation).order_by(Organisation.name)
     if kind is not None:
-        stmt = stmt.where(Organisation.kind == kind)
+        stmt = stmt.where(col(Organisation.kind) == kind)
     return list(session.execute(stmt).scalars())

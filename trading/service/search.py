@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from tenderhall.auth.models import Organisation
 from tenderhall.settings import Settings
@@ -69,7 +70,7 @@ def _rarest(session: Session, candidates: list[str], probe: int = 5000) -> str:
     """The term with the fewest postings (each count capped: an index-only range read)."""
     best, best_n = candidates[0], None
     for t in candidates:
-        sub = sa.select(sa.literal(1)).where(TenderTerm.term == t).limit(probe).subquery()
+        sub = sa.select(sa.literal(1)).where(col(TenderTerm.term) == t).limit(probe).subquery()
         n = session.execute(sa.select(sa.func.count()).select_from(sub)).scalar_one()
         if best_n is None or n < best_n:
             best, best_n = t, n
@@ -99,45 +100,44 @@ def search_tenders(
     end = _start_of_day(query.date_to + dt.timedelta(days=1)) if query.date_to else None
     needed = search_index.query_terms(q) if q else None
     if q and needed:
-        p = TenderTerm
-        stmt = sa.select(p.tender_id).where(p.term == _rarest(session, needed))
+        stmt = sa.select(col(TenderTerm.tender_id)).where(col(TenderTerm.term) == _rarest(session, needed))
         if query.category:
-            stmt = stmt.where(p.category == query.category)
+            stmt = stmt.where(col(TenderTerm.category) == query.category)
         if query.method:
-            stmt = stmt.where(p.method == query.method)
+            stmt = stmt.where(col(TenderTerm.method) == query.method)
         if query.region:
-            stmt = stmt.where(p.region == query.region)
+            stmt = stmt.where(col(TenderTerm.region) == query.region)
         if start:
-            stmt = stmt.where(p.published_at >= start)
+            stmt = stmt.where(col(TenderTerm.published_at) >= start)
         if end:
-            stmt = stmt.where(p.published_at < end)
+            stmt = stmt.where(col(TenderTerm.published_at) < end)
         exact = len(needed) == 1 and len(q) == 2  # the keyword is the term itself
         if states or not exact:
-            stmt = stmt.join(Tender, Tender.id == p.tender_id)
+            stmt = stmt.join(Tender, col(Tender.id) == col(TenderTerm.tender_id))
             if states:
-                stmt = stmt.where(Tender.state.in_(states))  # type: ignore[attr-defined]
+                stmt = stmt.where(col(Tender.state).in_(states))  # type: ignore[attr-defined]
             if not exact:
-                stmt = stmt.where(Tender.title.ilike(_like(q), escape="\\"))  # type: ignore[attr-defined]
-        stmt = stmt.order_by(p.published_at.desc(), p.tender_id.desc())  # type: ignore[attr-defined]
+                stmt = stmt.where(col(Tender.title).ilike(_like(q), escape="\\"))  # type: ignore[attr-defined]
+        stmt = stmt.order_by(col(TenderTerm.published_at).desc(), col(TenderTerm.tender_id).desc())  # type: ignore[attr-defined]
     else:
-        stmt = sa.select(Tender.id).where(Tender.published_at.is_not(None))  # type: ignore[union-attr]
+        stmt = sa.select(col(Tender.id)).where(col(Tender.published_at).is_not(None))  # type: ignore[union-attr,assignment]
         if q:
             stmt = stmt.where(
-                sa.or_(Tender.title.ilike(_like(q), escape="\\"), Tender.reference == q.upper())
+                sa.or_(col(Tender.title).ilike(_like(q), escape="\\"), col(Tender.reference) == q.upper())
             )  # type: ignore[attr-defined]
         if query.category:
-            stmt = stmt.where(Tender.category == query.category)
+            stmt = stmt.where(col(Tender.category) == query.category)
         if query.method:
-            stmt = stmt.where(Tender.method == query.method)
+            stmt = stmt.where(col(Tender.method) == query.method)
         if query.region:
-            stmt = stmt.where(Tender.region == query.region)
+            stmt = stmt.where(col(Tender.region) == query.region)
         if states:
-            stmt = stmt.where(Tender.state.in_(states))  # type: ignore[attr-defined]
+            stmt = stmt.where(col(Tender.state).in_(states))  # type: ignore[attr-defined]
         if start:
-            stmt = stmt.where(Tender.published_at >= start)  # type: ignore[operator]
+            stmt = stmt.where(col(Tender.published_at) >= start)  # type: ignore[operator]
         if end:
-            stmt = stmt.where(Tender.published_at < end)  # type: ignore[operator]
-        stmt = stmt.order_by(Tender.published_at.desc(), Tender.id.desc())  # type: ignore[union-attr]
+            stmt = stmt.where(col(Tender.published_at) < end)  # type: ignore[operator]
+        stmt = stmt.order_by(col(Tender.published_at).desc(), col(Tender.id).desc())  # type: ignore[union-attr]
     ids = list(session.execute(stmt.limit(cap + 1)).scalars())
     total = len(ids)
     page_ids = ids[offset : offset + size]
@@ -146,9 +146,9 @@ def search_tenders(
         found = {
             t.id: (t, n)
             for t, n in session.execute(
-                sa.select(Tender, Organisation.name)
-                .join(Organisation, Organisation.id == Tender.tenderee_org_id)
-                .where(Tender.id.in_(page_ids))  # type: ignore[union-attr]
+                sa.select(Tender, col(Organisation.name))
+                .join(Organisation, col(Organisation.id) == col(Tender.tenderee_org_id))
+                .where(col(Tender.id).in_(page_ids))  # type: ignore[union-attr]
             ).all()
         }
         rows = [found[i] for i in page_ids if i in found]
@@ -164,10 +164,10 @@ def search_tenders(
 
 def latest_announcements(session: Session, limit: int = 10) -> list[TenderSummary]:
     stmt = (
-        sa.select(Tender, Organisation.name)
-        .join(Organisation, Organisation.id == Tender.tenderee_org_id)
-        .where(Tender.state.in_([TenderState.published.value, TenderState.amended.value]))  # type: ignore[attr-defined]
-        .order_by(Tender.published_at.desc(), Tender.id.desc())  # type: ignore[union-attr]
+        sa.select(Tender, col(Organisation.name))
+        .join(Organisation, col(Organisation.id) == col(Tender.tenderee_org_id))
+        .where(col(Tender.state).in_([TenderState.published.value, TenderState.amended.value]))  # type: ignore[attr-defined]
+        .order_by(col(Tender.published_at).desc(), col(Tender.id).desc())  # type: ignore[union-attr]
         .limit(limit)
     )
     return _summaries([(t, n) for t, n in session.execute(stmt).all()])
@@ -175,10 +175,10 @@ def latest_announcements(session: Session, limit: int = 10) -> list[TenderSummar
 
 def latest_results(session: Session, limit: int = 10) -> list[TenderSummary]:
     stmt = (
-        sa.select(Tender, Organisation.name)
-        .join(Organisation, Organisation.id == Tender.tenderee_org_id)
-        .where(Tender.state.in_([s.value for s in RESULT_STATES]))  # type: ignore[attr-defined]
-        .order_by(Tender.state_changed_at.desc(), Tender.id.desc())  # type: ignore[attr-defined]
+        sa.select(Tender, col(Organisation.name))
+        .join(Organisation, col(Organisation.id) == col(Tender.tenderee_org_id))
+        .where(col(Tender.state).in_([s.value for s in RESULT_STATES]))  # type: ignore[attr-defined]
+        .order_by(col(Tender.state_changed_at).desc(), col(Tender.id).desc())  # type: ignore[attr-defined]
         .limit(limit)
     )
     return _summaries([(t, n) for t, n in session.execute(stmt).all()])
@@ -187,10 +187,10 @@ def latest_results(session: Session, limit: int = 10) -> list[TenderSummary]:
 def regions(session: Session) -> list[str]:
     return list(
         session.execute(
-            sa.select(Tender.region)
-            .where(Tender.published_at.is_not(None), Tender.region != "")  # type: ignore[union-attr]
+            sa.select(col(Tender.region))
+            .where(col(Tender.published_at).is_not(None), col(Tender.region) != "")  # type: ignore[union-attr]
             .distinct()
-            .order_by(Tender.region)
+            .order_by(col(Tender.region))
             .limit(200)
         ).scalars()
     )

@@ -12,6 +12,7 @@ import re
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from trading.models import Tender, TenderTerm
 
@@ -62,7 +63,7 @@ def rows_for(tender: Tender) -> list[dict[str, object]]:
 
 def index_tender(session: Session, tender: Tender) -> None:
     """(Re)index a published tender's title, in the caller's transaction."""
-    session.execute(sa.delete(TenderTerm).where(TenderTerm.tender_id == tender.id))  # type: ignore[arg-type]
+    session.execute(sa.delete(TenderTerm).where(col(TenderTerm.tender_id) == tender.id))  # type: ignore[arg-type]
     rows = rows_for(tender)
     if rows:
         session.execute(sa.insert(TenderTerm), rows)

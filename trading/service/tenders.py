@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
+from sqlmodel import col
 
 from tenderhall.audit.service import record
 from tenderhall.auth.models import Organisation, OrgKind, Role
@@ -91,7 +92,9 @@ def require_manager(actor: Principal, tender: Tender) -> None:
 
 def lots_of(session: Session, tender_id: int) -> list[Lot]:
     return list(
-        session.execute(sa.select(Lot).where(Lot.tender_id == tender_id).order_by(Lot.number)).scalars()
+        session.execute(
+            sa.select(Lot).where(col(Lot.tender_id) == tender_id).order_by(col(Lot.number))
+        ).scalars()
     )
 
 
@@ -397,7 +400,7 @@ def update_draft(
                     lf.bid_bond_fen,
                 )
         for lot in existing.values():
-            session.execute(sa.update(Document).where(Document.lot_id == lot.id).values(lot_id=None))
+            session.execute(sa.update(Document).where(col(Document.lot_id) == lot.id).values(lot_id=None))
             session.delete(lot)
     flush_versioned(session, tender)
     record(
@@ -700,14 +703,14 @@ def close_due(
     now = now or utcnow()
     ids = (
         session.execute(
-            sa.select(Tender.id).where(
-                Tender.state.in_([s.value for s in OPEN_STATES]), Tender.bid_deadline_at <= now
+            sa.select(col(Tender.id)).where(
+                col(Tender.state).in_([s.value for s in OPEN_STATES]), col(Tender.bid_deadline_at) <= now
             )  # type: ignore[attr-defined]
         )
         .scalars()
         .all()
     )
-    return [i for i in ids if close_tender(session, actor, settings, i, now=now)]
+    return [i for i in ids if close_tender(session, actor, settings, i, now=now)]  # type: ignore[misc,arg-type]
 
 
 def cancel_tender(
@@ -803,7 +806,7 @@ def mark_lot_failed(
     lot.failed_reason = reason
     lot.failed_at = now
     tender.updated_at = now
-    remaining = [x for x in lots_of(session, tender.id) if x.state == LotState.active]
+    remaining = [x for x in lots_of(session, tender.id) if x.state == LotState.active]  # type: ignore[arg-type]
     if not remaining:
         transition(tender, TenderState.failed, now)
         tender.failed_reason = reason
@@ -881,7 +884,7 @@ def retender(
     for n, lot in enumerate(failed, 1):
         session.add(
             Lot(
-                tender_id=new.id,
+                tender_id=new.id,  # type: ignore[arg-type]
                 number=n,
                 title=lot.title,
                 description=lot.description,  # type: ignore[arg-type]

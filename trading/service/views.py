@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from tenderhall.auth.models import Organisation
 from tenderhall.auth.principal import Principal
@@ -26,9 +27,15 @@ def tender_view(session: Session, actor: Principal, tender_id: int) -> TenderOut
 def tender_out(session: Session, t: Tender) -> TenderOut:
     tenderee = session.get(Organisation, t.tenderee_org_id)
     agency = session.get(Organisation, t.agency_org_id) if t.agency_org_id else None
-    lots = session.execute(sa.select(Lot).where(Lot.tender_id == t.id).order_by(Lot.number)).scalars().all()
+    lots = (
+        session.execute(sa.select(Lot).where(col(Lot.tender_id) == t.id).order_by(col(Lot.number)))
+        .scalars()
+        .all()
+    )
     amendments = (
-        session.execute(sa.select(Amendment).where(Amendment.tender_id == t.id).order_by(Amendment.number))
+        session.execute(
+            sa.select(Amendment).where(col(Amendment.tender_id) == t.id).order_by(col(Amendment.number))
+        )
         .scalars()
         .all()
     )
@@ -63,7 +70,7 @@ def tender_out(session: Session, t: Tender) -> TenderOut:
         retender_of_id=t.retender_of_id,
         lots=[
             LotOut(
-                id=x.id,
+                id=x.id,  # type: ignore[arg-type]
                 number=x.number,
                 title=x.title,
                 description=x.description,
@@ -78,7 +85,7 @@ def tender_out(session: Session, t: Tender) -> TenderOut:
         ],
         documents=[
             DocumentOut(
-                id=d.id,
+                id=d.id,  # type: ignore[arg-type]
                 name=d.name,
                 filename=d.filename,
                 version=d.version,  # type: ignore[arg-type]
@@ -93,7 +100,7 @@ def tender_out(session: Session, t: Tender) -> TenderOut:
         ],
         clarifications=[
             ClarificationOut(
-                id=c.id,
+                id=c.id,  # type: ignore[arg-type]
                 question=c.question,
                 answer=c.answer,
                 asked_at=c.asked_at,  # type: ignore[arg-type]
@@ -104,7 +111,7 @@ def tender_out(session: Session, t: Tender) -> TenderOut:
         ],
         amendments=[
             AmendmentOut(
-                id=a.id,
+                id=a.id,  # type: ignore[arg-type]
                 number=a.number,
                 reason=a.reason,
                 changes=a.changes,  # type: ignore[arg-type]
@@ -121,6 +128,8 @@ def timeline(session: Session, tender_id: int) -> list[OcdsRelease]:
     """The public history of a tender: its releases, oldest first."""
     return list(
         session.execute(
-            sa.select(OcdsRelease).where(OcdsRelease.tender_id == tender_id).order_by(OcdsRelease.id)
+            sa.select(OcdsRelease)
+            .where(col(OcdsRelease.tender_id) == tender_id)
+            .order_by(col(OcdsRelease.id))
         ).scalars()
     )
