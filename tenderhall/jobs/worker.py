@@ -9,9 +9,11 @@ jobs finish (dramatiq), and what is left in the outbox stays there for the next 
 from __future__ import annotations
 
 import importlib
+import io
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 from types import FrameType
 
@@ -27,6 +29,9 @@ log = structlog.get_logger("tenderhall.jobs")
 
 def serve_one(settings: Settings, threads: int | None = None, queues: list[str] | None = None) -> None:
     """One worker process, until SIGTERM/SIGINT."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(line_buffering=True)  # log lines reach a pipe as they happen
     # The worker is an entry point like tenderhall.cli: it loads every domain's tasks through the
     # registry, by name, so that the kernel keeps no import of the assembly layer.
     registry = importlib.import_module("tenderhall.registry")
