@@ -93,14 +93,49 @@ class Violation(SQLModel, table=True):
     __table_args__ = (
         sa.Index("ix_credit_violation_public", "status", "decided_at", "id"),
         sa.Index("ix_credit_violation_subject_key_decided", "subject_key", "decided_at"),
-        sa.Index("ix_credit_violation_type_decided", "type_code", "decided_at"),
-        sa.Index("ix_credit_violation_severity_decided", "severity", "decided_at"),
-        # name search (ILIKE '%…%'): a trigram index on PostgreSQL (pg_trgm), a plain one elsewhere
+        # public search (published records only), newest decision first; on PostgreSQL the first
+        # also covers the name, type and severity filters so that they run as index-only scans
         sa.Index(
-            "ix_credit_violation_subject_name_trgm",
+            "ix_credit_violation_pub_decided",
+            "decided_at",
+            "id",
+            postgresql_include=["subject_name", "type_code", "severity"],
+            postgresql_where=sa.text("status = 'published'"),
+            sqlite_where=sa.text("status = 'published'"),
+        ),
+        sa.Index(
+            "ix_credit_violation_pub_type",
+            "type_code",
+            "decided_at",
+            "id",
+            postgresql_where=sa.text("status = 'published'"),
+            sqlite_where=sa.text("status = 'published'"),
+        ),
+        sa.Index(
+            "ix_credit_violation_pub_severity",
+            "severity",
+            "decided_at",
+            "id",
+            postgresql_where=sa.text("status = 'published'"),
+            sqlite_where=sa.text("status = 'published'"),
+        ),
+        sa.Index(
+            "ix_credit_violation_pub_type_severity",
+            "type_code",
+            "severity",
+            "decided_at",
+            "id",
+            postgresql_where=sa.text("status = 'published'"),
+            sqlite_where=sa.text("status = 'published'"),
+        ),
+        # name search (LIKE '%…%'): a trigram index on PostgreSQL (pg_trgm), a plain one elsewhere
+        sa.Index(
+            "ix_credit_violation_pub_name_trgm",
             "subject_name",
             postgresql_using="gin",
             postgresql_ops={"subject_name": "gin_trgm_ops"},
+            postgresql_where=sa.text("status = 'published'"),
+            sqlite_where=sa.text("status = 'published'"),
         ),
     )
 

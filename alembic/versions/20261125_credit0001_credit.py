@@ -2,7 +2,7 @@
 
 Revision ID: credit0001
 Revises: kernel0001
-Create Date: 2026-11-25 21:24:08.643667
+Create Date: 2026-11-25 21:48:06.993542
 """
 
 from collections.abc import Sequence
@@ -100,13 +100,15 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('credit_violation', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_credit_violation_organisation_id'), ['organisation_id'], unique=False)
+        batch_op.create_index('ix_credit_violation_pub_decided', ['decided_at', 'id'], unique=False, postgresql_include=['subject_name', 'type_code', 'severity'], postgresql_where=sa.text("status = 'published'"), sqlite_where=sa.text("status = 'published'"))
+        batch_op.create_index('ix_credit_violation_pub_name_trgm', ['subject_name'], unique=False, postgresql_using='gin', postgresql_ops={'subject_name': 'gin_trgm_ops'}, postgresql_where=sa.text("status = 'published'"), sqlite_where=sa.text("status = 'published'"))
+        batch_op.create_index('ix_credit_violation_pub_severity', ['severity', 'decided_at', 'id'], unique=False, postgresql_where=sa.text("status = 'published'"), sqlite_where=sa.text("status = 'published'"))
+        batch_op.create_index('ix_credit_violation_pub_type', ['type_code', 'decided_at', 'id'], unique=False, postgresql_where=sa.text("status = 'published'"), sqlite_where=sa.text("status = 'published'"))
+        batch_op.create_index('ix_credit_violation_pub_type_severity', ['type_code', 'severity', 'decided_at', 'id'], unique=False, postgresql_where=sa.text("status = 'published'"), sqlite_where=sa.text("status = 'published'"))
         batch_op.create_index('ix_credit_violation_public', ['status', 'decided_at', 'id'], unique=False)
-        batch_op.create_index('ix_credit_violation_severity_decided', ['severity', 'decided_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_credit_violation_subject_credit_code'), ['subject_credit_code'], unique=False)
         batch_op.create_index('ix_credit_violation_subject_key_decided', ['subject_key', 'decided_at'], unique=False)
-        batch_op.create_index('ix_credit_violation_subject_name_trgm', ['subject_name'], unique=False, postgresql_using='gin', postgresql_ops={'subject_name': 'gin_trgm_ops'})
         batch_op.create_index(batch_op.f('ix_credit_violation_subject_user_id'), ['subject_user_id'], unique=False)
-        batch_op.create_index('ix_credit_violation_type_decided', ['type_code', 'decided_at'], unique=False)
 
     op.create_table('credit_change',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -254,13 +256,15 @@ def downgrade() -> None:
 
     op.drop_table('credit_change')
     with op.batch_alter_table('credit_violation', schema=None) as batch_op:
-        batch_op.drop_index('ix_credit_violation_type_decided')
         batch_op.drop_index(batch_op.f('ix_credit_violation_subject_user_id'))
-        batch_op.drop_index('ix_credit_violation_subject_name_trgm', postgresql_using='gin', postgresql_ops={'subject_name': 'gin_trgm_ops'})
         batch_op.drop_index('ix_credit_violation_subject_key_decided')
         batch_op.drop_index(batch_op.f('ix_credit_violation_subject_credit_code'))
-        batch_op.drop_index('ix_credit_violation_severity_decided')
         batch_op.drop_index('ix_credit_violation_public')
+        batch_op.drop_index('ix_credit_violation_pub_type_severity', postgresql_where=sa.text("status = 'published'"), sqlite_where=sa.text("status = 'published'"))
+        batch_op.drop_index('ix_credit_violation_pub_type', postgresql_where=sa.text("status = 'published'"), sqlite_where=sa.text("status = 'published'"))
+        batch_op.drop_index('ix_credit_violation_pub_severity', postgresql_where=sa.text("status = 'published'"), sqlite_where=sa.text("status = 'published'"))
+        batch_op.drop_index('ix_credit_violation_pub_name_trgm', postgresql_using='gin', postgresql_ops={'subject_name': 'gin_trgm_ops'}, postgresql_where=sa.text("status = 'published'"), sqlite_where=sa.text("status = 'published'"))
+        batch_op.drop_index('ix_credit_violation_pub_decided', postgresql_include=['subject_name', 'type_code', 'severity'], postgresql_where=sa.text("status = 'published'"), sqlite_where=sa.text("status = 'published'"))
         batch_op.drop_index(batch_op.f('ix_credit_violation_organisation_id'))
 
     op.drop_table('credit_violation')

@@ -1,0 +1,115 @@
+"""Public search: filters, keyset pages, name matching (both strategies), statistics, blacklist."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from credit.service import public
+from credit.service.public import SearchQuery, blacklist, search_public, statistics
+from tenderhall.db import Database
+from tenderhall.settings import Settings
+from tests import factories
+from tests.credit.conftest import T0, upheld
+
+DAY = dt.timedelta(days=1)
+
+
+def _seed(db: Database, settings: Settings) -> dict[str, str]:
+    codes = {}
+    with db.unit_of_work() as s:
+        for i, (name, type_code) in enumerate(
+            [
+                ("福州宏远建设有限公司", "REFUSE_AWARD"),
+                ("厦门宏远科技有限公司", "BID_RIGGING"),
+                ("泉州兴业工程有限公司", "PERSONNEL_ABSENT"),
+                ("Fuzhou Harbour Engineering Co.", "BOND_NOT_REFUNDED"),
+                ("百分之100%_公司", "PROXY_CLOCK_IN"),
+            ]
+        ):
+            code = factories.credit_code()
+            codes[name] = code
+            upheld(
+                s,
+                settings,
+                code=code,
+                name=name,
+                type_code=type_code,
+                publish_it=True,
+                decided_at=T0 + i * DAY,
+            )
+        upheld(
+            s,
+            settings,
+            code=factories.credit_code(),
+            name="宏远未公示有限公司",
+            type_code="REFUSE_AWARD",
+            decided_at=T0,
+        )  # decided, not published: never found
+    return codes
+
+
+@pytest.mark.parametrize("cap", [2000, 1])
+def test_search_filters_and_name_matching(
+    db: Database, settings: Settings, cap: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(public, "NAME_MATCH_CAP", cap)  # 1: the broad-name path on PostgreSQL
+    codes = _seed(db, settings)
+    with db.unit_of_work() as s:
+
+        def names(**kw: object) -> list[str]:
+            return [r.subject_name for r in search_public(s, SearchQuery(**kw)).items]  # type: ignore[arg-type]
+
+        assert names(q="宏远") == ["厦门宏远科技有限公司", "福州宏远建设有限公司"]
+        assert names(q="harbour") == ["Fuzhou Harbour Engineering Co."]  # Latin: case-insensitive
+        assert names(q="100%_") == ["百分之100%_公司"]  # LIKE wildcards are literal
+        assert names(q="0%") == ["百分之100%_公司"]
+        assert names(q="_") == ["百分之100%_公司"]
+        assert names(q=codes["泉州兴业工程有限公司"]) == ["泉州兴业工程有限公司"]
+        assert names(type_code="BID_RIGGING") == ["厦门宏远科技有限公司"]
+        assert names(severity="serious") == ["厦门宏远科技有限公司"]
+        assert names(q="宏远", severity="general") == ["福州宏远建设有限公司"]
+        # decision dates are days in Beijing time: T0 is 2026-03-02 09:00 there
+        assert names(date_from=dt.date(2026, 3, 3), date_to=dt.date(2026, 3, 4)) == [
+            "泉州兴业工程有限公司",
+            "厦门宏远科技有限公司",
+        ]
+
+
+def test_keyset_pages_cover_every_record_once_in_order(db: Database, settings: Settings) -> None:
+    _seed(db, settings)
+    with db.unit_of_work() as s:
+        seen: list[int] = []
+        cursor = ""
+        while True:
+            page = search_public(s, SearchQuery(cursor=cursor, limit=2))
+            seen += [r.id for r in page.items]
+            if not page.next_cursor:
+                break
+            cursor = page.next_cursor
+        full = [r.id for r in search_public(s, SearchQuery(limit=100)).items]
+    assert seen == full
+    assert len(full) == 5
+
+
+def test_a_malformed_cursor_or_severity_is_a_clear_422(db: Database, settings: Settings) -> None:
+    from tenderhall.errors import InvalidInput
+
+    with db.unit_of_work() as s:
+        with pytest.raises(InvalidInput) as e:
+            search_public(s, SearchQuery(cursor="!!not-a-cursor"))
+        assert "cursor" in e.value.en
+        with pytest.raises(InvalidInput):
+            search_public(s, SearchQuery(severity="dreadful"))
+
+
+def test_statistics_and_blacklist_reflect_published_records(db: Database, settings: Settings) -> None:
+    codes = _seed(db, settings)
+    with db.unit_of_work() as s:
+        st = statistics(s, at=T0 + 10 * DAY)
+        assert st.total == 5
+        assert sum(b.value for b in st.by_month) == 5
+        assert [b.value for b in st.by_month if b.label == "2026-03"] == [5]
+        listed = blacklist(s, settings=settings, at=T0 + 10 * DAY)
+        assert [e.credit_code for e in listed] == [codes["厦门宏远科技有限公司"]]
