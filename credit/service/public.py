@@ -117,14 +117,16 @@ def _row(r: Any) -> PublicRecord:
 def search_public(session: Session, query: SearchQuery) -> RecordPage:
     """Published records, newest decision first, filtered; ``next_cursor`` pages on (keyset).
 
-    Two steps in one statement: the page's ids are chosen from the search indexes alone (on
-    PostgreSQL an index-only scan of a covering partial index, or the trigram index for a name),
-    then only those rows are read. Names without upper/lower case (Chinese) use LIKE, whose
-    selectivity PostgreSQL estimates well; Latin names use ILIKE."""
+    The page's ids are chosen from the search indexes alone (on PostgreSQL an index-only scan of
+    a covering partial index), then only those rows are read. A name search on PostgreSQL first
+    collects at most ``NAME_MATCH_CAP`` matches with the trigram index; when there are no more
+    than that, the page is sorted from them, otherwise (a broad name) the newest-first index scan
+    finds the page quickly. Names without upper/lower case (Chinese) use LIKE, whose selectivity
+    PostgreSQL estimates well; Latin names use ILIKE."""
     limit = max(1, min(int(query.limit or 20), MAX_LIMIT))
-    ids = sa.select(col(Violation.id).label("id"), col(Violation.decided_at).label("decided_at")).where(
-        col(Violation.status) == Status.published
-    )
+    ids: sa.Select[Any, Any] = sa.select(
+        col(Violation.id).label("id"), col(Violation.decided_at).label("decided_at")
+    ).where(col(Violation.status) == Status.published)
     q = (query.q or "").strip()
     by_name = False
     if q:
