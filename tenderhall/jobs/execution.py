@@ -1,12 +1,16 @@
 """The execution wrapper every actor runs: one unit of work per job, completion in the same commit.
 
-``execute(db, settings, outbox_id)`` loads the outbox row (skipping it when it is already done or
-dead, so a duplicate message is harmless), runs the job function and marks the row done in the
-SAME transaction. On failure that transaction is rolled back and a new one records the attempt:
-``attempts + 1``, ``last_error`` (type and first line of the message, never parameters), and
-``available_at`` = now + exponential back-off with jitter, or status ``dead`` after the job's
-maximum attempts. A worker killed mid-job commits nothing: the row stays ``sent`` and the relay
-re-sends it when its lease expires.
+``execute(db, jobs, outbox_id)`` claims the outbox row and marks it done with one
+``UPDATE … RETURNING`` (nothing comes back when it is already done or dead, or not yet due, so a
+duplicate message is harmless), then runs the job function in the SAME transaction: the job's
+effect and its completion commit together. On PostgreSQL the claim holds the row lock for the
+whole job, so a relay never re-sends a job that is still running.
+
+On failure that transaction is rolled back and a new one records the attempt: ``attempts + 1``,
+``last_error`` (type and first line of the message, never parameters), and ``available_at`` = now
++ exponential back-off with jitter, or status ``dead`` after the job's maximum attempts. A worker
+killed mid-job commits nothing: the row stays ``sent`` and the relay re-sends it when its lease
+expires.
 """
 
 from __future__ import annotations
@@ -16,14 +20,15 @@ import datetime as dt
 import random
 import threading
 import weakref
+from collections.abc import Iterator
 from typing import Any
 
 import sqlalchemy as sa
 import structlog
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from sqlmodel import col
 
-from tenderhall.db import Database, lock_for_update, utcnow
+from tenderhall.db import Database, lock_for_update, make_sync_engine, utcnow
 from tenderhall.jobs.models import OUTBOX_TABLE, JobStatus, OutboxJob
 from tenderhall.jobs.outbox import REGISTRY
 from tenderhall.settings import JobSettings
@@ -48,6 +53,53 @@ def writer(db: Database) -> contextlib.AbstractContextManager[Any]:
         if lock is None:
             lock = _WRITE_LOCKS[db] = threading.RLock()
     return lock
+
+
+_JOB_SESSIONS: weakref.WeakKeyDictionary[Database, sessionmaker[Session]] = weakref.WeakKeyDictionary()
+
+
+def _job_sessions(db: Database) -> sessionmaker[Session]:
+    """Sessions for job execution and relay claims. On PostgreSQL their connections commit
+    without waiting for the WAL flush (``synchronous_commit=off``, set once per connection).
+
+    If the database crashes within the next few hundred milliseconds, such a transaction is lost
+    as a whole (a job's effect together with its completion), which is exactly the case of a
+    worker killed before commit: the row is still pending or sent and runs again after its lease,
+    so the effect still happens once. Nothing a job guarantees depends on the flush; a job simply
+    no longer waits for a disk sync. Every other transaction (requests, enqueue, failures,
+    scheduler) stays on the kernel's engine with full durability."""
+    if db.dialect != "postgresql":
+        return db.sync_sessions
+    with _WRITE_LOCKS_GUARD:
+        maker = _JOB_SESSIONS.get(db)
+        if maker is None:
+            engine = make_sync_engine(db.url, connect_args={"options": "-c synchronous_commit=off"})
+            maker = _JOB_SESSIONS[db] = sessionmaker(engine, expire_on_commit=False)
+    return maker
+
+
+def dispose_job_engine(db: Database) -> None:
+    """Close the job connections of ``db`` (runtimes call this when they stop)."""
+    with _WRITE_LOCKS_GUARD:
+        maker = _JOB_SESSIONS.pop(db, None)
+    if maker is not None and maker.kw.get("bind") is not None:
+        maker.kw["bind"].dispose()
+
+
+@contextlib.contextmanager
+def job_transaction(db: Database) -> Iterator[Session]:
+    """One job transaction, committed here, then the database's after-commit hooks, like
+    ``Database.unit_of_work`` (whose engine it shares except on PostgreSQL, see above)."""
+    with writer(db), _job_sessions(db)() as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+    for hook in list(db.after_commit_hooks):
+        with contextlib.suppress(Exception):
+            hook()
 
 
 class UnknownJob(Exception):
@@ -108,19 +160,6 @@ def _claim_statement() -> sa.Update:
 
 #: Built once: a job's hot path should not pay for building SQL expressions.
 _CLAIM = _claim_statement()
-_ASYNC_COMMIT = sa.text("SET LOCAL synchronous_commit TO OFF")
-
-
-def relaxed_commit(session: Session) -> None:
-    """On PostgreSQL, let this transaction commit without waiting for its WAL flush.
-
-    Used only for job completion and relay claims. If the database crashes within the next few
-    hundred milliseconds the whole transaction is lost atomically (the job's effect together with
-    its completion), which is exactly the case of a worker killed before commit: the row is still
-    pending or sent and runs again after its lease, so the effect still happens once. A job's
-    durable outcome never depends on the flush; a job completion no longer waits for a disk sync."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(_ASYNC_COMMIT)
 
 
 def execute(db: Database, jobs: JobSettings, outbox_id: int, *, now: dt.datetime | None = None) -> str:
@@ -132,8 +171,7 @@ def execute(db: Database, jobs: JobSettings, outbox_id: int, *, now: dt.datetime
     rollback undoes it with the job's own writes; a duplicate delivery finds the row done."""
     when = now or utcnow()
     try:
-        with writer(db), db.unit_of_work() as session:
-            relaxed_commit(session)
+        with job_transaction(db) as session:
             claimed = session.execute(
                 _CLAIM, {"job_id": outbox_id, "now": when, "completed_at": utcnow()}
             ).first()

@@ -27,7 +27,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from tenderhall.db import Database, skip_locked, utcnow
-from tenderhall.jobs.execution import lease_for, max_attempts_for, relaxed_commit, writer
+from tenderhall.jobs.execution import job_transaction, lease_for, max_attempts_for
 from tenderhall.jobs.models import OUTBOX_TABLE, JobStatus
 from tenderhall.jobs.outbox import OUTBOX_WRITTEN, REGISTRY
 from tenderhall.settings import JobSettings
@@ -117,53 +117,42 @@ class Relay:
         resent: dict[dt.datetime, list[int]] = defaultdict(list)
         dead: list[int] = []
         claimed: list[tuple[Any, dt.datetime]] = []
-        with writer(self.db), self.db.sync_sessions() as session:
-            try:
-                relaxed_commit(session)
-                for row in session.execute(skip_locked(self._due, session), {"now": now}).all():
-                    expired = row.status == JobStatus.sent.value
-                    # An expired lease means the worker holding it died. It counts as an attempt, so a
-                    # job that kills its worker every time ends dead instead of looping forever.
-                    if expired and row.attempts + 1 >= max_attempts_for(row.actor_name, self.jobs):
-                        dead.append(row.id)
-                        log.error("job is dead", job=row.actor_name, outbox_id=row.id, reason="lease expired")
-                        continue
-                    lease = now + lease_for(row.actor_name, self.jobs)
-                    (resent if expired else fresh)[lease].append(row.id)
-                    claimed.append((row, lease))
-                for stmt, groups in ((_MARK_SENT, fresh), (_MARK_RESENT, resent)):
-                    for lease, ids in groups.items():
-                        session.execute(stmt, {"ids": ids, "lease": lease})
-                if dead:
-                    session.execute(_MARK_DEAD, {"ids": dead})
-                session.commit()
-            except BaseException:
-                session.rollback()
-                raise
+        with job_transaction(self.db) as session:
+            for row in session.execute(skip_locked(self._due, session), {"now": now}).all():
+                expired = row.status == JobStatus.sent.value
+                # An expired lease means the worker holding it died. It counts as an attempt, so a
+                # job that kills its worker every time ends dead instead of looping forever.
+                if expired and row.attempts + 1 >= max_attempts_for(row.actor_name, self.jobs):
+                    dead.append(row.id)
+                    log.error("job is dead", job=row.actor_name, outbox_id=row.id, reason="lease expired")
+                    continue
+                lease = now + lease_for(row.actor_name, self.jobs)
+                (resent if expired else fresh)[lease].append(row.id)
+                claimed.append((row, lease))
+            for stmt, groups in ((_MARK_SENT, fresh), (_MARK_RESENT, resent)):
+                for lease, ids in groups.items():
+                    session.execute(stmt, {"ids": ids, "lease": lease})
+            if dead:
+                session.execute(_MARK_DEAD, {"ids": dead})
         return claimed
 
     def _give_back(self, unsent: list[tuple[Any, dt.datetime]]) -> None:
         """The broker refused these: restore each row exactly as it was (pending rows stay pending)."""
-        with writer(self.db), self.db.sync_sessions() as session:
-            try:
-                session.execute(
-                    _RESTORE,
-                    [
-                        {
-                            "b_id": row.id,
-                            "b_our_lease": lease,
-                            "b_status": row.status,
-                            "b_lease": row.lease_until,
-                            "b_attempts": row.attempts,
-                            "b_error": row.last_error,
-                        }
-                        for row, lease in unsent
-                    ],
-                )
-                session.commit()
-            except BaseException:
-                session.rollback()
-                raise
+        with job_transaction(self.db) as session:
+            session.execute(
+                _RESTORE,
+                [
+                    {
+                        "b_id": row.id,
+                        "b_our_lease": lease,
+                        "b_status": row.status,
+                        "b_lease": row.lease_until,
+                        "b_attempts": row.attempts,
+                        "b_error": row.last_error,
+                    }
+                    for row, lease in unsent
+                ],
+            )
 
     def run_once(self, now: dt.datetime | None = None) -> int:
         """One pass; returns how many messages the broker accepted."""

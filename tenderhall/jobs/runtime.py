@@ -17,7 +17,7 @@ from dramatiq.brokers.stub import StubBroker
 
 from tenderhall.db import Database
 from tenderhall.jobs.broker import declare_actors, make_broker
-from tenderhall.jobs.execution import describe_error, handler_for
+from tenderhall.jobs.execution import describe_error, dispose_job_engine, handler_for
 from tenderhall.jobs.outbox import REGISTRY
 from tenderhall.jobs.relay import Relay, Waker, stop_waking, wake_on_commit
 from tenderhall.jobs.scheduler import Scheduler
@@ -122,6 +122,7 @@ class JobRuntime:
             self.worker.stop(timeout=int(timeout * 1000))
             self.worker = None
         self.broker.close()
+        dispose_job_engine(self.db)
         log.info("job runtime stopped")
 
 

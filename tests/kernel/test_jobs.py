@@ -29,7 +29,7 @@ from tenderhall.auth.models import Role
 from tenderhall.auth.principal import SYSTEM
 from tenderhall.db import Database, utcnow
 from tenderhall.jobs.broker import declare_actors, make_broker
-from tenderhall.jobs.execution import backoff, describe_error, execute, handler_for
+from tenderhall.jobs.execution import backoff, describe_error, dispose_job_engine, execute, handler_for
 from tenderhall.jobs.models import JobStatus, OutboxJob
 from tenderhall.jobs.outbox import REGISTRY, enqueue, job
 from tenderhall.jobs.relay import Relay
@@ -117,6 +117,15 @@ class StubRig:
     def close(self) -> None:
         self.worker.stop()
         self.broker.close()
+
+
+@pytest.fixture(autouse=True)
+def _dispose_job_engines(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Close the job connections (PostgreSQL) a test opened, before its database is dropped."""
+    database = request.getfixturevalue("db") if "db" in request.fixturenames else None
+    yield
+    if database is not None:
+        dispose_job_engine(database)
 
 
 @pytest.fixture
@@ -272,6 +281,7 @@ def _run_in_child(database_url: str, job_id: int) -> None:
     registry.import_all_models()
     child_db = Database(database_url)
     print(execute(child_db, JobSettings(), job_id))  # only reached if the job did not kill us
+    dispose_job_engine(child_db)
 
 
 def test_worker_killed_mid_job_is_resent_after_its_lease_and_its_effect_happens_once(

@@ -28,7 +28,7 @@ from tenderhall.jobs.relay import Relay
 from tenderhall.jobs.runtime import JobRuntime
 from tenderhall.settings import Settings
 from tests.conftest import AMQP_URL, REDIS_URL, need_service
-from tests.kernel.test_jobs import closed_port, wait_until
+from tests.kernel.test_jobs import _dispose_job_engines, closed_port, wait_until  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
 QUEUE_ENV = "TENDERHALL_TEST_JOB_QUEUE"

@@ -16,6 +16,7 @@ from tenderhall.jobs.models import OutboxJob, SchedulerLease
 from tenderhall.jobs.outbox import job
 from tenderhall.jobs.scheduler import Scheduler, dedup_key, slot_start
 from tenderhall.jobs.scheduler_registry import PERIODIC, periodic
+from tests.kernel.test_jobs import _dispose_job_engines  # noqa: F401
 
 HOUR = dt.timedelta(hours=1)
 T0 = dt.datetime(2026, 11, 25, 8, 20, tzinfo=UTC)  # inside the slot 08:00–09:00 UTC
