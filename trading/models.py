@@ -213,11 +213,12 @@ class Tender(SQLModel, table=True):
 
 
 class TenderTerm(SQLModel, table=True):
-    """The keyword index of published tenders: one row per distinct title term (CJK character
-    bigrams, lower-cased latin words and digit runs), ordered by publication within a term and
-    carrying the filters that never change after publication (category, method, region), so a
-    keyword search reads one term's range newest-first and stops at the page (SQLite: a clustered
-    WITHOUT ROWID table; PostgreSQL: the primary-key index)."""
+    """The search table of published tenders: one row per distinct title term (CJK character
+    bigrams, lower-cased latin words and digit runs), ordered by publication within a term, carrying
+    everything a public search filters on (the lower-cased title for the exact keyword check, the
+    state kept in step by the service, category, method, region), so a search reads one term's
+    range newest-first from one table and stops at the page (SQLite: a clustered WITHOUT ROWID
+    table; PostgreSQL: the primary-key index)."""
 
     __tablename__ = "trading_tender_term"
     __table_args__ = ({"sqlite_with_rowid": False},)
@@ -225,6 +226,8 @@ class TenderTerm(SQLModel, table=True):
     term: str = Field(primary_key=True, max_length=32)
     published_at: dt.datetime = Field(primary_key=True, sa_type=UTCDateTime())
     tender_id: int = Field(primary_key=True, foreign_key="trading_tender.id", index=True)
+    title_lc: str = Field(max_length=300)
+    state: str = Field(max_length=20)
     category: str = Field(max_length=16)
     method: str = Field(max_length=40)
     region: str = Field(default="", max_length=64)

@@ -2,7 +2,7 @@
 
 Revision ID: trading0001
 Revises: kernel0001
-Create Date: 2026-11-25 21:44:27.717082
+Create Date: 2026-11-25 21:57:07.560267
 """
 
 from collections.abc import Sequence
@@ -171,6 +171,8 @@ def upgrade() -> None:
     sa.Column('term', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('published_at', tenderhall.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('tender_id', sa.Integer(), nullable=False),
+    sa.Column('title_lc', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
+    sa.Column('state', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('category', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('method', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('region', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),

@@ -111,13 +111,10 @@ def search_tenders(
             stmt = stmt.where(col(TenderTerm.published_at) >= start)
         if end:
             stmt = stmt.where(col(TenderTerm.published_at) < end)
-        exact = len(needed) == 1 and len(q) == 2  # the keyword is the term itself
-        if states or not exact:
-            stmt = stmt.join(Tender, col(Tender.id) == col(TenderTerm.tender_id))
-            if states:
-                stmt = stmt.where(col(Tender.state).in_(states))  # type: ignore[attr-defined]
-            if not exact:
-                stmt = stmt.where(col(Tender.title).ilike(_like(q), escape="\\"))  # type: ignore[attr-defined]
+        if states:
+            stmt = stmt.where(col(TenderTerm.state).in_(states))
+        if not (len(needed) == 1 and len(q) == 2):  # unless the keyword is the term itself
+            stmt = stmt.where(col(TenderTerm.title_lc).like(_like(q.lower()), escape="\\"))
         stmt = stmt.order_by(col(TenderTerm.published_at).desc(), col(TenderTerm.tender_id).desc())  # type: ignore[attr-defined]
     else:
         stmt = sa.select(col(Tender.id)).where(col(Tender.published_at).is_not(None))  # type: ignore[union-attr,assignment]

@@ -53,6 +53,8 @@ def rows_for(tender: Tender) -> list[dict[str, object]]:
             "term": t,
             "published_at": tender.published_at,
             "tender_id": tender.id,
+            "title_lc": tender.title.lower(),
+            "state": str(tender.state),
             "category": str(tender.category),
             "method": str(tender.method),
             "region": tender.region or "",
@@ -67,3 +69,13 @@ def index_tender(session: Session, tender: Tender) -> None:
     rows = rows_for(tender)
     if rows:
         session.execute(sa.insert(TenderTerm), rows)
+
+
+def sync_state(session: Session, tender: Tender) -> None:
+    """Keep the search rows' state in step with the tender (called after every transition)."""
+    if tender.published_at is not None:
+        session.execute(
+            sa.update(TenderTerm)
+            .where(col(TenderTerm.tender_id) == tender.id, col(TenderTerm.state) != str(tender.state))
+            .values(state=str(tender.state))
+        )

@@ -111,6 +111,7 @@ def flush_versioned(session: Session, tender: Tender) -> None:
     """Flush the tender's UPDATE … WHERE version = seen; a lost race becomes 409 Conflict."""
     try:
         session.flush()
+        search_index.sync_state(session, tender)
     except StaleDataError:
         raise StaleVersion(
             "该招标项目刚被他人同时修改，您的修改未保存，请刷新后重试",
