@@ -1,1 +1,14 @@
-"""credit package."""
+"""Credit (信用): violation catalog and records, scores and tiers, the blacklist, public disclosure,
+credit repair, and signed pushes to external credit platforms.
+
+For the other modules (一处受罚，处处受限)::
+
+    from credit.service import may_bid, may_be_drawn, standing, Subject
+
+    may_bid(session, credit_code).raise_if_refused()        # 403 with the reason when blacklisted
+    answer = may_be_drawn(session, expert_user_id, at=draw_time)
+    if not answer.allowed: ...                              # answer.reason_zh / reason_en
+    st = standing(session, Subject.company(code), at)       # tier, points, listing_until, records
+
+See :func:`credit.service.standing.standing` for the exact rules and boundaries.
+"""

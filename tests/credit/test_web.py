@@ -227,3 +227,33 @@ def test_admin_edits_the_catalog_and_the_edit_is_audited(db: Database, client: A
 
         ev = s.execute(sa.select(AuditEvent).where(AuditEvent.action == "credit.type.update")).scalar_one()
         assert ev.data["changes"]["points"] == [3, 4]
+
+
+def test_an_uploaded_evidence_file_can_be_cited_and_a_missing_one_cannot(db: Database, client: Any) -> None:
+    _, api, _ = factories.signed_in(db, Role.supervisor)
+    up = client.post(
+        "/api/credit/evidence",
+        params={"name": "现场照片.jpg"},
+        content=b"\xff\xd8 photo bytes",
+        headers={**api, "Content-Type": "application/octet-stream"},
+    )
+    assert up.status_code == 201, up.text
+    sha = up.json()["sha256"]
+    body = {
+        "subject_kind": "company",
+        "credit_code": factories.credit_code(),
+        "subject_name": "戊公司",
+        "type_code": "PROXY_CLOCK_IN",
+        "facts": "项目经理由他人代打卡",
+        "evidence": [{"type": "file", "sha256": sha, "name": "现场照片.jpg"}],
+    }
+    made = client.post("/api/credit/violations", json=body, headers=api)
+    assert made.status_code == 201, made.text
+    assert made.json()["evidence"][0]["sha256"] == sha
+    missing = client.post(
+        "/api/credit/violations",
+        headers=api,
+        json={**body, "facts": "另一事实", "evidence": [{"type": "file", "sha256": "0" * 64}]},
+    )
+    assert missing.status_code == 404
+    assert "no uploaded file" in missing.json()["detail_en"]
