@@ -66,7 +66,7 @@ def _start_of_day(d: dt.date) -> dt.datetime:
     return dt.datetime(d.year, d.month, d.day, tzinfo=SHANGHAI).astimezone(dt.UTC)
 
 
-def _rarest(session: Session, candidates: list[str], probe: int = 5000) -> str:
+def _rarest(session: Session, candidates: list[str], probe: int = 1000) -> str:
     """The term with the fewest postings (each count capped: an index-only range read)."""
     best, best_n = candidates[0], None
     for t in candidates:
