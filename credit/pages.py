@@ -405,6 +405,7 @@ async def manage_action(
     action: str,
 ) -> Redirect:
     form = await _form(request)
+    document = await _store_upload(settings, form.get("decision_document")) if action == "decide" else None
 
     def go(s: Session) -> str:
         if action == "notify":
@@ -420,6 +421,7 @@ async def manage_action(
                 reasons=_text(form, "reasons"),
                 decision_number=_text(form, "decision_number") or None,
                 publication_days=int(days) if days.isdigit() else None,
+                decision_doc_sha256=document["sha256"] if document else None,
             )
             return pick("已作出决定", "Decision recorded")
         if action == "publish":

@@ -110,9 +110,11 @@ def test_a_record_goes_from_the_supervisors_decision_to_every_public_channel(
             "decision_number": "榕公管信〔2026〕8号",
             "publication_days": "730",
         },
+        files={"decision_document": ("决定书.pdf", b"%PDF-1.7 decision", "application/pdf")},
     )
     assert decided.status_code == 303, decided.text
     page = client.get(f"/credit/manage/{vid}")
+    assert 'id="decision-document"' in page.text
     published = client.post(
         f"/credit/manage/{vid}/publish", data={"_csrf_token": _csrf(page.text)}, follow_redirects=False
     )
