@@ -33,41 +33,60 @@ class LiveServer:
     url: str
     env: dict[str, str]
     database_url: str
+    workdir: Path
+    demo_output: str = ""
+
+    def totp(self, username: str) -> str:
+        return cli(self.env, "user", "totp-code", username).strip().split()[-1]
+
+    def sign_in(self, page, username: str, password: str = "demo-password") -> None:  # type: ignore[no-untyped-def]
+        page.goto(self.url + "/login")
+        page.fill("#username", username)
+        page.fill("#password", password)
+        page.fill("#totp", self.totp(username))
+        page.click("button[type=submit]")
+        page.wait_for_load_state()
 
 
-@pytest.fixture
-def live_server(tmp_path: Path) -> Iterator[LiveServer]:
-    """A migrated SQLite database and a `tenderhall serve` subprocess (jobs in-process)."""
-    port = _free_port()
-    db_url = f"sqlite:///{tmp_path / 'e2e.db'}"
-    env = {
+def _server_env(tmp_path: Path, port: int) -> dict[str, str]:
+    return {
         **os.environ,
-        "TENDERHALL_DATABASE_URL": db_url,
+        "TENDERHALL_DATABASE_URL": f"sqlite:///{tmp_path / 'e2e.db'}",
         "TENDERHALL_BROKER_URL": "memory://",
         "TENDERHALL_BLOB_DIR": str(tmp_path / "blobs"),
         "TENDERHALL_KEY_DIR": str(tmp_path / "keys"),
         "TENDERHALL_BASE_URL": f"http://127.0.0.1:{port}",
         "TENDERHALL_LOG_LEVEL": "WARNING",
     }
-    subprocess.run(
-        [sys.executable, "-m", "tenderhall.cli", "migrate"],
-        cwd=ROOT,
+
+
+def cli(env: dict[str, str], *args: str, cwd: Path = ROOT, timeout: float = 600) -> str:
+    """Run `tenderhall …` as a user would; return its standard output."""
+    r = subprocess.run(
+        [sys.executable, "-m", "tenderhall.cli", *args],
+        cwd=cwd,
         env=env,
-        check=True,
         capture_output=True,
-        timeout=120,
+        text=True,
+        timeout=timeout,
     )
+    if r.returncode != 0:
+        raise RuntimeError(f"tenderhall {' '.join(args)} failed:\n{r.stdout[-2000:]}\n{r.stderr[-3000:]}")
+    return r.stdout
+
+
+def _serve(tmp_path: Path, port: int, env: dict[str, str]) -> Iterator[LiveServer]:
     log = (tmp_path / "server.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "tenderhall.cli", "serve", "--port", str(port)],
-        cwd=ROOT,
+        cwd=tmp_path,
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 90
         while True:
             try:
                 if httpx.get(url + "/health", timeout=2).status_code == 200:
@@ -78,7 +97,7 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
                 log.flush()
                 raise RuntimeError("server did not start:\n" + (tmp_path / "server.log").read_text()[-3000:])
             time.sleep(0.2)
-        yield LiveServer(url=url, env=env, database_url=db_url)
+        yield LiveServer(url=url, env=env, database_url=env["TENDERHALL_DATABASE_URL"], workdir=tmp_path)
     finally:
         proc.terminate()
         try:
@@ -86,6 +105,27 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@pytest.fixture
+def live_server(tmp_path: Path) -> Iterator[LiveServer]:
+    """A migrated, empty SQLite database and a `tenderhall serve` subprocess (jobs in-process)."""
+    port = _free_port()
+    env = _server_env(tmp_path, port)
+    cli(env, "migrate", timeout=120)
+    yield from _serve(tmp_path, port, env)
+
+
+@pytest.fixture
+def demo_server(tmp_path: Path) -> Iterator[LiveServer]:
+    """`tenderhall demo` on a fresh SQLite database, then `tenderhall serve` on it."""
+    port = _free_port()
+    env = _server_env(tmp_path, port)
+    out = cli(env, "demo", cwd=tmp_path)
+    (tmp_path / "demo.out").write_text(out)
+    for server in _serve(tmp_path, port, env):
+        server.demo_output = out
+        yield server
 
 
 @pytest.fixture

@@ -1,0 +1,112 @@
+"""Browser test of the credit disclosure: the public searches the disclosure pages, and a record is
+followed from a supervisor's decision to the public page, the Atom feed and a receiving credit
+platform (a real `tenderhall credit receiver` process verifying the platform's signatures)."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import ROOT, LiveServer, _free_port
+
+pytestmark = pytest.mark.e2e
+
+
+def _db_path(server: LiveServer) -> str:
+    return server.database_url.removeprefix("sqlite:///")
+
+
+def test_public_search_and_a_record_from_decision_to_page_feed_and_receiver(
+    demo_server: LiveServer,
+    page,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+) -> None:
+    server = demo_server
+    m = re.search(r"/credit/manage/(\d+)", server.demo_output.replace("\n", ""))
+    assert m, server.demo_output[-2000:]
+    record_id = int(m.group(1))
+
+    # the receiving platform: point the demo's receiver at a free port and start it
+    port = _free_port()
+    with sqlite3.connect(_db_path(server)) as conn:
+        conn.execute("UPDATE credit_receiver SET url = ?", (f"http://127.0.0.1:{port}/events",))
+    receiver = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tenderhall.cli",
+            "credit",
+            "receiver",
+            "--port",
+            str(port),
+            "--db",
+            str(tmp_path / "receiver.db"),
+            "--platform",
+            server.url,
+        ],
+        cwd=ROOT,
+        env=server.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        # 1. the public searches the disclosure pages
+        page.goto(server.url + "/credit")
+        first_name = page.locator("table#credit-results tr a.record-link").first.inner_text()
+        page.fill("#search-q", first_name[:4])
+        page.click("form#credit-search button[type=submit]")
+        page.wait_for_load_state()
+        rows = page.locator("table#credit-results tbody tr")
+        assert rows.count() >= 1
+        assert first_name[:4] in rows.first.inner_text()
+        page.goto(server.url + "/credit/blacklist")
+        assert page.locator("table").count() >= 1
+        page.screenshot(path=str(tmp_path / "blacklist.png"), full_page=True)
+
+        # not yet public
+        assert httpx.get(f"{server.url}/credit/records/{record_id}").status_code == 404
+
+        # 2. a supervisor decides and publishes the record
+        server.sign_in(page, "supervisor")
+        page.goto(f"{server.url}/credit/manage/{record_id}")
+        page.select_option("form#decide-form [name=outcome]", "upheld")
+        page.fill("form#decide-form [name=decision_number]", "榕公管信罚〔2026〕99号")
+        page.fill("form#decide-form [name=reasons]", "经查证属实，当事人陈述申辩理由不成立。")
+        page.click("#decide-submit")
+        page.wait_for_load_state()
+        page.click("#publish-submit")
+        page.wait_for_load_state()
+        page.click("a#public-page-link")
+        page.wait_for_load_state()
+        assert page.url.endswith(f"/credit/records/{record_id}")
+        assert "榕公管信罚〔2026〕99号" in page.locator("#record-decision-number").inner_text()
+        page.screenshot(path=str(tmp_path / "record.png"), full_page=True)
+
+        # 3. the Atom feed carries it
+        feed = httpx.get(server.url + "/credit/feed.atom").text
+        assert f"/credit/records/{record_id}" in feed
+
+        # 4. the receiving platform gets it, signed and once
+        deadline = time.monotonic() + 120
+        mine: list[dict] = []
+        while time.monotonic() < deadline:
+            try:
+                events = httpx.get(f"http://127.0.0.1:{port}/events", timeout=5).json()
+            except httpx.HTTPError:
+                events = []
+            items = events if isinstance(events, list) else events.get("events", [])
+            mine = [e for e in items if str(record_id) in str(e)]
+            if any("99号" in str(e) for e in mine):
+                break
+            time.sleep(2)
+        assert any("99号" in str(e) for e in mine), f"record {record_id} did not reach the receiver"
+    finally:
+        receiver.terminate()
+        receiver.wait(timeout=15)
