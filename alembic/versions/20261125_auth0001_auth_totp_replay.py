@@ -4,7 +4,7 @@ core_user.totp_last_step: the last TOTP time step accepted for the user, so that
 observed once (shoulder-surfing, a proxy log) cannot be used again.
 
 Revision ID: auth0001
-Revises: kernel0001
+Revises: kernel0002
 Create Date: 2026-11-25 21:15:17.519480
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = 'auth0001'
-down_revision: str | Sequence[str] | None = 'kernel0001'
+down_revision: str | Sequence[str] | None = 'kernel0002'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

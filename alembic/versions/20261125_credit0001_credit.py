@@ -1,7 +1,7 @@
 """credit
 
 Revision ID: credit0001
-Revises: kernel0001
+Revises: auth0001
 Create Date: 2026-11-25 21:48:06.993542
 """
 
@@ -17,7 +17,7 @@ import tenderhall.db
 
 
 revision: str = 'credit0001'
-down_revision: str | Sequence[str] | None = 'kernel0001'
+down_revision: str | Sequence[str] | None = 'auth0001'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
