@@ -1,7 +1,7 @@
 """trading
 
 Revision ID: trading0001
-Revises: kernel0001
+Revises: credit0001
 Create Date: 2026-11-25 21:57:07.560267
 """
 
@@ -15,7 +15,7 @@ import tenderhall.db
 
 
 revision: str = 'trading0001'
-down_revision: str | Sequence[str] | None = 'kernel0001'
+down_revision: str | Sequence[str] | None = 'credit0001'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

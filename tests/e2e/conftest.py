@@ -116,9 +116,10 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
     yield from _serve(tmp_path, port, env)
 
 
-@pytest.fixture
-def demo_server(tmp_path: Path) -> Iterator[LiveServer]:
-    """`tenderhall demo` on a fresh SQLite database, then `tenderhall serve` on it."""
+@pytest.fixture(scope="module")
+def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """`tenderhall demo` on a fresh SQLite database, then `tenderhall serve` on it (one per module)."""
+    tmp_path = tmp_path_factory.mktemp("demo")
     port = _free_port()
     env = _server_env(tmp_path, port)
     out = cli(env, "demo", cwd=tmp_path)

@@ -76,7 +76,7 @@ def _rarest(session: Session, candidates: list[str], probe: int = 1000) -> str:
     ]
     u = sa.union_all(*parts).subquery()
     counts: dict[str, int] = dict(
-        session.execute(sa.select(u.c.term, sa.func.count()).group_by(u.c.term)).tuples().all()
+        session.execute(sa.select(u.c.term, sa.func.count()).group_by(u.c.term)).all()
     )
     return min(candidates, key=lambda t: counts.get(t, 0))
 

@@ -35,7 +35,7 @@ def test_public_search_and_a_record_from_decision_to_page_feed_and_receiver(
 
     # the receiving platform: point the demo's receiver at a free port and start it
     port = _free_port()
-    with sqlite3.connect(_db_path(server)) as conn:
+    with sqlite3.connect(_db_path(server), timeout=60) as conn:
         conn.execute("UPDATE credit_receiver SET url = ?", (f"http://127.0.0.1:{port}/events",))
     receiver = subprocess.Popen(
         [
@@ -110,3 +110,53 @@ def test_public_search_and_a_record_from_decision_to_page_feed_and_receiver(
     finally:
         receiver.terminate()
         receiver.wait(timeout=15)
+
+
+def test_an_agency_publishes_a_tender_and_the_public_finds_it_by_search(
+    demo_server: LiveServer,
+    page,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+) -> None:
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    server = demo_server
+    title = "鼓楼区东街口地下通道照明改造工程 E2E"
+    deadline = (dt.datetime.now(ZoneInfo("Asia/Shanghai")) + dt.timedelta(days=30)).strftime("%Y-%m-%dT%H:%M")
+
+    server.sign_in(page, "agency")
+    page.goto(server.url + "/manage/tenders/new")
+    page.fill("form#tender-form [name=title]", title)
+    page.select_option("form#tender-form [name=category]", index=0)
+    page.select_option("form#tender-form [name=tenderee_org_id]", index=0)
+    page.fill("form#tender-form [name=budget_yuan]", "3800000.00")
+    page.fill("form#tender-form [name=ceiling_yuan]", "3650000.00")
+    page.fill("form#tender-form [name=duration_days]", "120")
+    page.fill("form#tender-form [name=bid_deadline_at]", deadline)
+    page.fill("form#tender-form [name=region]", "鼓楼区")
+    page.fill("form#tender-form [name=description]", "<script>alert('x')</script> 照明改造")
+    page.fill("form#tender-form [name=lot_title_1]", "施工")
+    page.fill("form#tender-form [name=lot_budget_1]", "3800000.00")
+    page.click("#tender-save")
+    page.wait_for_load_state()
+    assert re.search(r"/manage/tenders/\d+(\?|$)", page.url), page.url
+    page.click("#publish-button")
+    page.wait_for_load_state()
+    page.screenshot(path=str(tmp_path / "published.png"), full_page=True)
+
+    # the public, signed out, finds it by search
+    public = page.context.browser.new_page()
+    public.goto(server.url + "/tenders")
+    public.fill("#search-q", "东街口地下通道")
+    public.click("#search-submit")
+    public.wait_for_load_state()
+    rows = public.locator("#search-results tr.tender-row")
+    assert rows.count() == 1
+    rows.first.locator("a.tender-link").click()
+    public.wait_for_load_state()
+    assert public.locator("#tender-title").inner_text().strip() == title
+    # script written into the description is shown as text, never run
+    assert "<script>alert('x')</script>" in public.locator("#tender-description").inner_text()
+    assert public.locator("#tender-description script").count() == 0
+    public.screenshot(path=str(tmp_path / "public-tender.png"), full_page=True)
+    public.close()
