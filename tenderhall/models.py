@@ -6,8 +6,8 @@ from tenderhall.jobs.models import OutboxJob, SchedulerLease
 from tenderhall.pki.models import CRLImport, RevokedCertificate, TrustedCA
 
 __all__ = [
-    "CRLImport",
     "AuditEvent",
+    "CRLImport",
     "LoginAttempt",
     "LoginNonce",
     "Organisation",
