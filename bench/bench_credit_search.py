@@ -15,28 +15,35 @@ requests, default 400), ``TENDERHALL_BENCH_SECONDS`` (throughput window, default
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import hashlib
-import os
 import random
-import socket
-import statistics
-import subprocess
-import sys
 import time
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import httpx
 import sqlalchemy as sa
 
 from bench import Result
+from bench.http_load import (
+    PLATFORM_APP,
+    LoadSettings,
+    app_environment,
+    bare_json_app,
+    env_setting,
+    measure_bare_baseline,
+    measure_endpoint,
+    p50_ms,
+    p95_ms,
+    postgres_server_url,
+    sequential_latencies,
+    temporary_postgres_database,
+    throughput,
+    uvicorn_server,
+)
 
-ROOT = Path(__file__).resolve().parents[1]
 CITIES = ["福州", "厦门", "泉州", "漳州", "莆田", "三明", "南平", "龙岩", "宁德", "平潭"]
 BRANDS = [
     "宏远",
@@ -96,10 +103,6 @@ TYPES = [
 STATUSES = ["published"] * 12 + ["expired"] * 4 + ["repaired", "revoked", "decided", "decided"]
 
 
-def _env(name: str, default: str) -> str:
-    return os.environ.get(name) or default
-
-
 def _company(i: int) -> tuple[str, str]:
     from tenderhall.identifiers import make_credit_code
 
@@ -111,24 +114,11 @@ def _company(i: int) -> tuple[str, str]:
 
 @contextmanager
 def _database() -> Iterator[str]:
-    from tests.conftest import migrate
-
-    server = os.environ.get("TENDERHALL_BENCH_DATABASE_URL") or os.environ.get("TENDERHALL_TEST_DATABASE_URL")
+    server = postgres_server_url()
     if not server:
         raise SystemExit("set TENDERHALL_BENCH_DATABASE_URL (a PostgreSQL server URL)")
-    base = sa.engine.make_url(server).set(drivername="postgresql+psycopg")
-    name = f"thbench_credit_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = base.set(database=name).render_as_string(hide_password=False)
-    try:
-        migrate(url)
+    with temporary_postgres_database("thbench_credit", server) as url:
         yield url
-    finally:
-        with admin.connect() as c:
-            c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
 
 
 COLUMNS = (
@@ -242,108 +232,9 @@ def _queries(rnd: random.Random, count: int) -> list[dict[str, Any]]:
     return out
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def _server(app_ref: str, env: dict[str, str]) -> Iterator[str]:
-    port = _free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            app_ref,
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(base + "/bench-probe", timeout=1)
-                break
-            except httpx.HTTPError:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"server exited: {proc.stderr.read().decode()[-2000:]}") from None  # type: ignore[union-attr]
-                time.sleep(0.2)
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(10)
-
-
 def bare_app() -> Any:
-    """The baseline: a bare Litestar app with one JSON endpoint."""
-    from litestar import Litestar, get
-
-    @get("/bare", sync_to_thread=False)
-    def bare() -> dict[str, Any]:
-        return {"items": [], "next_cursor": None}
-
-    return Litestar([bare])
-
-
-def search_app() -> Any:
-    """The platform app (no in-process job runtime: only the search is measured)."""
-    from tenderhall.app import create_app
-    from tenderhall.settings import Settings
-
-    return create_app(Settings(), run_jobs_inprocess=False)
-
-
-async def _sequential(base: str, path: str, params: list[dict[str, Any]]) -> tuple[list[float], list[str]]:
-    times, cursors = [], []
-    async with httpx.AsyncClient(base_url=base, timeout=30) as c:
-        for p in params[:20]:  # warm-up
-            (await c.get(path, params=p)).raise_for_status()
-        for p in params:
-            t = time.perf_counter()
-            r = await c.get(path, params=p)
-            times.append(time.perf_counter() - t)
-            r.raise_for_status()
-            body = r.json()
-            nxt = body.get("next_cursor") if isinstance(body, dict) else None
-            if nxt:
-                cursors.append(nxt)
-    return times, cursors
-
-
-async def _throughput(base: str, path: str, params: list[dict[str, Any]], seconds: float, conc: int) -> float:
-    done = 0
-    stop = time.perf_counter() + seconds
-
-    async def worker(i: int) -> None:
-        nonlocal done
-        async with httpx.AsyncClient(base_url=base, timeout=30) as c:
-            j = i
-            while time.perf_counter() < stop:
-                (await c.get(path, params=params[j % len(params)])).raise_for_status()
-                done += 1
-                j += conc
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker(i) for i in range(conc)))
-    return done / (time.perf_counter() - started)
-
-
-def _p95(times: list[float]) -> float:
-    return statistics.quantiles(times, n=100)[94] * 1000
+    """The baseline: a bare Litestar JSON endpoint answering in the shape of an empty results page."""
+    return bare_json_app({"items": [], "next_cursor": None})
 
 
 def _in_process(url: str, params: list[dict[str, Any]]) -> tuple[float, float]:
@@ -370,43 +261,48 @@ def _in_process(url: str, params: list[dict[str, Any]]) -> tuple[float, float]:
                 times.append(time.perf_counter() - t)
     finally:
         db.dispose()
-    return statistics.median(times) * 1000, _p95(times)
+    return p50_ms(times), p95_ms(times)
+
+
+def _collect_cursor(cursors: list[str]) -> Callable[[httpx.Response], None]:
+    """A response hook appending each page's ``next_cursor`` (when there is one) to ``cursors``."""
+
+    def collect(r: httpx.Response) -> None:
+        body = r.json()
+        nxt = body.get("next_cursor") if isinstance(body, dict) else None
+        if nxt:
+            cursors.append(nxt)
+
+    return collect
 
 
 def run() -> list[Result]:
-    n = int(_env("TENDERHALL_BENCH_VIOLATIONS", "1000000"))
-    n_requests = int(_env("TENDERHALL_BENCH_REQUESTS", "400"))
-    seconds = float(_env("TENDERHALL_BENCH_SECONDS", "8"))
-    conc = int(_env("TENDERHALL_BENCH_CONCURRENCY", "8"))
+    n = int(env_setting("TENDERHALL_BENCH_VIOLATIONS", "1000000"))
+    load = LoadSettings.from_env()
+    n_requests, seconds, conc = load.requests, load.seconds, load.concurrency
     with _database() as url:
         load_s = _populate(url, n)
         print(f"postgresql: {n:,} violation records loaded in {load_s:.1f} s", flush=True)
         rnd = random.Random(7)
         params = _queries(rnd, n_requests)
-        env = {
-            "TENDERHALL_DATABASE_URL": url,
-            "TENDERHALL_BROKER_URL": "memory://",
-            "TENDERHALL_LOG_LEVEL": "WARNING",
-        }
+        env = app_environment(url)
         path = "/api/credit/records"
-        with _server("bench.bench_credit_search:bare_app", env) as base:
-            bare_p95 = _p95(asyncio.run(_sequential(base, "/bare", [{}] * n_requests))[0])
-            bare_rps = asyncio.run(_throughput(base, "/bare", [{}], seconds, conc))
-        with _server("bench.bench_credit_search:search_app", env) as base:
-            times, cursors = asyncio.run(_sequential(base, path, params))
+        bare = measure_bare_baseline("bench.bench_credit_search:bare_app", env, load)
+        bare_p95, bare_rps = bare.p95_ms, bare.requests_per_s
+        with uvicorn_server(PLATFORM_APP, env) as base:
+            cursors: list[str] = []
+            times = sequential_latencies(base, path, params, on_response=_collect_cursor(cursors))
             # follow-up pages: the second page of the first queries that had one
             pages = [{**p, "cursor": c} for p, c in zip(params, cursors, strict=False)][
                 : max(n_requests // 4, 1)
             ]
-            page_times, _ = asyncio.run(_sequential(base, path, pages))
-            times += page_times
-            search_p95 = _p95(times)
-            search_p50 = statistics.median(times) * 1000
-            search_rps = asyncio.run(_throughput(base, path, params + pages, seconds, conc))
+            times += sequential_latencies(base, path, pages)
+            search_p95 = p95_ms(times)
+            search_p50 = p50_ms(times)
+            search_rps = throughput(base, path, params + pages, seconds, conc)
             # the platform's own floor: a trivial query (the 9-row catalog) through the same stack
-            floor_times, _ = asyncio.run(_sequential(base, "/api/credit/types", [{}] * n_requests))
-            floor_p95 = _p95(floor_times)
-            floor_rps = asyncio.run(_throughput(base, "/api/credit/types", [{}], seconds, conc))
+            floor = measure_endpoint(base, "/api/credit/types", [{}], load)
+            floor_p95, floor_rps = floor.p95_ms, floor.requests_per_s
         db_p50, db_p95 = _in_process(url, params)
     note = (
         f"{n:,} records; p50 {search_p50:.1f} ms, p95 {search_p95:.1f} ms (target <= 50 ms: "

@@ -14,28 +14,34 @@ per figure, default 400), ``TENDERHALL_BENCH_SECONDS`` (throughput window, defau
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import os
 import random
-import socket
-import statistics
-import subprocess
-import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import sqlalchemy as sa
 
 from bench import Result
+from bench.http_load import (
+    PLATFORM_APP,
+    LoadSettings,
+    app_environment,
+    bare_json_app,
+    env_setting,
+    measure_bare_baseline,
+    p50_ms,
+    p95_ms,
+    postgres_server_url,
+    sequential_latencies,
+    temporary_postgres_database,
+    throughput,
+    uvicorn_server,
+)
 
-ROOT = Path(__file__).resolve().parents[1]
 REGIONS = ["鼓楼区", "台江区", "仓山区", "晋安区", "马尾区", "长乐区", "闽侯县", "连江县", "罗源县", "闽清县"]
 PLACES = [
     "东街口",
@@ -103,41 +109,20 @@ KEYWORDS = [
 ]
 
 
-def _env(name: str, default: str) -> str:
-    return os.environ.get(name) or default
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def _database(kind: str) -> Iterator[str]:
-    from tests.conftest import migrate
-
     if kind == "sqlite":
+        from tests.conftest import migrate
+
         with tempfile.TemporaryDirectory() as d:
             url = f"sqlite:///{Path(d) / 'bench.db'}"
             migrate(url)
             yield url
         return
-    server = os.environ.get("TENDERHALL_BENCH_DATABASE_URL") or os.environ.get("TENDERHALL_TEST_DATABASE_URL")
+    server = postgres_server_url()
     assert server
-    base = sa.engine.make_url(server).set(drivername="postgresql+psycopg")
-    name = f"thbench_search_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = base.set(database=name).render_as_string(hide_password=False)
-    try:
-        migrate(url)
+    with temporary_postgres_database("thbench_search", server) as url:
         yield url
-    finally:
-        with admin.connect() as c:
-            c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
 
 
 def _populate(url: str, n: int) -> float:
@@ -270,127 +255,30 @@ def _queries(rnd: random.Random, count: int) -> list[dict[str, Any]]:
     return out
 
 
-@contextmanager
-def _server(app_ref: str, env: dict[str, str]) -> Iterator[str]:
-    port = _free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            app_ref,
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(base + "/health-bench-probe", timeout=1).status_code in (200, 404):
-                    break
-            except httpx.HTTPError:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"server exited: {proc.stderr.read().decode()[-2000:]}") from None  # type: ignore[union-attr]
-                time.sleep(0.2)
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(10)
-
-
 def bare_app() -> Any:
-    """The baseline: a bare Litestar app with one JSON endpoint."""
-    from litestar import Litestar, get
-
-    @get("/bare", sync_to_thread=False)
-    def bare() -> dict[str, Any]:
-        return {"items": [], "page": 1, "page_size": 20, "total": 0}
-
-    return Litestar([bare])
+    """The baseline: a bare Litestar JSON endpoint answering in the shape of an empty search page."""
+    return bare_json_app({"items": [], "page": 1, "page_size": 20, "total": 0})
 
 
-def search_app() -> Any:
-    """The platform app (no in-process job runtime: only the search is measured)."""
-    from tenderhall.app import create_app
-    from tenderhall.settings import Settings
-
-    return create_app(Settings(), run_jobs_inprocess=False)
-
-
-async def _sequential(base: str, path: str, params: list[dict[str, Any]]) -> list[float]:
-    times = []
-    async with httpx.AsyncClient(base_url=base, timeout=30) as c:
-        for p in params[:20]:  # warm-up
-            (await c.get(path, params=p)).raise_for_status()
-        for p in params:
-            t = time.perf_counter()
-            r = await c.get(path, params=p)
-            times.append(time.perf_counter() - t)
-            r.raise_for_status()
-    return times
-
-
-async def _throughput(base: str, path: str, params: list[dict[str, Any]], seconds: float, conc: int) -> float:
-    done = 0
-    stop = time.perf_counter() + seconds
-
-    async def worker(i: int) -> None:
-        nonlocal done
-        async with httpx.AsyncClient(base_url=base, timeout=30) as c:
-            j = i
-            while time.perf_counter() < stop:
-                (await c.get(path, params=params[j % len(params)])).raise_for_status()
-                done += 1
-                j += conc
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker(i) for i in range(conc)))
-    return done / (time.perf_counter() - started)
-
-
-def _p95(times: list[float]) -> float:
-    return statistics.quantiles(times, n=100)[94] * 1000
-
-
-def _measure(url: str, n_requests: int, seconds: float, conc: int) -> dict[str, float]:
+def _measure(url: str, load: LoadSettings) -> dict[str, float]:
     rnd = random.Random(7)
-    params = _queries(rnd, n_requests)
-    env = {
-        "TENDERHALL_DATABASE_URL": url,
-        "TENDERHALL_BROKER_URL": "memory://",
-        "TENDERHALL_LOG_LEVEL": "WARNING",
-    }
-    out: dict[str, float] = {}
-    with _server("bench.bench_tender_search:bare_app", env) as base:
-        out["bare_p95"] = _p95(asyncio.run(_sequential(base, "/bare", [{}] * n_requests)))
-        out["bare_rps"] = asyncio.run(_throughput(base, "/bare", [{}], seconds, conc))
-    with _server("bench.bench_tender_search:search_app", env) as base:
-        times = asyncio.run(_sequential(base, "/api/trading/tenders", params))
-        out["search_p95"] = _p95(times)
-        out["search_p50"] = statistics.median(times) * 1000
-        out["search_rps"] = asyncio.run(_throughput(base, "/api/trading/tenders", params, seconds, conc))
+    params = _queries(rnd, load.requests)
+    env = app_environment(url)
+    bare = measure_bare_baseline("bench.bench_tender_search:bare_app", env, load)
+    out: dict[str, float] = {"bare_p95": bare.p95_ms, "bare_rps": bare.requests_per_s}
+    with uvicorn_server(PLATFORM_APP, env) as base:
+        times = sequential_latencies(base, "/api/trading/tenders", params)
+        out["search_p95"] = p95_ms(times)
+        out["search_p50"] = p50_ms(times)
+        out["search_rps"] = throughput(base, "/api/trading/tenders", params, load.seconds, load.concurrency)
     return out
 
 
 def run() -> list[Result]:
-    n = int(_env("TENDERHALL_BENCH_TENDERS", "100000"))
-    n_requests = int(_env("TENDERHALL_BENCH_REQUESTS", "400"))
-    seconds = float(_env("TENDERHALL_BENCH_SECONDS", "8"))
-    conc = int(_env("TENDERHALL_BENCH_CONCURRENCY", "8"))
+    n = int(env_setting("TENDERHALL_BENCH_TENDERS", "100000"))
+    load = LoadSettings.from_env()
     kinds = ["sqlite"]
-    if os.environ.get("TENDERHALL_BENCH_DATABASE_URL") or os.environ.get("TENDERHALL_TEST_DATABASE_URL"):
+    if postgres_server_url():
         kinds.append("postgresql")
     else:
         print("PostgreSQL skipped: set TENDERHALL_BENCH_DATABASE_URL", flush=True)
@@ -399,7 +287,7 @@ def run() -> list[Result]:
         with _database(kind) as url:
             load_s = _populate(url, n)
             print(f"{kind}: {n:,} tenders loaded in {load_s:.1f} s", flush=True)
-            m = _measure(url, n_requests, seconds, conc)
+            m = _measure(url, load)
         label = "SQLite" if kind == "sqlite" else "PostgreSQL"
         results.append(
             Result(
@@ -415,7 +303,7 @@ def run() -> list[Result]:
         )
         results.append(
             Result(
-                name=f"search throughput, {conc} clients ({label})",
+                name=f"search throughput, {load.concurrency} clients ({label})",
                 value=m["search_rps"],
                 unit="requests/s",
                 baseline_name="bare Litestar JSON throughput",

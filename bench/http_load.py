@@ -1,0 +1,283 @@
+"""Shared HTTP load harness for the search benchmarks, so that every benchmark measures the same way.
+
+One uvicorn process per app factory on a free local port, a bare Litestar JSON endpoint as the
+same-run baseline, a sequential-latency loop (p50 / p95, after a warm-up) and a concurrent-throughput
+loop (httpx clients on one asyncio loop), plus a temporary PostgreSQL database that is created,
+migrated and dropped around a run.
+
+Environment read here: ``TENDERHALL_BENCH_REQUESTS`` (sequential requests per figure, default 400),
+``TENDERHALL_BENCH_SECONDS`` (throughput window, default 8), ``TENDERHALL_BENCH_CONCURRENCY``
+(concurrent clients, default 8) and ``TENDERHALL_BENCH_DATABASE_URL`` (PostgreSQL server URL;
+default ``TENDERHALL_TEST_DATABASE_URL``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parents[1]
+WARM_UP_REQUESTS = 20
+"""Requests sent (untimed) before each sequential-latency loop."""
+SERVER_START_TIMEOUT_S = 60.0
+
+Params = dict[str, Any]
+
+
+def env_setting(name: str, default: str) -> str:
+    """The environment variable ``name``, or ``default`` when it is unset or empty."""
+    return os.environ.get(name) or default
+
+
+@dataclass(frozen=True)
+class LoadSettings:
+    """How hard to drive a server: sequential requests, throughput window and concurrent clients."""
+
+    requests: int
+    seconds: float
+    concurrency: int
+
+    @classmethod
+    def from_env(cls) -> LoadSettings:
+        return cls(
+            requests=int(env_setting("TENDERHALL_BENCH_REQUESTS", "400")),
+            seconds=float(env_setting("TENDERHALL_BENCH_SECONDS", "8")),
+            concurrency=int(env_setting("TENDERHALL_BENCH_CONCURRENCY", "8")),
+        )
+
+
+# --- databases ---------------------------------------------------------------------------------
+
+
+def postgres_server_url() -> str | None:
+    """The PostgreSQL server to benchmark against, if one is configured."""
+    return os.environ.get("TENDERHALL_BENCH_DATABASE_URL") or os.environ.get("TENDERHALL_TEST_DATABASE_URL")
+
+
+@contextmanager
+def temporary_postgres_database(prefix: str, server_url: str) -> Iterator[str]:
+    """Create a uniquely named database on ``server_url``, migrate it to head and yield its URL
+    (psycopg driver); the database is dropped (connections forced off) afterwards."""
+    from tests.conftest import migrate
+
+    base = sa.engine.make_url(server_url).set(drivername="postgresql+psycopg")
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = base.set(database=name).render_as_string(hide_password=False)
+    try:
+        migrate(url)
+        yield url
+    finally:
+        with admin.connect() as c:
+            c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+# --- servers -----------------------------------------------------------------------------------
+
+
+def app_environment(database_url: str) -> dict[str, str]:
+    """Environment for a benchmarked server process: the database, an in-memory broker, quiet logs."""
+    return {
+        "TENDERHALL_DATABASE_URL": database_url,
+        "TENDERHALL_BROKER_URL": "memory://",
+        "TENDERHALL_LOG_LEVEL": "WARNING",
+    }
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def uvicorn_server(app_factory: str, env: dict[str, str]) -> Iterator[str]:
+    """Run ``app_factory`` (``"module:function"``, called with no arguments) in one uvicorn process
+    on a free port, with ``env`` added to this process's environment, and yield its base URL once
+    it answers HTTP. The process is terminated on exit."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            app_factory,
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_serving(proc, base)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _wait_until_serving(proc: subprocess.Popen[bytes], base: str) -> None:
+    """Poll until the server gives any HTTP answer (uvicorn only accepts once start-up is done)."""
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(base + "/bench-probe", timeout=1)
+            return
+        except httpx.HTTPError:
+            if proc.poll() is not None:
+                stderr = proc.stderr.read().decode() if proc.stderr else ""
+                raise RuntimeError(f"server exited: {stderr[-2000:]}") from None
+            time.sleep(0.2)
+    raise RuntimeError(f"server at {base} did not answer within {SERVER_START_TIMEOUT_S:g} s")
+
+
+BARE_PATH = "/bare"
+
+
+def bare_json_app(body: dict[str, Any]) -> Any:
+    """The baseline: a bare Litestar app whose one endpoint, ``GET /bare``, returns ``body`` as JSON
+    (give it the shape of the benchmarked endpoint's empty answer)."""
+    from litestar import Litestar, get
+
+    @get(BARE_PATH, sync_to_thread=False)
+    def bare() -> dict[str, Any]:
+        return body
+
+    return Litestar([bare])
+
+
+def platform_app() -> Any:
+    """The platform app without the in-process job runtime, so that only request handling is measured."""
+    from tenderhall.app import create_app
+    from tenderhall.settings import Settings
+
+    return create_app(Settings(), run_jobs_inprocess=False)
+
+
+PLATFORM_APP = "bench.http_load:platform_app"
+"""uvicorn factory reference for :func:`platform_app`."""
+
+
+# --- load --------------------------------------------------------------------------------------
+
+
+def sequential_latencies(
+    base: str,
+    path: str,
+    params: list[Params],
+    on_response: Callable[[httpx.Response], None] | None = None,
+) -> list[float]:
+    """GET ``path`` once per entry of ``params``, one request at a time on one client, after an
+    untimed warm-up with the first :data:`WARM_UP_REQUESTS`; return each request's latency in
+    seconds. ``on_response`` sees every timed response (after the clock stops)."""
+    return asyncio.run(_sequential(base, path, params, on_response))
+
+
+async def _sequential(
+    base: str,
+    path: str,
+    params: list[Params],
+    on_response: Callable[[httpx.Response], None] | None,
+) -> list[float]:
+    times = []
+    async with httpx.AsyncClient(base_url=base, timeout=30) as c:
+        for p in params[:WARM_UP_REQUESTS]:
+            (await c.get(path, params=p)).raise_for_status()
+        for p in params:
+            t = time.perf_counter()
+            r = await c.get(path, params=p)
+            times.append(time.perf_counter() - t)
+            r.raise_for_status()
+            if on_response is not None:
+                on_response(r)
+    return times
+
+
+def throughput(base: str, path: str, params: list[Params], seconds: float, concurrency: int) -> float:
+    """Requests per second over a ``seconds`` window with ``concurrency`` clients, each sending
+    GET ``path`` back to back; client ``i`` cycles through ``params[i], params[i + concurrency], …``."""
+    return asyncio.run(_throughput(base, path, params, seconds, concurrency))
+
+
+async def _throughput(base: str, path: str, params: list[Params], seconds: float, concurrency: int) -> float:
+    done = 0
+    stop = time.perf_counter() + seconds
+
+    async def worker(i: int) -> None:
+        nonlocal done
+        async with httpx.AsyncClient(base_url=base, timeout=30) as c:
+            j = i
+            while time.perf_counter() < stop:
+                (await c.get(path, params=params[j % len(params)])).raise_for_status()
+                done += 1
+                j += concurrency
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(i) for i in range(concurrency)))
+    return done / (time.perf_counter() - started)
+
+
+def p50_ms(times: list[float]) -> float:
+    """Median of latencies given in seconds, in milliseconds."""
+    return statistics.median(times) * 1000
+
+
+def p95_ms(times: list[float]) -> float:
+    """95th percentile of latencies given in seconds, in milliseconds."""
+    return statistics.quantiles(times, n=100)[94] * 1000
+
+
+@dataclass(frozen=True)
+class EndpointFigures:
+    """Sequential p95 latency (ms) and concurrent throughput (requests/s) of one endpoint."""
+
+    p95_ms: float
+    requests_per_s: float
+
+
+def measure_endpoint(base: str, path: str, params: list[Params], load: LoadSettings) -> EndpointFigures:
+    """p95 of ``load.requests`` sequential GETs of ``path`` cycling through ``params``, and
+    throughput over ``load.seconds`` with ``load.concurrency`` clients."""
+    sequence = [params[i % len(params)] for i in range(load.requests)]
+    return EndpointFigures(
+        p95_ms=p95_ms(sequential_latencies(base, path, sequence)),
+        requests_per_s=throughput(base, path, params, load.seconds, load.concurrency),
+    )
+
+
+def measure_bare_baseline(bare_app_factory: str, env: dict[str, str], load: LoadSettings) -> EndpointFigures:
+    """The same-run baseline: start ``bare_app_factory`` (see :func:`bare_json_app`) and measure
+    ``GET /bare`` exactly as the benchmarked endpoint is measured."""
+    with uvicorn_server(bare_app_factory, env) as base:
+        return measure_endpoint(base, BARE_PATH, [{}], load)
