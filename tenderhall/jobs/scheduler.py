@@ -91,5 +91,5 @@ class Scheduler:
                 key = dedup_key(name, slot)
                 enqueue(session, spec.job_name, dedup_key=key)
                 fired.append(key)
-            log.info("periodic job enqueued", job=spec.job_name, slot=slot.isoformat())
+            log.debug("periodic job enqueued", job=spec.job_name, slot=slot.isoformat())
         return fired
