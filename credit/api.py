@@ -8,7 +8,6 @@ from typing import Any
 import sqlalchemy as sa
 from litestar import Controller, Request, Response, get, post, put
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -21,7 +20,7 @@ from credit.service.subjects import ID_PURPOSE, Subject, subject_keys_of
 from tenderhall.auth.guards import requires
 from tenderhall.auth.models import STAFF_ROLES, Role
 from tenderhall.auth.principal import Principal
-from tenderhall.db import run
+from tenderhall.db import RequestSession, run
 from tenderhall.errors import Forbidden, InvalidInput
 from tenderhall.keys import secret_box
 from tenderhall.settings import Settings
@@ -167,7 +166,7 @@ class PublicCreditAPI(Controller):
     @get("/records", summary="Search published violation records (keyset-paged)")
     async def search(
         self,
-        session: AsyncSession,
+        session: RequestSession,
         q: str = "",
         credit_code: str = "",
         type: str = "",
@@ -182,11 +181,11 @@ class PublicCreditAPI(Controller):
         return S.RecordPageOut(items=[public_out(r) for r in page.items], next_cursor=page.next_cursor)
 
     @get("/records/{record_id:int}", summary="One published record")
-    async def record(self, session: AsyncSession, record_id: int) -> S.PublicRecordOut:
+    async def record(self, session: RequestSession, record_id: int) -> S.PublicRecordOut:
         return public_out(await run(session, public.public_record, record_id))
 
     @get("/changes", summary="Change feed: published, changed, repaired, expired, revoked (cursor-paged)")
-    async def changes(self, session: AsyncSession, after: str = "0", limit: int = 100) -> S.ChangePageOut:
+    async def changes(self, session: RequestSession, after: str = "0", limit: int = 100) -> S.ChangePageOut:
         try:
             start = int(after or 0)
         except ValueError:
@@ -195,7 +194,7 @@ class PublicCreditAPI(Controller):
         return S.ChangePageOut(entries=[change_out(c) for c in rows], next_cursor=str(nxt))
 
     @get("/blacklist", summary="Subjects blacklisted now (with at least one published record)")
-    async def blacklist(self, session: AsyncSession, settings: Settings) -> list[S.BlacklistEntryOut]:
+    async def blacklist(self, session: RequestSession, settings: Settings) -> list[S.BlacklistEntryOut]:
         rows = await run(session, lambda s: public.blacklist(s, settings=settings))
         return [
             S.BlacklistEntryOut(
@@ -215,7 +214,7 @@ class PublicCreditAPI(Controller):
     @get("/standing", summary="Credit standing of a company (public) or an expert (staff only)")
     async def standing(
         self,
-        session: AsyncSession,
+        session: RequestSession,
         settings: Settings,
         principal: Principal,
         credit_code: str | None = None,
@@ -236,7 +235,7 @@ class PublicCreditAPI(Controller):
         return standing_out(st)
 
     @get("/types", summary="The catalog of violation types")
-    async def types(self, session: AsyncSession) -> list[S.ViolationTypeOut]:
+    async def types(self, session: RequestSession) -> list[S.ViolationTypeOut]:
         return [type_out(t) for t in await run(session, catalog.list_types)]
 
 
@@ -249,7 +248,7 @@ class SupervisorCreditAPI(Controller):
 
     @post("/", guards=[requires(*SUPERVISORS)], summary="Record a violation (draft); same facts twice: 200")
     async def create(
-        self, session: AsyncSession, principal: Principal, settings: Settings, data: S.ViolationCreate
+        self, session: RequestSession, principal: Principal, settings: Settings, data: S.ViolationCreate
     ) -> Response[S.ViolationOut]:
         def go(s: Session) -> tuple[Violation, bool]:
             return records.create_violation(
@@ -276,7 +275,7 @@ class SupervisorCreditAPI(Controller):
     @get("/", guards=[requires(*SUPERVISORS)], summary="All records, newest first (supervisors)")
     async def list_all(
         self,
-        session: AsyncSession,
+        session: RequestSession,
         principal: Principal,
         settings: Settings,
         status: str = "",
@@ -287,7 +286,7 @@ class SupervisorCreditAPI(Controller):
 
     @get("/{violation_id:int}", guards=[requires()], summary="A record as supervisors and its subject see it")
     async def detail(
-        self, session: AsyncSession, principal: Principal, settings: Settings, violation_id: int
+        self, session: RequestSession, principal: Principal, settings: Settings, violation_id: int
     ) -> S.ViolationOut:
         v = await run(session, records.get_violation, violation_id)
         if not records.visible_to(principal, v):
@@ -298,7 +297,7 @@ class SupervisorCreditAPI(Controller):
 
     @post("/{violation_id:int}/notify", guards=[requires(*SUPERVISORS)], status_code=HTTP_200_OK)
     async def notify(
-        self, session: AsyncSession, principal: Principal, settings: Settings, violation_id: int
+        self, session: RequestSession, principal: Principal, settings: Settings, violation_id: int
     ) -> S.ViolationOut:
         v = await run(session, lambda s: records.notify(s, principal, violation_id, settings))
         return violation_out(v, principal, settings)
@@ -306,7 +305,7 @@ class SupervisorCreditAPI(Controller):
     @post("/{violation_id:int}/decide", guards=[requires(*SUPERVISORS)], status_code=HTTP_200_OK)
     async def decide(
         self,
-        session: AsyncSession,
+        session: RequestSession,
         principal: Principal,
         settings: Settings,
         violation_id: int,
@@ -329,7 +328,7 @@ class SupervisorCreditAPI(Controller):
 
     @post("/{violation_id:int}/publish", guards=[requires(*SUPERVISORS)], status_code=HTTP_200_OK)
     async def publish(
-        self, session: AsyncSession, principal: Principal, settings: Settings, violation_id: int
+        self, session: RequestSession, principal: Principal, settings: Settings, violation_id: int
     ) -> S.ViolationOut:
         v = await run(session, lambda s: records.publish(s, principal, violation_id))
         return violation_out(v, principal, settings)
@@ -337,7 +336,7 @@ class SupervisorCreditAPI(Controller):
     @post("/{violation_id:int}/amend", guards=[requires(*SUPERVISORS)], status_code=HTTP_200_OK)
     async def amend(
         self,
-        session: AsyncSession,
+        session: RequestSession,
         principal: Principal,
         settings: Settings,
         violation_id: int,
@@ -359,7 +358,7 @@ class SupervisorCreditAPI(Controller):
     @post("/{violation_id:int}/revoke", guards=[requires(*SUPERVISORS)], status_code=HTTP_200_OK)
     async def revoke(
         self,
-        session: AsyncSession,
+        session: RequestSession,
         principal: Principal,
         settings: Settings,
         violation_id: int,
@@ -370,7 +369,7 @@ class SupervisorCreditAPI(Controller):
 
     @get("/{violation_id:int}/defences", guards=[requires()])
     async def defences(
-        self, session: AsyncSession, principal: Principal, violation_id: int
+        self, session: RequestSession, principal: Principal, violation_id: int
     ) -> list[S.DefenceOut]:
         def go(s: Session) -> list[Defence]:
             v = records.get_violation(s, violation_id)
@@ -384,7 +383,7 @@ class SupervisorCreditAPI(Controller):
 
     @post("/{violation_id:int}/defence", guards=[requires()], summary="The subject states its defence")
     async def defence(
-        self, session: AsyncSession, principal: Principal, violation_id: int, data: S.DefenceIn
+        self, session: RequestSession, principal: Principal, violation_id: int, data: S.DefenceIn
     ) -> S.DefenceOut:
         d = await run(
             session,
@@ -396,7 +395,7 @@ class SupervisorCreditAPI(Controller):
 
     @get("/{violation_id:int}/repairs", guards=[requires()])
     async def repairs(
-        self, session: AsyncSession, principal: Principal, violation_id: int
+        self, session: RequestSession, principal: Principal, violation_id: int
     ) -> list[S.RepairOut]:
         def go(s: Session) -> list[RepairApplication]:
             v = records.get_violation(s, violation_id)
@@ -411,7 +410,7 @@ class SupervisorCreditAPI(Controller):
     @post("/{violation_id:int}/repairs", guards=[requires()], summary="The subject applies for credit repair")
     async def apply_repair(
         self,
-        session: AsyncSession,
+        session: RequestSession,
         principal: Principal,
         settings: Settings,
         violation_id: int,
@@ -438,7 +437,7 @@ class RepairDecisionAPI(Controller):
 
     @post("/{repair_id:int}/decision", guards=[requires(*SUPERVISORS)], status_code=HTTP_200_OK)
     async def decide(
-        self, session: AsyncSession, principal: Principal, repair_id: int, data: S.RepairDecisionIn
+        self, session: RequestSession, principal: Principal, repair_id: int, data: S.RepairDecisionIn
     ) -> S.RepairOut:
         a = await run(
             session,
@@ -455,7 +454,7 @@ class SubjectCreditAPI(Controller):
 
     @get("/", guards=[requires()], summary="My own records (a company by its credit code, an expert by id)")
     async def mine(
-        self, session: AsyncSession, principal: Principal, settings: Settings
+        self, session: RequestSession, principal: Principal, settings: Settings
     ) -> list[S.ViolationOut]:
         rows = await run(session, lambda s: records_of(s, principal))
         return [violation_out(v, principal, settings) for v in rows]
@@ -487,19 +486,19 @@ class AdminCreditAPI(Controller):
 
     @put("/types/{code:str}", guards=[requires(Role.admin)], summary="Create or edit a catalog entry")
     async def save_type(
-        self, session: AsyncSession, principal: Principal, code: str, data: S.ViolationTypeIn
+        self, session: RequestSession, principal: Principal, code: str, data: S.ViolationTypeIn
     ) -> S.ViolationTypeOut:
         fields = {k: v for k, v in msgspec_asdict(data).items() if v is not None}
         t = await run(session, lambda s: catalog.save_type(s, principal, code, **fields))
         return type_out(t)
 
     @get("/receivers", guards=[requires(*SUPERVISORS)])
-    async def receivers(self, session: AsyncSession) -> list[S.ReceiverOut]:
+    async def receivers(self, session: RequestSession) -> list[S.ReceiverOut]:
         return [receiver_out(r) for r in await run(session, push.list_receivers)]
 
     @post("/receivers", guards=[requires(Role.admin)])
     async def add_receiver(
-        self, session: AsyncSession, principal: Principal, data: S.ReceiverIn
+        self, session: RequestSession, principal: Principal, data: S.ReceiverIn
     ) -> S.ReceiverOut:
         r = await run(
             session,
@@ -517,7 +516,7 @@ class AdminCreditAPI(Controller):
 
     @put("/receivers/{receiver_id:int}", guards=[requires(Role.admin)])
     async def edit_receiver(
-        self, session: AsyncSession, principal: Principal, receiver_id: int, data: S.ReceiverIn
+        self, session: RequestSession, principal: Principal, receiver_id: int, data: S.ReceiverIn
     ) -> S.ReceiverOut:
         r = await run(
             session,
@@ -536,7 +535,7 @@ class AdminCreditAPI(Controller):
 
     @get("/deliveries", guards=[requires(*SUPERVISORS)], summary="Delivery log; status=dead for dead letters")
     async def deliveries(
-        self, session: AsyncSession, status: str = "", limit: int = 200
+        self, session: RequestSession, status: str = "", limit: int = 200
     ) -> list[S.DeliveryOut]:
         rows = await run(
             session, lambda s: push.list_deliveries(s, status=status or None, limit=min(limit, 1000))
@@ -544,7 +543,7 @@ class AdminCreditAPI(Controller):
         return [delivery_out(d) for d in rows]
 
     @post("/deliveries/{delivery_id:int}/resend", guards=[requires(Role.admin)], status_code=HTTP_200_OK)
-    async def resend(self, session: AsyncSession, principal: Principal, delivery_id: int) -> dict[str, Any]:
+    async def resend(self, session: RequestSession, principal: Principal, delivery_id: int) -> dict[str, Any]:
         d = await run(session, lambda s: push.resend(s, principal, delivery_id))
         return {"id": d.id, "status": str(d.status)}
 

@@ -16,7 +16,6 @@ import sqlalchemy as sa
 from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.response import Redirect, Template
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -30,7 +29,7 @@ from credit.service.subjects import ID_PURPOSE, owns
 from tenderhall.auth.guards import requires
 from tenderhall.auth.models import Role
 from tenderhall.auth.principal import Principal
-from tenderhall.db import Database, run
+from tenderhall.db import Database, RequestSession, run
 from tenderhall.errors import InvalidInput
 from tenderhall.keys import secret_box
 from tenderhall.settings import Settings
@@ -136,7 +135,7 @@ async def _store_upload(settings: Settings, upload: Any) -> dict[str, Any] | Non
 
 
 @get("/credit", name="credit:search", include_in_schema=False)
-async def search_page(request: Request[Any, Any, Any], session: AsyncSession) -> Template:
+async def search_page(request: Request[Any, Any, Any], session: RequestSession) -> Template:
     query = _query(request)
 
     def go(s: Session) -> tuple[public.RecordPage, list[Any]]:
@@ -148,14 +147,14 @@ async def search_page(request: Request[Any, Any, Any], session: AsyncSession) ->
 
 
 @get("/credit/records/{record_id:int}", include_in_schema=False)
-async def record_page(request: Request[Any, Any, Any], session: AsyncSession, record_id: int) -> Template:
+async def record_page(request: Request[Any, Any, Any], session: RequestSession, record_id: int) -> Template:
     r = await run(session, public.public_record, record_id)
     return _page(request, "record.html", r=r)
 
 
 @get("/credit/records/{record_id:int}/notice.pdf", include_in_schema=False)
 async def notice_pdf(
-    session: AsyncSession, settings: Settings, db: Database, record_id: int
+    session: RequestSession, settings: Settings, db: Database, record_id: int
 ) -> Response[bytes]:
     from credit.pdf import ensure_notice, notice_number
     from tenderhall.blobs import BlobStore
@@ -182,7 +181,7 @@ async def notice_pdf(
 
 @get("/credit/blacklist", include_in_schema=False)
 async def blacklist_page(
-    request: Request[Any, Any, Any], session: AsyncSession, settings: Settings
+    request: Request[Any, Any, Any], session: RequestSession, settings: Settings
 ) -> Template:
     rows = await run(session, lambda s: public.blacklist(s, settings=settings))
     return _page(request, "blacklist.html", rows=rows)
@@ -190,14 +189,14 @@ async def blacklist_page(
 
 @get("/credit/companies/{code:str}", include_in_schema=False)
 async def company_page(
-    request: Request[Any, Any, Any], session: AsyncSession, settings: Settings, code: str
+    request: Request[Any, Any, Any], session: RequestSession, settings: Settings, code: str
 ) -> Template:
     profile = await run(session, lambda s: public.company_profile(s, code, settings=settings))
     return _page(request, "company.html", p=profile)
 
 
 @get("/credit/stats", include_in_schema=False)
-async def stats_page(request: Request[Any, Any, Any], session: AsyncSession) -> Template:
+async def stats_page(request: Request[Any, Any, Any], session: RequestSession) -> Template:
     st = await run(session, public.statistics)
     lang = current_language.get()
     by_type = bar_chart(
@@ -228,7 +227,7 @@ CSV_HEADER = [
 
 @get("/credit/export.csv", include_in_schema=False)
 async def export_csv(
-    request: Request[Any, Any, Any], session: AsyncSession, settings: Settings
+    request: Request[Any, Any, Any], session: RequestSession, settings: Settings
 ) -> Response[bytes]:
     query = _query(request)
 
@@ -266,7 +265,7 @@ async def export_csv(
 
 
 @get("/credit/feed.atom", include_in_schema=False)
-async def atom_feed(session: AsyncSession, settings: Settings) -> Response[bytes]:
+async def atom_feed(session: RequestSession, settings: Settings) -> Response[bytes]:
     from feedgen.feed import FeedGenerator
 
     rows = await run(session, public.latest_changes)
@@ -304,7 +303,7 @@ SUP_GUARD = [requires(*SUPERVISORS)]
 
 
 @get("/credit/manage", guards=SUP_GUARD, include_in_schema=False)
-async def manage_list(request: Request[Any, Any, Any], session: AsyncSession) -> Template:
+async def manage_list(request: Request[Any, Any, Any], session: RequestSession) -> Template:
     status = request.query_params.get("status", "") or ""
     q = request.query_params.get("q", "") or ""
     rows = await run(session, lambda s: list_records(s, status=status, limit=200, subject_q=q))
@@ -312,7 +311,7 @@ async def manage_list(request: Request[Any, Any, Any], session: AsyncSession) ->
 
 
 @get("/credit/manage/new", guards=SUP_GUARD, include_in_schema=False)
-async def manage_new(request: Request[Any, Any, Any], session: AsyncSession) -> Template:
+async def manage_new(request: Request[Any, Any, Any], session: RequestSession) -> Template:
     types = await run(session, lambda s: catalog.list_types(s, include_inactive=False))
     p = request.query_params
     prefill = {
@@ -323,7 +322,7 @@ async def manage_new(request: Request[Any, Any, Any], session: AsyncSession) -> 
 
 @post("/credit/manage/new", guards=SUP_GUARD, include_in_schema=False)
 async def manage_create(
-    request: Request[Any, Any, Any], session: AsyncSession, principal: Principal, settings: Settings
+    request: Request[Any, Any, Any], session: RequestSession, principal: Principal, settings: Settings
 ) -> Redirect:
     form = await _form(request)
     evidence: list[dict[str, Any]] = []
@@ -366,7 +365,7 @@ async def manage_create(
 
 @get("/credit/manage/{violation_id:int}", guards=SUP_GUARD, include_in_schema=False)
 async def manage_detail(
-    request: Request[Any, Any, Any], session: AsyncSession, settings: Settings, violation_id: int
+    request: Request[Any, Any, Any], session: RequestSession, settings: Settings, violation_id: int
 ) -> Template:
     def go(s: Session) -> dict[str, Any]:
         v = records.get_violation(s, violation_id)
@@ -398,7 +397,7 @@ async def manage_detail(
 @post("/credit/manage/{violation_id:int}/{action:str}", guards=SUP_GUARD, include_in_schema=False)
 async def manage_action(
     request: Request[Any, Any, Any],
-    session: AsyncSession,
+    session: RequestSession,
     principal: Principal,
     settings: Settings,
     violation_id: int,
@@ -448,7 +447,7 @@ async def manage_action(
 
 @post("/credit/manage/repairs/{repair_id:int}", guards=SUP_GUARD, include_in_schema=False)
 async def manage_repair(
-    request: Request[Any, Any, Any], session: AsyncSession, principal: Principal, repair_id: int
+    request: Request[Any, Any, Any], session: RequestSession, principal: Principal, repair_id: int
 ) -> Redirect:
     form = await _form(request)
     approve = _text(form, "decision") == "approve"
@@ -465,7 +464,7 @@ async def manage_repair(
 
 
 @get("/credit/manage/deliveries", guards=SUP_GUARD, include_in_schema=False)
-async def deliveries_page(request: Request[Any, Any, Any], session: AsyncSession) -> Template:
+async def deliveries_page(request: Request[Any, Any, Any], session: RequestSession) -> Template:
     status = request.query_params.get("status", "") or ""
 
     def go(s: Session) -> tuple[list[Any], list[Any], dict[Any, int]]:
@@ -495,7 +494,7 @@ async def deliveries_page(request: Request[Any, Any, Any], session: AsyncSession
     guards=[requires(Role.admin)],
     include_in_schema=False,
 )
-async def resend_delivery(session: AsyncSession, principal: Principal, delivery_id: int) -> Redirect:
+async def resend_delivery(session: RequestSession, principal: Principal, delivery_id: int) -> Redirect:
     await run(session, lambda s: push.resend(s, principal, delivery_id))
     return redirect(
         "/credit/manage/deliveries?status=dead", flash=pick("已重新排队发送", "Queued for re-sending")
@@ -504,7 +503,7 @@ async def resend_delivery(session: AsyncSession, principal: Principal, delivery_
 
 @post("/credit/manage/receivers", guards=[requires(Role.admin)], include_in_schema=False)
 async def save_receiver(
-    request: Request[Any, Any, Any], session: AsyncSession, principal: Principal
+    request: Request[Any, Any, Any], session: RequestSession, principal: Principal
 ) -> Redirect:
     form = await request.form()
     rid = (form.get("receiver_id") or "").strip()
@@ -526,14 +525,14 @@ async def save_receiver(
 
 
 @get("/credit/manage/catalog", guards=SUP_GUARD, include_in_schema=False)
-async def catalog_page(request: Request[Any, Any, Any], session: AsyncSession) -> Template:
+async def catalog_page(request: Request[Any, Any, Any], session: RequestSession) -> Template:
     types = await run(session, catalog.list_types)
     return _page(request, "catalog.html", types=types, severities=[s.value for s in Severity])
 
 
 @post("/credit/manage/catalog", guards=[requires(Role.admin)], include_in_schema=False)
 async def catalog_save(
-    request: Request[Any, Any, Any], session: AsyncSession, principal: Principal
+    request: Request[Any, Any, Any], session: RequestSession, principal: Principal
 ) -> Redirect:
     form = await _form(request)
 
@@ -571,7 +570,7 @@ SUBJECT_GUARD = [requires(Role.bidder, Role.agency, Role.expert)]
 
 @get("/credit/mine", guards=SUBJECT_GUARD, include_in_schema=False)
 async def mine_page(
-    request: Request[Any, Any, Any], session: AsyncSession, principal: Principal, settings: Settings
+    request: Request[Any, Any, Any], session: RequestSession, principal: Principal, settings: Settings
 ) -> Template:
     from credit.service.standing import standing
 
@@ -586,7 +585,7 @@ async def mine_page(
 
 @get("/credit/mine/{violation_id:int}", guards=SUBJECT_GUARD, include_in_schema=False)
 async def mine_detail(
-    request: Request[Any, Any, Any], session: AsyncSession, principal: Principal, violation_id: int
+    request: Request[Any, Any, Any], session: RequestSession, principal: Principal, violation_id: int
 ) -> Template:
     def go(s: Session) -> dict[str, Any]:
         v = records.get_violation(s, violation_id)
@@ -609,7 +608,7 @@ async def mine_detail(
 @post("/credit/mine/{violation_id:int}/defence", guards=SUBJECT_GUARD, include_in_schema=False)
 async def mine_defence(
     request: Request[Any, Any, Any],
-    session: AsyncSession,
+    session: RequestSession,
     principal: Principal,
     settings: Settings,
     violation_id: int,
@@ -633,7 +632,7 @@ async def mine_defence(
 @post("/credit/mine/{violation_id:int}/repair", guards=SUBJECT_GUARD, include_in_schema=False)
 async def mine_repair(
     request: Request[Any, Any, Any],
-    session: AsyncSession,
+    session: RequestSession,
     principal: Principal,
     settings: Settings,
     violation_id: int,

@@ -25,12 +25,11 @@ from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from litestar.types import ASGIApp, Receive, Scope, Send
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenderhall import registry
 from tenderhall.auth.guards import provide_principal
 from tenderhall.auth.middleware import auth_middleware_factory
-from tenderhall.db import Database
+from tenderhall.db import Database, RequestSession
 from tenderhall.errors import AppError
 from tenderhall.keys import csrf_secret
 from tenderhall.settings import Settings
@@ -84,11 +83,11 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
     return mw
 
 
-async def provide_session(state: State, request: Request[Any, Any, Any]) -> AsyncIterator[AsyncSession]:
+async def provide_session(state: State, request: Request[Any, Any, Any]) -> AsyncIterator[RequestSession]:
     """One request = one transaction, committed here; a failed commit becomes an error response."""
     db: Database = state.db
     readonly = request.method in ("GET", "HEAD", "OPTIONS")
-    async with db.async_unit_of_work(readonly=readonly) as session:
+    async with db.request_unit_of_work(readonly=readonly) as session:
         yield session
 
 

@@ -155,6 +155,9 @@ class Database:
         self.async_engine = make_async_engine(url, echo=echo)
         self.sync_sessions = sessionmaker(self.sync_engine, expire_on_commit=False)
         self.async_sessions = async_sessionmaker(self.async_engine, expire_on_commit=False)
+        self.readonly_sync_sessions = sessionmaker(
+            self.sync_engine.execution_options(sqlite_begin="DEFERRED"), expire_on_commit=False
+        )
         self.readonly_async_sessions = async_sessionmaker(
             self.async_engine.execution_options(sqlite_begin="DEFERRED"), expire_on_commit=False
         )
@@ -188,6 +191,22 @@ class Database:
                 raise
         self._after_commit()
 
+    @contextlib.asynccontextmanager
+    async def request_unit_of_work(self, *, readonly: bool = False) -> AsyncIterator[ThreadedSession]:
+        """One request: a sync session used from worker threads, committed here at the edge."""
+        factory = self.readonly_sync_sessions if readonly else self.sync_sessions
+        session = ThreadedSession(factory())
+        try:
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+        finally:
+            await session.close()
+        self._after_commit()
+
     def _after_commit(self) -> None:
         for hook in self.after_commit_hooks:
             with contextlib.suppress(Exception):
@@ -209,7 +228,47 @@ class Database:
         self.sync_engine.dispose()
 
 
-async def run(session: AsyncSession, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+class ThreadedSession:
+    """A request's session: a plain sync ``Session`` driven from worker threads.
+
+    It offers the one method request handlers use, ``await run_sync(fn)`` (as ``AsyncSession``
+    does), but runs ``fn`` with the sync driver in one thread hop, instead of one event-loop round
+    trip per statement through an async driver: the service code is synchronous anyway, and on
+    SQLite (aiosqlite) the per-statement hops cost more than the queries. Calls are sequential,
+    never concurrent, so the session is never used by two threads at once.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.sync_session = session
+
+    async def run_sync(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        import anyio.to_thread
+
+        return await anyio.to_thread.run_sync(lambda: fn(self.sync_session, *args, **kwargs))
+
+    async def commit(self) -> None:
+        import anyio.to_thread
+
+        await anyio.to_thread.run_sync(self.sync_session.commit)
+
+    async def rollback(self) -> None:
+        import anyio.to_thread
+
+        await anyio.to_thread.run_sync(self.sync_session.rollback)
+
+    async def close(self) -> None:
+        import anyio.to_thread
+
+        await anyio.to_thread.run_sync(self.sync_session.close)
+
+
+#: What request handlers receive as ``session`` (annotate parameters with it).
+RequestSession = ThreadedSession
+
+
+async def run(
+    session: AsyncSession | ThreadedSession, fn: Callable[..., T], /, *args: Any, **kwargs: Any
+) -> T:
     """Call a synchronous service function with the request's session (same transaction)."""
     return await session.run_sync(lambda s: fn(s, *args, **kwargs))
 

@@ -13,14 +13,13 @@ from urllib.parse import quote, urlencode
 from litestar import Controller, Request, get, post, put
 from litestar.params import Parameter
 from litestar.response import Response, Stream
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from tenderhall.auth.guards import requires
 from tenderhall.auth.models import Role
 from tenderhall.auth.principal import Principal
 from tenderhall.blobs import BlobStore
-from tenderhall.db import run
+from tenderhall.db import RequestSession, run
 from tenderhall.errors import InvalidInput, NotFound
 from tenderhall.settings import Settings
 from trading import ocds
@@ -109,14 +108,14 @@ class TradingApi(Controller):
 
     @post("/organisations/register", summary="Register a bidder company and its first user (public)")
     async def register(
-        self, session: AsyncSession, principal: Principal, data: RegisterBidderIn
+        self, session: RequestSession, principal: Principal, data: RegisterBidderIn
     ) -> RegisteredOut:
         org, user = await run(session, organisations.register_bidder, principal, data)
         return RegisteredOut(organisation=_org_out(org), user_id=user.id, username=user.username)  # type: ignore[arg-type]
 
     @post("/organisations", guards=[requires(Role.admin)], summary="Register a tenderee, agency or authority")
     async def create_org(
-        self, session: AsyncSession, principal: Principal, data: OrganisationIn
+        self, session: RequestSession, principal: Principal, data: OrganisationIn
     ) -> OrganisationOut:
         return _org_out(await run(session, organisations.create_organisation, principal, data))
 
@@ -125,7 +124,7 @@ class TradingApi(Controller):
     @get("/tenders", summary="Public tender search", cache=False)
     async def search(
         self,
-        session: AsyncSession,
+        session: RequestSession,
         settings: Settings,
         q: str = "",
         category: str = "",
@@ -141,12 +140,12 @@ class TradingApi(Controller):
         return await run(session, search_tenders, settings, query, page_size=page_size)
 
     @get("/tenders/{tender_id:int}", summary="A tender (drafts only for its tenderee and agency)")
-    async def show(self, session: AsyncSession, principal: Principal, tender_id: int) -> TenderOut:
+    async def show(self, session: RequestSession, principal: Principal, tender_id: int) -> TenderOut:
         return await run(session, views.tender_view, principal, tender_id)
 
     @post("/tenders", guards=STAFF, summary="Create a draft tender")
     async def create(
-        self, session: AsyncSession, principal: Principal, settings: Settings, data: TenderFields
+        self, session: RequestSession, principal: Principal, settings: Settings, data: TenderFields
     ) -> TenderOut:
         def op(s: Session) -> TenderOut:
             t = tenders.create_tender(s, principal, settings, data)
@@ -159,7 +158,7 @@ class TradingApi(Controller):
     )
     async def update(
         self,
-        session: AsyncSession,
+        session: RequestSession,
         principal: Principal,
         settings: Settings,
         tender_id: int,
@@ -175,7 +174,12 @@ class TradingApi(Controller):
 
     @post("/tenders/{tender_id:int}/publish", guards=STAFF, status_code=200, summary="Publish a draft")
     async def publish(
-        self, session: AsyncSession, principal: Principal, settings: Settings, tender_id: int, data: VersionIn
+        self,
+        session: RequestSession,
+        principal: Principal,
+        settings: Settings,
+        tender_id: int,
+        data: VersionIn,
     ) -> TenderOut:
         def op(s: Session) -> TenderOut:
             t = tenders.publish_tender(s, principal, settings, tender_id, expected_version=data.version)
@@ -186,7 +190,7 @@ class TradingApi(Controller):
     @post("/tenders/{tender_id:int}/amendments", guards=STAFF, summary="Publish an amendment (变更公告)")
     async def amend(
         self,
-        session: AsyncSession,
+        session: RequestSession,
         principal: Principal,
         settings: Settings,
         tender_id: int,
@@ -214,7 +218,12 @@ class TradingApi(Controller):
 
     @post("/tenders/{tender_id:int}/cancel", guards=STAFF, status_code=200, summary="Cancel with a reason")
     async def cancel(
-        self, session: AsyncSession, principal: Principal, settings: Settings, tender_id: int, data: CancelIn
+        self,
+        session: RequestSession,
+        principal: Principal,
+        settings: Settings,
+        tender_id: int,
+        data: CancelIn,
     ) -> TenderOut:
         def op(s: Session) -> TenderOut:
             t = tenders.cancel_tender(
@@ -226,7 +235,7 @@ class TradingApi(Controller):
 
     @post("/lots/{lot_id:int}/fail", guards=STAFF, status_code=200, summary="Declare a lot failed (流标)")
     async def fail_lot(
-        self, session: AsyncSession, principal: Principal, settings: Settings, lot_id: int, data: LotFailIn
+        self, session: RequestSession, principal: Principal, settings: Settings, lot_id: int, data: LotFailIn
     ) -> TenderOut:
         def op(s: Session) -> TenderOut:
             lot = tenders.mark_lot_failed(
@@ -240,7 +249,7 @@ class TradingApi(Controller):
         "/tenders/{tender_id:int}/retender", guards=STAFF, summary="Re-tender the failed lots as a new draft"
     )
     async def retender(
-        self, session: AsyncSession, principal: Principal, settings: Settings, tender_id: int
+        self, session: RequestSession, principal: Principal, settings: Settings, tender_id: int
     ) -> TenderOut:
         def op(s: Session) -> TenderOut:
             return views.tender_out(s, tenders.retender(s, principal, settings, tender_id))
@@ -258,7 +267,7 @@ class TradingApi(Controller):
     async def upload(
         self,
         request: Request[Any, Any, Any],
-        session: AsyncSession,
+        session: RequestSession,
         principal: Principal,
         settings: Settings,
         tender_id: int,
@@ -307,19 +316,19 @@ class TradingApi(Controller):
 
     @get("/documents/{document_id:int}/download", summary="Download a tender document (bidders: recorded)")
     async def download(
-        self, session: AsyncSession, principal: Principal, settings: Settings, document_id: int
+        self, session: RequestSession, principal: Principal, settings: Settings, document_id: int
     ) -> Stream:
         d = await run(session, documents.document_for_download, principal, document_id)
         return document_stream(settings, d.sha256, d.filename, d.content_type)
 
     @get("/tenders/{tender_id:int}/downloads", guards=[requires()], summary="Who downloaded (after opening)")
     async def downloads(
-        self, session: AsyncSession, principal: Principal, tender_id: int
+        self, session: RequestSession, principal: Principal, tender_id: int
     ) -> list[DownloadOut]:
         return await run(session, documents.downloads, principal, tender_id)
 
     @get("/tenders/{tender_id:int}/announcement.pdf", summary="The announcement PDF (招标公告)")
-    async def announcement(self, session: AsyncSession, settings: Settings, tender_id: int) -> Stream:
+    async def announcement(self, session: RequestSession, settings: Settings, tender_id: int) -> Stream:
         t = await run(session, tenders.get_public_tender, tender_id)
         return announcement_stream(settings, t)
 
@@ -327,7 +336,7 @@ class TradingApi(Controller):
 
     @post("/tenders/{tender_id:int}/questions", guards=[requires(Role.bidder)], summary="Ask a question")
     async def ask(
-        self, session: AsyncSession, principal: Principal, tender_id: int, data: QuestionIn
+        self, session: RequestSession, principal: Principal, tender_id: int, data: QuestionIn
     ) -> dict[str, int]:
         c = await run(
             session, clarifications.ask_question, principal, tender_id, data.question, lot_id=data.lot_id
@@ -336,14 +345,14 @@ class TradingApi(Controller):
 
     @get("/tenders/{tender_id:int}/questions", guards=STAFF, summary="Questions (the askers stay anonymous)")
     async def questions(
-        self, session: AsyncSession, principal: Principal, tender_id: int
+        self, session: RequestSession, principal: Principal, tender_id: int
     ) -> list[QuestionOut]:
         return await run(session, clarifications.questions_for_manager, principal, tender_id)
 
     @post("/clarifications/{clarification_id:int}/answer", guards=STAFF, status_code=200, summary="Answer")
     async def answer(
         self,
-        session: AsyncSession,
+        session: RequestSession,
         principal: Principal,
         settings: Settings,
         clarification_id: int,
@@ -363,7 +372,7 @@ class TradingApi(Controller):
     @post("/tenders/{tender_id:int}/clarifications", guards=STAFF, summary="Issue a clarification")
     async def clarify(
         self,
-        session: AsyncSession,
+        session: RequestSession,
         principal: Principal,
         settings: Settings,
         tender_id: int,
@@ -381,14 +390,14 @@ class TradingApi(Controller):
         return {"id": c.id, "amendment_id": c.amendment_id}
 
     @get("/notifications", guards=[requires(Role.bidder)], summary="The bidder's notifications")
-    async def my_notifications(self, session: AsyncSession, principal: Principal) -> list[NotificationOut]:
+    async def my_notifications(self, session: RequestSession, principal: Principal) -> list[NotificationOut]:
         return await run(session, notifications.notifications_for, principal)
 
     # --- procedure settings ----------------------------------------------------------------------
 
     @get("/procedure-settings", summary="Per-procedure rules")
     async def procedure_settings(
-        self, session: AsyncSession, settings: Settings
+        self, session: RequestSession, settings: Settings
     ) -> list[ProcedureSettingsOut]:
         rows = await run(session, procedures.all_procedure_settings, settings)
         return [_proc_out(r) for r in rows]
@@ -398,7 +407,7 @@ class TradingApi(Controller):
     )
     async def update_procedure(
         self,
-        session: AsyncSession,
+        session: RequestSession,
         principal: Principal,
         settings: Settings,
         method: str,
@@ -460,7 +469,7 @@ class OcdsApi(Controller):
     async def releases(
         self,
         request: Request[Any, Any, Any],
-        session: AsyncSession,
+        session: RequestSession,
         settings: Settings,
         page: int = Parameter(default=1, ge=1, le=100_000),
         page_size: int = Parameter(default=100, ge=1, le=1000),
@@ -490,7 +499,9 @@ class OcdsApi(Controller):
         return Response(ocds.release_package(settings, rows[:page_size], uri, next_url=nxt, prev_url=prev))
 
     @get("/records/{ocid:str}", summary="Record package with the compiled release", cache=False)
-    async def record(self, session: AsyncSession, settings: Settings, ocid: str) -> Response[dict[str, Any]]:
+    async def record(
+        self, session: RequestSession, settings: Settings, ocid: str
+    ) -> Response[dict[str, Any]]:
         rows = await run(session, ocds.list_releases, ocid=ocid, limit=100_000)
         if not rows:
             raise NotFound(f"没有开放合同编号为 {ocid} 的记录", f"No record with ocid {ocid}")
@@ -500,7 +511,7 @@ class OcdsApi(Controller):
     @get("/changes", summary="Change feed: releases after a cursor, oldest first", cache=False)
     async def changes(
         self,
-        session: AsyncSession,
+        session: RequestSession,
         settings: Settings,
         since: int = Parameter(default=0, ge=0),
         limit: int = Parameter(default=100, ge=1, le=1000),

@@ -16,7 +16,6 @@ from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, Parameter
 from litestar.response import Redirect, Stream, Template
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -24,7 +23,7 @@ from tenderhall.auth.guards import requires
 from tenderhall.auth.models import Organisation, OrgKind, Role
 from tenderhall.auth.principal import Principal
 from tenderhall.blobs import BlobStore
-from tenderhall.db import run
+from tenderhall.db import RequestSession, run
 from tenderhall.errors import InvalidInput
 from tenderhall.settings import Settings, get_settings
 from tenderhall.web.i18n import SHANGHAI
@@ -163,7 +162,7 @@ def _version(form: dict[str, Any]) -> int | None:
 
 
 @get("/", include_in_schema=False, cache=False)
-async def home(request: Request[Any, Any, Any], session: AsyncSession) -> Template:
+async def home(request: Request[Any, Any, Any], session: RequestSession) -> Template:
     def load(s: Session) -> dict[str, Any]:
         return {"announcements": search.latest_announcements(s, 10), "results": search.latest_results(s, 10)}
 
@@ -173,7 +172,7 @@ async def home(request: Request[Any, Any, Any], session: AsyncSession) -> Templa
 @get("/tenders", include_in_schema=False, cache=False)
 async def tender_search(
     request: Request[Any, Any, Any],
-    session: AsyncSession,
+    session: RequestSession,
     settings: Settings,
     q: str = "",
     category: str = "",
@@ -206,7 +205,7 @@ async def tender_search(
 
 @get("/tenders/{tender_id:int}", include_in_schema=False, cache=False)
 async def tender_page(
-    request: Request[Any, Any, Any], session: AsyncSession, principal: Principal, tender_id: int
+    request: Request[Any, Any, Any], session: RequestSession, principal: Principal, tender_id: int
 ) -> Template:
     def load(s: Session) -> dict[str, Any]:
         t = views.tender_view(s, principal, tender_id)
@@ -217,21 +216,21 @@ async def tender_page(
 
 
 @get("/tenders/{tender_id:int}/announcement.pdf", include_in_schema=False)
-async def announcement_page(session: AsyncSession, settings: Settings, tender_id: int) -> Stream:
+async def announcement_page(session: RequestSession, settings: Settings, tender_id: int) -> Stream:
     t = await run(session, tenders.get_public_tender, tender_id)
     return announcement_stream(settings, t)
 
 
 @get("/documents/{document_id:int}", include_in_schema=False)
 async def document_download(
-    session: AsyncSession, principal: Principal, settings: Settings, document_id: int
+    session: RequestSession, principal: Principal, settings: Settings, document_id: int
 ) -> Stream:
     d = await run(session, documents.document_for_download, principal, document_id)
     return document_stream(settings, d.sha256, d.filename, d.content_type)
 
 
 @post("/tenders/{tender_id:int}/questions", guards=[requires(Role.bidder)], include_in_schema=False)
-async def ask_question(session: AsyncSession, principal: Principal, tender_id: int, data: Form) -> Redirect:
+async def ask_question(session: RequestSession, principal: Principal, tender_id: int, data: Form) -> Redirect:
     await run(session, clarifications.ask_question, principal, tender_id, data.get("question", ""))
     return redirect(f"/tenders/{tender_id}#questions", flash="问题已提交，答复将在澄清栏公布 / Question sent")
 
@@ -242,7 +241,7 @@ async def register_form(request: Request[Any, Any, Any]) -> Template:
 
 
 @post("/register", include_in_schema=False)
-async def register_submit(session: AsyncSession, principal: Principal, data: Form) -> Redirect:
+async def register_submit(session: RequestSession, principal: Principal, data: Form) -> Redirect:
     org, _user = await run(
         session,
         organisations.register_bidder,
@@ -262,14 +261,14 @@ async def register_submit(session: AsyncSession, principal: Principal, data: For
 
 @get("/my/notifications", guards=[requires(Role.bidder)], include_in_schema=False, cache=False)
 async def my_notifications(
-    request: Request[Any, Any, Any], session: AsyncSession, principal: Principal
+    request: Request[Any, Any, Any], session: RequestSession, principal: Principal
 ) -> Template:
     items = await run(session, notifications.notifications_for, principal)
     return render(request, "trading/notifications.html", items=items)
 
 
 @post("/my/notifications/read", guards=[requires(Role.bidder)], include_in_schema=False)
-async def my_notifications_read(session: AsyncSession, principal: Principal) -> Redirect:
+async def my_notifications_read(session: RequestSession, principal: Principal) -> Redirect:
     await run(session, notifications.mark_all_read, principal)
     return redirect("/my/notifications")
 
@@ -283,7 +282,7 @@ def _orgs(s: Session, kind: OrgKind) -> list[Organisation]:
 
 @get("/manage/tenders", guards=STAFF, include_in_schema=False, cache=False)
 async def manage_list(
-    request: Request[Any, Any, Any], session: AsyncSession, principal: Principal
+    request: Request[Any, Any, Any], session: RequestSession, principal: Principal
 ) -> Template:
     def load(s: Session) -> list[Tender]:
         org = principal.organisation_id
@@ -311,14 +310,14 @@ def _form_ctx(s: Session) -> dict[str, Any]:
 
 
 @get("/manage/tenders/new", guards=STAFF, include_in_schema=False, cache=False)
-async def manage_new(request: Request[Any, Any, Any], session: AsyncSession) -> Template:
+async def manage_new(request: Request[Any, Any, Any], session: RequestSession) -> Template:
     ctx = await session.run_sync(_form_ctx)
     return render(request, "trading/manage_form.html", L=LABELS, t=None, **ctx)
 
 
 @post("/manage/tenders", guards=STAFF, include_in_schema=False)
 async def manage_create(
-    session: AsyncSession, principal: Principal, settings: Settings, data: Form
+    session: RequestSession, principal: Principal, settings: Settings, data: Form
 ) -> Redirect:
     fields = tender_fields_from(data)
     t = await run(session, tenders.create_tender, principal, settings, fields)
@@ -327,7 +326,7 @@ async def manage_create(
 
 @get("/manage/tenders/{tender_id:int}/edit", guards=STAFF, include_in_schema=False, cache=False)
 async def manage_edit(
-    request: Request[Any, Any, Any], session: AsyncSession, principal: Principal, tender_id: int
+    request: Request[Any, Any, Any], session: RequestSession, principal: Principal, tender_id: int
 ) -> Template:
     def load(s: Session) -> dict[str, Any]:
         t = tenders.get_tender(s, tender_id)
@@ -339,7 +338,7 @@ async def manage_edit(
 
 @post("/manage/tenders/{tender_id:int}/edit", guards=STAFF, include_in_schema=False)
 async def manage_update(
-    session: AsyncSession, principal: Principal, settings: Settings, tender_id: int, data: Form
+    session: RequestSession, principal: Principal, settings: Settings, tender_id: int, data: Form
 ) -> Redirect:
     fields = tender_fields_from(data)
     await run(
@@ -350,7 +349,7 @@ async def manage_update(
 
 @get("/manage/tenders/{tender_id:int}", guards=STAFF, include_in_schema=False, cache=False)
 async def manage_tender(
-    request: Request[Any, Any, Any], session: AsyncSession, principal: Principal, tender_id: int
+    request: Request[Any, Any, Any], session: RequestSession, principal: Principal, tender_id: int
 ) -> Template:
     def load(s: Session) -> dict[str, Any]:
         t = tenders.get_tender(s, tender_id)
@@ -369,7 +368,7 @@ async def manage_tender(
 
 @post("/manage/tenders/{tender_id:int}/publish", guards=STAFF, include_in_schema=False)
 async def manage_publish(
-    session: AsyncSession, principal: Principal, settings: Settings, tender_id: int, data: Form
+    session: RequestSession, principal: Principal, settings: Settings, tender_id: int, data: Form
 ) -> Redirect:
     await run(
         session, tenders.publish_tender, principal, settings, tender_id, expected_version=_version(data)
@@ -379,7 +378,7 @@ async def manage_publish(
 
 @post("/manage/tenders/{tender_id:int}/amend", guards=STAFF, include_in_schema=False)
 async def manage_amend(
-    session: AsyncSession, principal: Principal, settings: Settings, tender_id: int, data: Form
+    session: RequestSession, principal: Principal, settings: Settings, tender_id: int, data: Form
 ) -> Redirect:
     changes: dict[str, Any] = {}
     for name in ("title", "description", "announcement", "bond_rule"):
@@ -423,7 +422,7 @@ async def manage_amend(
     request_max_body_size=get_settings().trading.document_max_bytes + 1024 * 1024,
 )
 async def manage_upload(
-    session: AsyncSession, principal: Principal, settings: Settings, tender_id: int, data: Multipart
+    session: RequestSession, principal: Principal, settings: Settings, tender_id: int, data: Multipart
 ) -> Redirect:
     upload = data.get("file")
     if not isinstance(upload, UploadFile):
@@ -461,7 +460,7 @@ async def manage_upload(
 
 @post("/manage/tenders/{tender_id:int}/clarifications", guards=STAFF, include_in_schema=False)
 async def manage_clarify(
-    session: AsyncSession, principal: Principal, settings: Settings, tender_id: int, data: Form
+    session: RequestSession, principal: Principal, settings: Settings, tender_id: int, data: Form
 ) -> Redirect:
     new_deadline = local_datetime(data.get("new_deadline_at"), "新的投标截止时间", "The new deadline")
     await run(
@@ -478,7 +477,7 @@ async def manage_clarify(
 
 @post("/manage/clarifications/{clarification_id:int}/answer", guards=STAFF, include_in_schema=False)
 async def manage_answer(
-    session: AsyncSession, principal: Principal, settings: Settings, clarification_id: int, data: Form
+    session: RequestSession, principal: Principal, settings: Settings, clarification_id: int, data: Form
 ) -> Redirect:
     new_deadline = local_datetime(data.get("new_deadline_at"), "新的投标截止时间", "The new deadline")
     c = await run(
@@ -495,7 +494,7 @@ async def manage_answer(
 
 @post("/manage/tenders/{tender_id:int}/cancel", guards=STAFF, include_in_schema=False)
 async def manage_cancel(
-    session: AsyncSession, principal: Principal, settings: Settings, tender_id: int, data: Form
+    session: RequestSession, principal: Principal, settings: Settings, tender_id: int, data: Form
 ) -> Redirect:
     await run(
         session,
@@ -511,7 +510,7 @@ async def manage_cancel(
 
 @post("/manage/lots/{lot_id:int}/fail", guards=STAFF, include_in_schema=False)
 async def manage_fail_lot(
-    session: AsyncSession, principal: Principal, settings: Settings, lot_id: int, data: Form
+    session: RequestSession, principal: Principal, settings: Settings, lot_id: int, data: Form
 ) -> Redirect:
     valid = integer(data.get("valid_bids"), "有效投标数", "The number of valid bids")
     lot = await run(
@@ -528,7 +527,7 @@ async def manage_fail_lot(
 
 @post("/manage/tenders/{tender_id:int}/retender", guards=STAFF, include_in_schema=False)
 async def manage_retender(
-    session: AsyncSession, principal: Principal, settings: Settings, tender_id: int
+    session: RequestSession, principal: Principal, settings: Settings, tender_id: int
 ) -> Redirect:
     new = await run(session, tenders.retender, principal, settings, tender_id)
     return redirect(f"/manage/tenders/{new.id}/edit", flash="已创建重新招标草稿 / Re-tender draft created")
@@ -539,7 +538,7 @@ async def manage_retender(
 
 @get("/manage/procedures", guards=[requires(Role.admin)], include_in_schema=False, cache=False)
 async def procedures_page(
-    request: Request[Any, Any, Any], session: AsyncSession, settings: Settings
+    request: Request[Any, Any, Any], session: RequestSession, settings: Settings
 ) -> Template:
     rows = await run(session, procedures.all_procedure_settings, settings)
     return render(request, "trading/procedures.html", L=LABELS, rows=rows)
@@ -547,7 +546,7 @@ async def procedures_page(
 
 @post("/manage/procedures/{method:str}", guards=[requires(Role.admin)], include_in_schema=False)
 async def procedures_update(
-    session: AsyncSession, principal: Principal, settings: Settings, method: str, data: Form
+    session: RequestSession, principal: Principal, settings: Settings, method: str, data: Form
 ) -> Redirect:
     values = ProcedureSettingsIn(
         **{
@@ -567,13 +566,13 @@ async def procedures_update(
 
 
 @get("/manage/organisations", guards=[requires(Role.admin)], include_in_schema=False, cache=False)
-async def organisations_page(request: Request[Any, Any, Any], session: AsyncSession) -> Template:
+async def organisations_page(request: Request[Any, Any, Any], session: RequestSession) -> Template:
     rows = await run(session, organisations.list_organisations)
     return render(request, "trading/organisations.html", rows=rows, kinds=list(OrgKind))
 
 
 @post("/manage/organisations", guards=[requires(Role.admin)], include_in_schema=False)
-async def organisations_create(session: AsyncSession, principal: Principal, data: Form) -> Redirect:
+async def organisations_create(session: RequestSession, principal: Principal, data: Form) -> Redirect:
     org = await run(
         session,
         organisations.create_organisation,

@@ -8,14 +8,13 @@ from typing import Any
 from litestar import Request, get
 from litestar.params import Parameter
 from litestar.response import Template
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from tenderhall.audit import service
 from tenderhall.audit.models import TreeHead
 from tenderhall.audit.schemas import ConsistencyProofOut, HowToVerify, InclusionProofOut, TreeHeadOut
-from tenderhall.db import run
+from tenderhall.db import RequestSession, run
 from tenderhall.errors import NotFound
 from tenderhall.settings import Settings
 from tenderhall.signing import platform_signer
@@ -107,7 +106,7 @@ def _latest(session: Session) -> TreeHead:
 
 
 @get("/api/audit/tree-head", tags=["audit"], summary="Latest signed tree head of the audit log")
-async def api_tree_head(session: AsyncSession, settings: Settings) -> TreeHeadOut:
+async def api_tree_head(session: RequestSession, settings: Settings) -> TreeHeadOut:
     head = await run(session, _latest)
     return head_out(head, settings)
 
@@ -116,7 +115,7 @@ async def api_tree_head(session: AsyncSession, settings: Settings) -> TreeHeadOu
     "/api/audit/events/{seq:int}/proof", tags=["audit"], summary="RFC 6962 inclusion proof of an audit event"
 )
 async def api_inclusion_proof(
-    session: AsyncSession,
+    session: RequestSession,
     settings: Settings,
     seq: int,
     tree_size: int | None = Parameter(default=None, ge=1, description="tree size (default: latest head)"),
@@ -137,7 +136,7 @@ async def api_inclusion_proof(
 
 @get("/api/audit/consistency", tags=["audit"], summary="RFC 6962 consistency proof between two tree sizes")
 async def api_consistency(
-    session: AsyncSession,
+    session: RequestSession,
     settings: Settings,
     first: int = Parameter(ge=1, description="the earlier tree size"),
     second: int | None = Parameter(
@@ -169,7 +168,7 @@ def _page_data(session: Session) -> dict[str, Any]:
 
 @get("/audit/tree-head", tags=["audit"], summary="Audit log tree head (page)", include_in_schema=False)
 async def tree_head_page(
-    request: Request[Any, Any, Any], session: AsyncSession, settings: Settings
+    request: Request[Any, Any, Any], session: RequestSession, settings: Settings
 ) -> Template:
     data = await run(session, _page_data)
     recent: list[TreeHead] = data["recent"]

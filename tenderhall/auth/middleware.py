@@ -11,6 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from litestar.types import ASGIApp, Receive, Scope, Send
+from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from tenderhall.auth.models import Organisation, Role, User, UserSession
@@ -24,16 +25,18 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _lookup(s: Session, token: str, kind: str) -> Any:
+    return s.execute(
+        sa.select(UserSession, User, Organisation)
+        .join(User, col(User.id) == col(UserSession.user_id))
+        .outerjoin(Organisation, col(Organisation.id) == col(UserSession.organisation_id))
+        .where(col(UserSession.token_hash) == hash_token(token), col(UserSession.kind) == kind)
+    ).first()
+
+
 async def resolve(db: Database, token: str, kind: str) -> Principal | None:
-    async with db.async_unit_of_work(readonly=True) as s:
-        row = (
-            await s.execute(
-                sa.select(UserSession, User, Organisation)
-                .join(User, col(User.id) == col(UserSession.user_id))
-                .outerjoin(Organisation, col(Organisation.id) == col(UserSession.organisation_id))
-                .where(col(UserSession.token_hash) == hash_token(token), col(UserSession.kind) == kind)
-            )
-        ).first()
+    async with db.request_unit_of_work(readonly=True) as s:
+        row = await s.run_sync(_lookup, token, kind)
     if row is None:
         return None
     sess, user, org = row

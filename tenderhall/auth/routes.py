@@ -16,7 +16,6 @@ from litestar.datastructures import Cookie
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.response import Redirect, Template
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from tenderhall.auth import certlogin, service
@@ -34,7 +33,7 @@ from tenderhall.auth.schemas import (
     TrustedCAOut,
     UserOut,
 )
-from tenderhall.db import run
+from tenderhall.db import RequestSession, run
 from tenderhall.errors import AppError
 from tenderhall.pki import truststore
 from tenderhall.settings import Settings
@@ -90,7 +89,7 @@ def _safe_next(nxt: str | None) -> str:
 
 @post("/api/auth/token", tags=["auth"], summary="Password (+TOTP) sign-in: a bearer token", status_code=200)
 async def api_token(
-    request: Request[Any, Any, Any], data: TokenRequest, session: AsyncSession, settings: Settings
+    request: Request[Any, Any, Any], data: TokenRequest, session: RequestSession, settings: Settings
 ) -> Response[Any]:
     outcome = await run(
         session,
@@ -112,7 +111,7 @@ async def api_token(
     summary="A single-use nonce for certificate sign-in",
     status_code=200,
 )
-async def api_nonce(session: AsyncSession, settings: Settings) -> NonceResponse:
+async def api_nonce(session: RequestSession, settings: Settings) -> NonceResponse:
     row = await run(session, certlogin.issue_nonce, settings)
     return NonceResponse(
         nonce=row.nonce,
@@ -128,7 +127,10 @@ async def api_nonce(session: AsyncSession, settings: Settings) -> NonceResponse:
     status_code=200,
 )
 async def api_certificate_login(
-    request: Request[Any, Any, Any], data: CertificateLoginRequest, session: AsyncSession, settings: Settings
+    request: Request[Any, Any, Any],
+    data: CertificateLoginRequest,
+    session: RequestSession,
+    settings: Settings,
 ) -> Response[Any]:
     outcome = await run(
         session,
@@ -157,7 +159,7 @@ def _bearer(request: Request[Any, Any, Any]) -> str:
     guards=[requires()],
     status_code=204,
 )
-async def api_logout(request: Request[Any, Any, Any], session: AsyncSession, principal: Principal) -> None:
+async def api_logout(request: Request[Any, Any, Any], session: RequestSession, principal: Principal) -> None:
     await run(session, service.revoke_session, principal, _bearer(request))
 
 
@@ -211,17 +213,17 @@ def _cas(s: Session) -> list[TrustedCAOut]:
 
 
 @get("/api/auth/users", tags=["auth"], summary="Users (admin)", guards=[requires(Role.admin)])
-async def api_users(session: AsyncSession) -> list[UserOut]:
+async def api_users(session: RequestSession) -> list[UserOut]:
     return await run(session, _users)
 
 
 @get("/api/pki/cas", tags=["pki"], summary="The CA trust store (admin)", guards=[requires(Role.admin)])
-async def api_cas(session: AsyncSession) -> list[TrustedCAOut]:
+async def api_cas(session: RequestSession) -> list[TrustedCAOut]:
     return await run(session, _cas)
 
 
 @post("/api/pki/cas", tags=["pki"], summary="Trust a CA certificate (admin)", guards=[requires(Role.admin)])
-async def api_import_ca(data: PemUpload, session: AsyncSession, principal: Principal) -> TrustedCAOut:
+async def api_import_ca(data: PemUpload, session: RequestSession, principal: Principal) -> TrustedCAOut:
     def go(s: Session) -> TrustedCAOut:
         row = truststore.import_ca(s, principal, data.pem, data.name)
         return next(c for c in _cas(s) if c.id == row.id)
@@ -230,7 +232,7 @@ async def api_import_ca(data: PemUpload, session: AsyncSession, principal: Princ
 
 
 @post("/api/pki/crls", tags=["pki"], summary="Import a CRL (admin)", guards=[requires(Role.admin)])
-async def api_import_crl(data: PemUpload, session: AsyncSession, principal: Principal) -> TrustedCAOut:
+async def api_import_crl(data: PemUpload, session: RequestSession, principal: Principal) -> TrustedCAOut:
     def go(s: Session) -> TrustedCAOut:
         imp = truststore.import_crl(s, principal, data.pem)
         return next(c for c in _cas(s) if c.id == imp.ca_id)
@@ -258,7 +260,7 @@ async def login_page(request: Request[Any, Any, Any]) -> Template:
 async def login_submit(
     request: Request[Any, Any, Any],
     data: Annotated[LoginForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
-    session: AsyncSession,
+    session: RequestSession,
     settings: Settings,
 ) -> Any:
     outcome = await run(
@@ -306,7 +308,7 @@ async def login_submit(
 
 @post("/logout", tags=["pages"], include_in_schema=False, status_code=303)
 async def logout_submit(
-    request: Request[Any, Any, Any], session: AsyncSession, principal: Principal
+    request: Request[Any, Any, Any], session: RequestSession, principal: Principal
 ) -> Redirect:
     token = request.cookies.get(SESSION_COOKIE)
     if token:
@@ -322,12 +324,12 @@ async def certificate_page(request: Request[Any, Any, Any], settings: Settings) 
 
 
 @get("/admin/users", tags=["pages"], include_in_schema=False, guards=[requires(Role.admin)])
-async def admin_users(request: Request[Any, Any, Any], session: AsyncSession) -> Template:
+async def admin_users(request: Request[Any, Any, Any], session: RequestSession) -> Template:
     return render(request, "auth/admin_users.html", users=await run(session, _users))
 
 
 @get("/admin/trust-store", tags=["pages"], include_in_schema=False, guards=[requires(Role.admin)])
-async def admin_trust_store(request: Request[Any, Any, Any], session: AsyncSession) -> Template:
+async def admin_trust_store(request: Request[Any, Any, Any], session: RequestSession) -> Template:
     return render(request, "auth/admin_trust_store.html", cas=await run(session, _cas))
 
 
@@ -346,7 +348,7 @@ class PemForm:
 )
 async def admin_trust_store_import(
     data: Annotated[PemForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
-    session: AsyncSession,
+    session: RequestSession,
     principal: Principal,
 ) -> Redirect:
     if data.what == "crl":

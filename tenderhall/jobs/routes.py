@@ -7,12 +7,11 @@ from typing import Any
 
 from litestar import Request, get, post
 from litestar.response import Redirect, Template
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenderhall.auth.guards import requires
 from tenderhall.auth.models import Role
 from tenderhall.auth.principal import Principal
-from tenderhall.db import run
+from tenderhall.db import RequestSession, run
 from tenderhall.jobs import service
 from tenderhall.jobs.schemas import JobOut
 from tenderhall.jobs.service import JobFilter
@@ -37,7 +36,7 @@ def _limit(limit: int) -> int:
     security=[{"bearer": []}],
 )
 async def list_jobs_api(
-    session: AsyncSession, status: JobFilter = JobFilter.open, limit: int = 200
+    session: RequestSession, status: JobFilter = JobFilter.open, limit: int = 200
 ) -> list[JobOut]:
     rows = await run(session, service.list_jobs, status, limit=_limit(limit))
     return [JobOut.of(r) for r in rows]
@@ -51,14 +50,14 @@ async def list_jobs_api(
     security=[{"bearer": []}],
     status_code=200,
 )
-async def retry_job_api(session: AsyncSession, principal: Principal, job_id: int) -> JobOut:
+async def retry_job_api(session: RequestSession, principal: Principal, job_id: int) -> JobOut:
     row = await run(session, service.retry_job, principal, job_id)
     return JobOut.of(row)
 
 
 @get("/admin/jobs", guards=ADMIN, include_in_schema=False)
 async def jobs_page(
-    request: Request[Any, Any, Any], session: AsyncSession, status: JobFilter = JobFilter.open
+    request: Request[Any, Any, Any], session: RequestSession, status: JobFilter = JobFilter.open
 ) -> Template:
     rows = await run(session, service.list_jobs, status, limit=500)
     counts = await run(session, service.count_by_status)
@@ -73,7 +72,7 @@ async def jobs_page(
 
 
 @post("/admin/jobs/{job_id:int}/retry", guards=ADMIN, include_in_schema=False)
-async def retry_job_page(session: AsyncSession, principal: Principal, job_id: int) -> Redirect:
+async def retry_job_page(session: RequestSession, principal: Principal, job_id: int) -> Redirect:
     row = await run(session, service.retry_job, principal, job_id)
     return redirect(
         "/admin/jobs",

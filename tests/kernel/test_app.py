@@ -13,12 +13,11 @@ import pytest
 import sqlalchemy as sa
 from litestar import post
 from litestar.testing import TestClient
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenderhall.app import create_app
 from tenderhall.audit.models import AuditEvent
 from tenderhall.audit.service import record
-from tenderhall.db import Database, run
+from tenderhall.db import Database, RequestSession, run
 from tenderhall.errors import RuleViolation
 from tenderhall.settings import Settings
 
@@ -26,13 +25,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @post("/api/test/record-then-fail")
-async def _record_then_fail(session: AsyncSession) -> dict[str, Any]:
+async def _record_then_fail(session: RequestSession) -> dict[str, Any]:
     await run(session, record, "system", "test.partial", "thing", 1, "should be rolled back")
     raise RuleViolation("测试规则拒绝", "refused by a test rule")
 
 
 @post("/api/test/record")
-async def _record(session: AsyncSession) -> dict[str, Any]:
+async def _record(session: RequestSession) -> dict[str, Any]:
     event = await run(session, record, "system", "test.kept", "thing", 2, "kept")
     return {"seq": event.seq}
 
@@ -73,7 +72,7 @@ def test_a_failed_commit_becomes_an_error_response_not_a_silent_success(
         record(s, "system", "test.first", "thing", 1, "first")
 
     @post("/api/test/duplicate-seq")
-    async def dup(session: AsyncSession) -> dict[str, str]:
+    async def dup(session: RequestSession) -> dict[str, str]:
         def add_dup(s: Any) -> None:
             first = s.execute(sa.select(AuditEvent)).scalar_one()
             s.add(
