@@ -1,8 +1,12 @@
-"""Database kernel: one URL gives an async engine (requests) and a sync engine (workers, CLI).
+"""Database kernel: one URL gives the engines for requests, workers and the CLI.
 
-Service code is written once, synchronously, against a plain ``Session``; request handlers call it
-through ``AsyncSession.run_sync`` (see :func:`run`), workers call it directly. One request or one
-job is one transaction, committed at the edge (:func:`provide_session`, :func:`unit_of_work`).
+Service code is written once, synchronously, against a plain ``Session``. Request handlers receive a
+:class:`ThreadedSession` (``RequestSession``) and call services with ``await run(session, fn, …)``,
+one worker-thread hop per call; workers and the CLI call them directly in :meth:`Database.unit_of_work`.
+(Requests first used the async drivers, aiosqlite and asyncpg, through ``AsyncSession.run_sync``; that
+cost one event-loop round trip per statement, about three times the whole request on SQLite. The async
+engine remains for the non-blocking health check.) One request or one job is one transaction,
+committed at the edge (``tenderhall.app.provide_session``, :meth:`Database.unit_of_work`).
 Application code never commits.
 """
 
@@ -16,7 +20,7 @@ from typing import Any, ParamSpec, TypeVar
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Engine, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlmodel import Field, SQLModel
 
@@ -154,12 +158,8 @@ class Database:
         self.sync_engine = make_sync_engine(url, echo=echo)
         self.async_engine = make_async_engine(url, echo=echo)
         self.sync_sessions = sessionmaker(self.sync_engine, expire_on_commit=False)
-        self.async_sessions = async_sessionmaker(self.async_engine, expire_on_commit=False)
         self.readonly_sync_sessions = sessionmaker(
             self.sync_engine.execution_options(sqlite_begin="DEFERRED"), expire_on_commit=False
-        )
-        self.readonly_async_sessions = async_sessionmaker(
-            self.async_engine.execution_options(sqlite_begin="DEFERRED"), expire_on_commit=False
         )
         self.after_commit_hooks: list[Callable[[], None]] = []
 
@@ -176,18 +176,6 @@ class Database:
                 session.commit()
             except BaseException:
                 session.rollback()
-                raise
-        self._after_commit()
-
-    @contextlib.asynccontextmanager
-    async def async_unit_of_work(self, *, readonly: bool = False) -> AsyncIterator[AsyncSession]:
-        factory = self.readonly_async_sessions if readonly else self.async_sessions
-        async with factory() as session:
-            try:
-                yield session
-                await session.commit()
-            except BaseException:
-                await session.rollback()
                 raise
         self._after_commit()
 
