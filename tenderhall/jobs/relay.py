@@ -220,7 +220,8 @@ _WAKERS_LOCK = threading.Lock()
 
 
 def _engines(db: Database) -> list[Engine]:
-    return [db.sync_engine, db.async_engine.sync_engine]
+    # requests, jobs and the CLI all write through the sync engine (the async one only pings /health)
+    return [db.sync_engine]
 
 
 def wake_on_commit(db: Database, waker: Waker) -> None:
