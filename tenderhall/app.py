@@ -215,7 +215,7 @@ def create_app(
     configure_logging(settings)
     registry.import_all_models()
     registry.import_all_tasks()
-    db = db or Database(settings.database_url)
+    db = db or Database(settings.database_url, pool_size=settings.database_pool_size)
     if check:
         check_services(settings, db)
     if run_jobs_inprocess is None:
@@ -241,7 +241,9 @@ def create_app(
         directory=template_dirs(), engine=JinjaTemplateEngine, engine_callback=_setup_templates
     )
 
-    def _lang_guard(request: Request[Any, Any, Any]) -> None:
+    async def _lang_guard(request: Request[Any, Any, Any]) -> None:
+        # async on purpose: Litestar runs a sync before_request hook in a worker thread, where the
+        # language would be set in the thread's context instead of the request's.
         i18n.current_language.set(language_of(request))
 
     app = Litestar(

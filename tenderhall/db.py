@@ -153,15 +153,20 @@ def make_async_engine(url: str, **kw: Any) -> AsyncEngine:
 class Database:
     """Both engines and session factories for one database URL."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int | None = None) -> None:
         self.url = url
-        self.sync_engine = make_sync_engine(url, echo=echo)
+        pool: dict[str, Any] = (
+            {} if pool_size is None else {"pool_size": pool_size, "max_overflow": pool_size}
+        )
+        self.sync_engine = make_sync_engine(url, echo=echo, **pool)
         self.async_engine = make_async_engine(url, echo=echo)
         self.sync_sessions = sessionmaker(self.sync_engine, expire_on_commit=False)
         self.readonly_sync_sessions = sessionmaker(
             self.sync_engine.execution_options(sqlite_begin="DEFERRED"), expire_on_commit=False
         )
         self.after_commit_hooks: list[Callable[[], None]] = []
+        if self.dialect == "sqlite":
+            event.listen(self.readonly_sync_sessions, "after_begin", _remember_sqlite_changes)
 
     @property
     def dialect(self) -> str:
@@ -183,16 +188,13 @@ class Database:
     async def request_unit_of_work(self, *, readonly: bool = False) -> AsyncIterator[ThreadedSession]:
         """One request: a sync session used from worker threads, committed here at the edge."""
         factory = self.readonly_sync_sessions if readonly else self.sync_sessions
-        session = ThreadedSession(factory())
+        session = ThreadedSession(factory(), end_inline=readonly and self.dialect == "sqlite")
         try:
-            try:
-                yield session
-                await session.commit()
-            except BaseException:
-                await session.rollback()
-                raise
-        finally:
-            await session.close()
+            yield session
+        except BaseException:
+            await session.finish(commit=False)
+            raise
+        await session.finish(commit=True)
         self._after_commit()
 
     def _after_commit(self) -> None:
@@ -226,28 +228,55 @@ class ThreadedSession:
     never concurrent, so the session is never used by two threads at once.
     """
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, *, end_inline: bool = False) -> None:
         self.sync_session = session
+        self.end_inline = end_inline
 
     async def run_sync(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         import anyio.to_thread
 
         return await anyio.to_thread.run_sync(lambda: fn(self.sync_session, *args, **kwargs))
 
-    async def commit(self) -> None:
+    async def finish(self, *, commit: bool) -> None:
+        """End the request's transaction (commit, or roll back) and release the connection, in one
+        thread hop. Without a hop: a session that never touched the database, and a read-only
+        SQLite transaction (ending it is a local call that neither waits nor writes)."""
         import anyio.to_thread
 
-        await anyio.to_thread.run_sync(self.sync_session.commit)
+        session = self.sync_session
+        idle = not session.in_transaction() and not (session.new or session.dirty or session.deleted)
+        if idle or (self.end_inline and not _sqlite_wrote(session)):
+            self._end(commit)
+            return
+        await anyio.to_thread.run_sync(self._end, commit)
 
-    async def rollback(self) -> None:
-        import anyio.to_thread
+    def _end(self, commit: bool) -> None:
+        session = self.sync_session
+        try:
+            if commit:
+                session.commit()
+            else:
+                session.rollback()
+        finally:
+            session.close()
 
-        await anyio.to_thread.run_sync(self.sync_session.rollback)
 
-    async def close(self) -> None:
-        import anyio.to_thread
+def _sqlite_changes(connection: sa.Connection) -> int:
+    return int(connection.connection.driver_connection.total_changes)  # type: ignore[union-attr]
 
-        await anyio.to_thread.run_sync(self.sync_session.close)
+
+def _remember_sqlite_changes(session: Session, _transaction: Any, connection: sa.Connection) -> None:
+    session.info["sqlite_changes"] = _sqlite_changes(connection)
+
+
+def _sqlite_wrote(session: Session) -> bool:
+    """Whether a read-only (GET) SQLite session wrote after all: then its commit may have to write
+    the WAL (and checkpoint), so it is not ended on the event loop."""
+    if session.new or session.dirty or session.deleted:
+        return True
+    if not session.in_transaction():
+        return False
+    return _sqlite_changes(session.connection()) != session.info.get("sqlite_changes")
 
 
 #: What request handlers receive as ``session`` (annotate parameters with it).

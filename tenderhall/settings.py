@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TENDERHALL_", env_nested_delimiter="__", extra="ignore")
 
     database_url: str = Field(default=f"sqlite:///{VAR_DIR}/tenderhall.db")
+    database_pool_size: int = Field(default=16, ge=1, le=200)
+    """Connections one web process keeps open (as many more may be opened for a burst). Below the
+    number of requests a process serves at once, connections are opened and closed per request."""
     broker_url: str = "memory://"
     blob_dir: Path = VAR_DIR / "blobs"
     key_dir: Path = VAR_DIR / "keys"

@@ -43,3 +43,32 @@ def test_failed_unit_of_work_loses_nothing_already_stored(db: Database) -> None:
             s.execute(sa.select(sa.text("action")).select_from(sa.text("core_audit_event"))).scalars().all()
         )
     assert actions == ["test.first"]
+
+
+async def test_read_only_request_session_that_writes_still_commits_its_write(db: Database) -> None:
+    """GET requests use read-only sessions, ended without a thread hop on SQLite; one that writes
+    after all (a recorded download, say) must still have its write committed."""
+    async with db.request_unit_of_work(readonly=True) as s:
+        await s.run_sync(lambda ss: record(ss, "system", "test.read_write", "thing", 1, "written in a GET"))
+    with db.unit_of_work() as s:
+        actions = list(s.execute(sa.text("SELECT action FROM core_audit_event")).scalars())
+    assert "test.read_write" in actions
+
+
+async def test_read_only_request_session_reads_and_releases_its_connection(db: Database) -> None:
+    async with db.request_unit_of_work(readonly=True) as s:
+        assert await s.run_sync(lambda ss: ss.execute(sa.text("SELECT 1")).scalar()) == 1
+    assert db.sync_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+async def test_request_session_rolls_back_when_the_handler_fails(db: Database) -> None:
+    try:
+        async with db.request_unit_of_work() as s:
+            await s.run_sync(lambda ss: record(ss, "system", "test.rolled_back", "thing", 1, "lost"))
+            raise RuntimeError("boom")
+    except RuntimeError:
+        pass
+    with db.unit_of_work() as s:
+        actions = list(s.execute(sa.text("SELECT action FROM core_audit_event")).scalars())
+    assert "test.rolled_back" not in actions
+    assert db.sync_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
