@@ -133,7 +133,7 @@ def _populate(url: str, n: int) -> float:
 
     import_all_models()
     from tenderhall.auth.models import Organisation
-    from trading.models import Tender, TenderTerm
+    from trading.models import Tender, TenderTerm, TermStat
 
     rnd = random.Random(20261125)
     started = time.perf_counter()
@@ -197,6 +197,10 @@ def _populate(url: str, n: int) -> float:
         postings.sort(key=lambda r: (r["term"], r["published_at"], r["tender_id"]))
         for i in range(0, len(postings), 20000):
             conn.execute(sa.insert(TenderTerm), postings[i : i + 20000])
+        counts: dict[str, int] = {}
+        for r in postings:
+            counts[r["term"]] = counts.get(r["term"], 0) + 1
+        conn.execute(sa.insert(TermStat), [{"term": t, "postings": n} for t, n in counts.items()])
     # the steady state autovacuum keeps in production: statistics and a visibility map
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.exec_driver_sql("VACUUM ANALYZE" if engine.dialect.name == "postgresql" else "ANALYZE")

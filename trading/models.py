@@ -233,6 +233,17 @@ class TenderTerm(SQLModel, table=True):
     region: str = Field(default="", max_length=64)
 
 
+class TermStat(SQLModel, table=True):
+    """How many postings each term has in ``trading_tender_term``, kept in step by the indexer in
+    the same transaction, so that a search picks its rarest term with primary-key reads instead of
+    counting postings."""
+
+    __tablename__ = "trading_term_stat"
+
+    term: str = Field(primary_key=True, max_length=32)
+    postings: int = Field(default=0)
+
+
 class Lot(SQLModel, table=True):
     __tablename__ = "trading_lot"
     __table_args__ = (sa.UniqueConstraint("tender_id", "number", name="uq_trading_lot_tender_number"),)

@@ -91,3 +91,59 @@ def test_a_state_change_reaches_the_keyword_search(
     assert _titles(db, settings, q="道路", status="open") == ["鼓楼区道路改造工程"]
     assert _titles(db, settings, q="道路照明", status="cancelled") == ["台江区道路照明工程"]
     assert keep
+
+
+def _posting_counts(db: Database) -> tuple[dict[str, int], dict[str, int]]:
+    """(kept counts without zero rows, counts recomputed from the postings)."""
+    import sqlalchemy as sa
+
+    with db.unit_of_work() as s:
+        kept = {
+            t: n for t, n in s.execute(sa.text("SELECT term, postings FROM trading_term_stat")).all() if n
+        }
+        actual = dict(
+            s.execute(sa.text("SELECT term, count(*) FROM trading_tender_term GROUP BY term")).all()
+        )
+    return kept, actual
+
+
+def test_posting_counts_follow_publication_and_amendment(
+    db: Database, settings: Settings, world: World, make_tender: Callable[..., int]
+) -> None:
+    tid = make_tender(title="学校食堂设备采购")
+    make_tender(title="学校操场改造工程")
+    make_tender(title="未发布的学校工程", publish=False)
+    kept, actual = _posting_counts(db)
+    assert kept == actual
+    assert kept["学校"] == 2
+    with db.unit_of_work() as s:
+        v = s.get(Tender, tid).version  # type: ignore[union-attr]
+        tenders.amend_tender(
+            s, world.agency, settings, tid, "更正名称", {"title": "医院厨房设备采购"}, expected_version=v
+        )
+    kept, actual = _posting_counts(db)
+    assert kept == actual
+    assert kept["学校"] == 1
+    assert "食堂" not in kept
+    assert kept["厨房"] == 1
+
+
+def test_a_keyword_is_searched_through_its_rarest_term(
+    db: Database, settings: Settings, world: World, make_tender: Callable[..., int]
+) -> None:
+    """A keyword of several terms reads the postings of the term with the fewest of them; the
+    exact check on the title then keeps only real matches, whichever term was read."""
+    from trading.service.search import _rarest
+
+    t0 = utcnow() - dt.timedelta(days=1)
+    for i in range(4):
+        make_tender(title=f"第{i}号老旧小区改造工程", now=t0 + dt.timedelta(minutes=i))
+    make_tender(title="洪山老旧小区改造工程", now=t0 + dt.timedelta(minutes=10))
+    make_tender(title="洪山小区老旧管网改造", now=t0 + dt.timedelta(minutes=11))
+    with db.unit_of_work() as s:
+        assert _rarest(s, ["洪山", "山老", "老旧", "旧小", "小区"]) == "山老"
+    assert _titles(db, settings, q="洪山老旧小区") == ["洪山老旧小区改造工程"]
+    assert _titles(db, settings, q="老旧小区") == [
+        "洪山老旧小区改造工程",
+        *[f"第{i}号老旧小区改造工程" for i in (3, 2, 1, 0)],
+    ]

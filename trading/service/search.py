@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from tenderhall.auth.models import Organisation
+from tenderhall.db import UTCDateTime
 from tenderhall.settings import Settings
 from trading.models import Tender, TenderState, TenderTerm
 from trading.schemas import SearchPage, TenderSummary
@@ -66,19 +69,84 @@ def _start_of_day(d: dt.date) -> dt.datetime:
     return dt.datetime(d.year, d.month, d.day, tzinfo=SHANGHAI).astimezone(dt.UTC)
 
 
-def _rarest(session: Session, candidates: list[str], probe: int = 1000) -> str:
-    """The term with the fewest postings, in one round trip (each count capped: index-only reads)."""
+# Public search is the busiest read of the portal. Its statements are built once per shape (which
+# filters are present) with bound parameters and reused, so a search pays only for binding and the
+# database's own work; building a SQLAlchemy statement anew costs more than SQLite's query.
+
+
+@dataclass(frozen=True)
+class _Shape:
+    indexed: bool  # through the keyword index (``trading_tender_term``)
+    category: bool
+    method: bool
+    region: bool
+    start: bool
+    end: bool
+    states: bool
+    like: bool  # the exact keyword check (index) / title or reference match (no index)
+
+
+def _rarest(session: Session, candidates: list[str]) -> str:
+    """The term with the fewest postings (one primary-key read per term)."""
     if len(candidates) == 1:
         return candidates[0]
-    parts = [
-        sa.select(col(TenderTerm.term)).where(col(TenderTerm.term) == t).limit(probe).subquery().select()
-        for t in candidates
-    ]
-    u = sa.union_all(*parts).subquery()
-    counts: dict[str, int] = dict(
-        session.execute(sa.select(u.c.term, sa.func.count()).group_by(u.c.term)).all()
-    )
+    counts = search_index.postings(session, candidates)
     return min(candidates, key=lambda t: counts.get(t, 0))
+
+
+@lru_cache(maxsize=512)
+def _ids_statement(shape: _Shape) -> sa.Select[Any]:
+    """The matching ids, newest first, for one shape of query; parameters: ``term``, ``category``,
+    ``method``, ``region``, ``start``, ``end``, ``states`` (a list), ``like``, ``reference`` and
+    ``lim``, as the shape needs them."""
+    table = TenderTerm if shape.indexed else Tender
+    key = col(TenderTerm.tender_id) if shape.indexed else col(Tender.id)
+    stmt = sa.select(key)
+    if shape.indexed:
+        stmt = stmt.where(col(TenderTerm.term) == sa.bindparam("term"))
+        if shape.like:
+            stmt = stmt.where(col(TenderTerm.title_lc).like(sa.bindparam("like"), escape="\\"))
+    else:
+        stmt = stmt.where(col(Tender.published_at).is_not(None))  # type: ignore[union-attr]
+        if shape.like:
+            stmt = stmt.where(
+                sa.or_(
+                    col(Tender.title).ilike(sa.bindparam("like"), escape="\\"),
+                    col(Tender.reference) == sa.bindparam("reference"),
+                )
+            )
+    for flag, name in ((shape.category, "category"), (shape.method, "method"), (shape.region, "region")):
+        if flag:
+            stmt = stmt.where(col(getattr(table, name)) == sa.bindparam(name))
+    published = col(table.published_at)  # type: ignore[attr-defined]
+    if shape.start:
+        stmt = stmt.where(published >= sa.bindparam("start", type_=UTCDateTime()))
+    if shape.end:
+        stmt = stmt.where(published < sa.bindparam("end", type_=UTCDateTime()))
+    if shape.states:
+        stmt = stmt.where(col(table.state).in_(sa.bindparam("states", expanding=True)))  # type: ignore[attr-defined]
+    return stmt.order_by(published.desc(), key.desc()).limit(sa.bindparam("lim"))
+
+
+_SUMMARY_COLUMNS = (
+    col(Tender.id),
+    col(Tender.reference),
+    col(Tender.ocid),
+    col(Tender.title),
+    col(Tender.category),
+    col(Tender.method),
+    col(Tender.region),
+    col(Tender.state),
+    col(Tender.budget_fen),
+    col(Tender.published_at),
+    col(Tender.bid_deadline_at),
+    col(Organisation.name),
+)
+_PAGE_STATEMENT = (
+    sa.select(*_SUMMARY_COLUMNS)
+    .join(Organisation, col(Organisation.id) == col(Tender.tenderee_org_id))
+    .where(col(Tender.id).in_(sa.bindparam("ids", expanding=True)))
+)
 
 
 def search_tenders(
@@ -91,68 +159,51 @@ def search_tenders(
     offset = (page - 1) * size
     cap = max(settings.trading.search_count_cap, offset + size)
     q = query.q.strip()[:100]
-    states: list[str] | None = None
+    params: dict[str, Any] = {"lim": cap + 1}
     if query.status:
-        states = (
+        params["states"] = (
             [TenderState.published.value, TenderState.amended.value]
             if query.status == "open"
             else [query.status]
         )
-    start = _start_of_day(query.date_from) if query.date_from else None
-    end = _start_of_day(query.date_to + dt.timedelta(days=1)) if query.date_to else None
+    if query.date_from:
+        params["start"] = _start_of_day(query.date_from)
+    if query.date_to:
+        params["end"] = _start_of_day(query.date_to + dt.timedelta(days=1))
+    for name in ("category", "method", "region"):
+        if value := getattr(query, name):
+            params[name] = value
     needed = search_index.query_terms(q) if q else None
+    like = False
     if q and needed:
-        stmt = sa.select(col(TenderTerm.tender_id)).where(col(TenderTerm.term) == _rarest(session, needed))
-        if query.category:
-            stmt = stmt.where(col(TenderTerm.category) == query.category)
-        if query.method:
-            stmt = stmt.where(col(TenderTerm.method) == query.method)
-        if query.region:
-            stmt = stmt.where(col(TenderTerm.region) == query.region)
-        if start:
-            stmt = stmt.where(col(TenderTerm.published_at) >= start)
-        if end:
-            stmt = stmt.where(col(TenderTerm.published_at) < end)
-        if states:
-            stmt = stmt.where(col(TenderTerm.state).in_(states))
+        params["term"] = _rarest(session, needed)
         if not (len(needed) == 1 and len(q) == 2):  # unless the keyword is the term itself
-            stmt = stmt.where(col(TenderTerm.title_lc).like(_like(q.lower()), escape="\\"))
-        stmt = stmt.order_by(col(TenderTerm.published_at).desc(), col(TenderTerm.tender_id).desc())  # type: ignore[attr-defined]
-    else:
-        stmt = sa.select(col(Tender.id)).where(col(Tender.published_at).is_not(None))  # type: ignore[union-attr,assignment]
-        if q:
-            stmt = stmt.where(
-                sa.or_(col(Tender.title).ilike(_like(q), escape="\\"), col(Tender.reference) == q.upper())
-            )  # type: ignore[attr-defined]
-        if query.category:
-            stmt = stmt.where(col(Tender.category) == query.category)
-        if query.method:
-            stmt = stmt.where(col(Tender.method) == query.method)
-        if query.region:
-            stmt = stmt.where(col(Tender.region) == query.region)
-        if states:
-            stmt = stmt.where(col(Tender.state).in_(states))  # type: ignore[attr-defined]
-        if start:
-            stmt = stmt.where(col(Tender.published_at) >= start)  # type: ignore[operator]
-        if end:
-            stmt = stmt.where(col(Tender.published_at) < end)  # type: ignore[operator]
-        stmt = stmt.order_by(col(Tender.published_at).desc(), col(Tender.id).desc())  # type: ignore[union-attr]
-    ids = list(session.execute(stmt.limit(cap + 1)).scalars())
+            like = True
+            params["like"] = _like(q.lower())
+    elif q:
+        like = True
+        params["like"] = _like(q)
+        params["reference"] = q.upper()
+    shape = _Shape(
+        indexed=bool(q and needed),
+        category="category" in params,
+        method="method" in params,
+        region="region" in params,
+        start="start" in params,
+        end="end" in params,
+        states="states" in params,
+        like=like,
+    )
+    conn = session.connection()
+    ids = conn.execute(_ids_statement(shape), params).scalars().all()
     total = len(ids)
     page_ids = ids[offset : offset + size]
-    rows: list[tuple[Tender, str]] = []
+    items: list[TenderSummary] = []
     if page_ids:
-        found = {
-            t.id: (t, n)
-            for t, n in session.execute(
-                sa.select(Tender, col(Organisation.name))
-                .join(Organisation, col(Organisation.id) == col(Tender.tenderee_org_id))
-                .where(col(Tender.id).in_(page_ids))  # type: ignore[union-attr]
-            ).all()
-        }
-        rows = [found[i] for i in page_ids if i in found]
+        found = {r[0]: r for r in conn.execute(_PAGE_STATEMENT, {"ids": page_ids})}
+        items = [TenderSummary(*found[i]) for i in page_ids if i in found]  # type: ignore[arg-type,call-arg]
     return SearchPage(
-        items=_summaries(rows),
+        items=items,
         page=page,
         page_size=size,
         total=min(total, cap),

@@ -11,10 +11,12 @@ from __future__ import annotations
 import re
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from trading.models import Tender, TenderTerm
+from trading.models import Tender, TenderTerm, TermStat
 
 _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _RUNS = re.compile(rf"[{_CJK}]+|[a-z]+|[0-9]+")
@@ -64,11 +66,54 @@ def rows_for(tender: Tender) -> list[dict[str, object]]:
 
 
 def index_tender(session: Session, tender: Tender) -> None:
-    """(Re)index a published tender's title, in the caller's transaction."""
-    session.execute(sa.delete(TenderTerm).where(col(TenderTerm.tender_id) == tender.id))  # type: ignore[arg-type]
+    """(Re)index a published tender's title, in the caller's transaction, and keep the terms'
+    posting counts in step."""
+    old = (
+        session.execute(
+            sa.delete(TenderTerm)
+            .where(col(TenderTerm.tender_id) == tender.id)
+            .returning(col(TenderTerm.term))  # type: ignore[arg-type]
+        )
+        .scalars()
+        .all()
+    )
     rows = rows_for(tender)
     if rows:
         session.execute(sa.insert(TenderTerm), rows)
+    delta: dict[str, int] = {}
+    for t in old:
+        delta[t] = delta.get(t, 0) - 1
+    for r in rows:
+        delta[str(r["term"])] = delta.get(str(r["term"]), 0) + 1
+    add_postings(session, delta)
+
+
+def add_postings(session: Session, delta: dict[str, int]) -> None:
+    """Add ``delta[term]`` to each term's posting count (in term order, so that concurrent
+    indexers lock the same rows in the same order)."""
+    changes = [{"term": t, "postings": n} for t, n in sorted(delta.items()) if n]
+    if not changes:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
+    stmt = insert(TermStat)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[col(TermStat.term)],
+        set_={"postings": col(TermStat.postings) + stmt.excluded.postings},
+    )
+    session.execute(stmt, changes)
+
+
+def postings(session: Session, candidates: list[str]) -> dict[str, int]:
+    """Each term's number of postings (absent terms have none)."""
+    return dict(
+        session.connection().execute(_POSTINGS, {"terms": candidates}).all()  # type: ignore[arg-type]
+    )
+
+
+_POSTINGS = sa.select(col(TermStat.term), col(TermStat.postings)).where(
+    col(TermStat.term).in_(sa.bindparam("terms", expanding=True))
+)
 
 
 def sync_state(session: Session, tender: Tender) -> None:
