@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import select
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, ParamSpec, TypeVar
 
@@ -118,6 +119,20 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql(f"BEGIN {mode}")
 
 
+def _discard_if_closed_by_server(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+    """A pooled PostgreSQL connection that the server has closed (restart, failover, an idle
+    timeout, ``pg_terminate_backend``) is replaced before it is used. An idle connection's socket
+    has nothing to read unless the server has sent its goodbye or closed it, so the check is a
+    local ``select`` instead of the ``SELECT 1`` round trip of ``pool_pre_ping`` (which cost a third
+    of a small request's database time). A connection lost without a word from the server (a cut
+    cable) is still found only when used, as with any pool."""
+    if dbapi_conn.closed or dbapi_conn.broken:
+        raise sa.exc.DisconnectionError("connection closed")
+    ready, _, _ = select.select([dbapi_conn.pgconn.socket], [], [], 0)
+    if ready:
+        raise sa.exc.DisconnectionError("the server closed the connection or sent a notice while idle")
+
+
 def _prepare_sqlite_file(url: URL) -> None:
     db = url.database
     if db and db != ":memory:" and not db.startswith("file:"):
@@ -134,8 +149,9 @@ def make_sync_engine(url: str, **kw: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    kw.setdefault("pool_pre_ping", True)
-    return sa.create_engine(u, **kw)
+    engine = sa.create_engine(u, **kw)
+    event.listen(engine, "checkout", _discard_if_closed_by_server)
+    return engine
 
 
 def make_async_engine(url: str, **kw: Any) -> AsyncEngine:

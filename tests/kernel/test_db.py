@@ -1,5 +1,6 @@
 import datetime as dt
 
+import pytest
 import sqlalchemy as sa
 
 from tenderhall.audit.service import record
@@ -72,3 +73,22 @@ async def test_request_session_rolls_back_when_the_handler_fails(db: Database) -
         actions = list(s.execute(sa.text("SELECT action FROM core_audit_event")).scalars())
     assert "test.rolled_back" not in actions
     assert db.sync_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+def test_pooled_connections_closed_by_the_server_are_replaced_before_use(db: Database) -> None:
+    """After a database restart or failover every pooled connection is dead; the next request
+    must get a fresh one instead of an error."""
+    if db.dialect != "postgresql":
+        pytest.skip("SQLite has no server to close connections")
+    with db.unit_of_work() as s:
+        pid = s.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+    assert db.sync_engine.pool.checkedin() >= 1  # type: ignore[attr-defined]
+    killer = sa.create_engine(db.sync_engine.url, poolclass=sa.pool.NullPool)
+    with killer.connect() as c:
+        assert c.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar_one()
+    killer.dispose()
+    import time
+
+    time.sleep(0.2)  # the server's goodbye reaches the idle socket
+    with db.unit_of_work() as s:
+        assert s.execute(sa.text("SELECT pg_backend_pid()")).scalar_one() != pid

@@ -133,16 +133,23 @@ def test_a_keyword_is_searched_through_its_rarest_term(
 ) -> None:
     """A keyword of several terms reads the postings of the term with the fewest of them; the
     exact check on the title then keeps only real matches, whichever term was read."""
-    from trading.service.search import _rarest
+    import sqlalchemy as sa
+
+    from trading.service.search import _rarest_term
 
     t0 = utcnow() - dt.timedelta(days=1)
     for i in range(4):
         make_tender(title=f"第{i}号老旧小区改造工程", now=t0 + dt.timedelta(minutes=i))
     make_tender(title="洪山老旧小区改造工程", now=t0 + dt.timedelta(minutes=10))
     make_tender(title="洪山小区老旧管网改造", now=t0 + dt.timedelta(minutes=11))
+    terms = ["洪山", "山老", "老旧", "旧小", "小区"]
     with db.unit_of_work() as s:
-        assert _rarest(s, ["洪山", "山老", "老旧", "旧小", "小区"]) == "山老"
+        assert s.execute(sa.select(_rarest_term()), {"terms": terms, "n_terms": 5}).scalar() == "山老"
+        assert (
+            s.execute(sa.select(_rarest_term()), {"terms": [*terms, "无此"], "n_terms": 6}).scalar() is None
+        )
     assert _titles(db, settings, q="洪山老旧小区") == ["洪山老旧小区改造工程"]
+    assert _titles(db, settings, q="洪山老旧小区无此") == []
     assert _titles(db, settings, q="老旧小区") == [
         "洪山老旧小区改造工程",
         *[f"第{i}号老旧小区改造工程" for i in (3, 2, 1, 0)],

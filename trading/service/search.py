@@ -14,7 +14,7 @@ from sqlmodel import col
 from tenderhall.auth.models import Organisation
 from tenderhall.db import UTCDateTime
 from tenderhall.settings import Settings
-from trading.models import Tender, TenderState, TenderTerm
+from trading.models import Tender, TenderState, TenderTerm, TermStat
 from trading.schemas import SearchPage, TenderSummary
 from trading.service import search_index
 
@@ -77,6 +77,7 @@ def _start_of_day(d: dt.date) -> dt.datetime:
 @dataclass(frozen=True)
 class _Shape:
     indexed: bool  # through the keyword index (``trading_tender_term``)
+    rarest: bool  # the keyword has several terms: read the postings of the rarest
     category: bool
     method: bool
     region: bool
@@ -86,12 +87,18 @@ class _Shape:
     like: bool  # the exact keyword check (index) / title or reference match (no index)
 
 
-def _rarest(session: Session, candidates: list[str]) -> str:
-    """The term with the fewest postings (one primary-key read per term)."""
-    if len(candidates) == 1:
-        return candidates[0]
-    counts = search_index.postings(session, candidates)
-    return min(candidates, key=lambda t: counts.get(t, 0))
+def _rarest_term() -> Any:
+    """The term of ``terms`` with the fewest postings (key reads of the posting counts), inside the
+    search statement; no term at all when one of them has no postings, since then nothing matches."""
+    terms = col(TermStat.term).in_(sa.bindparam("terms", expanding=True))
+    everyone = sa.select(sa.func.count()).where(terms).scalar_subquery() == sa.bindparam("n_terms")
+    return (
+        sa.select(col(TermStat.term))
+        .where(terms, everyone)
+        .order_by(col(TermStat.postings), col(TermStat.term))
+        .limit(1)
+        .scalar_subquery()
+    )
 
 
 @lru_cache(maxsize=512)
@@ -101,9 +108,10 @@ def _ids_statement(shape: _Shape) -> sa.Select[Any]:
     ``lim``, as the shape needs them."""
     table = TenderTerm if shape.indexed else Tender
     key = col(TenderTerm.tender_id) if shape.indexed else col(Tender.id)
-    stmt = sa.select(key)
+    published = col(table.published_at)  # type: ignore[attr-defined]
+    stmt: Any = sa.select(key.label("id"), published.label("published_at"))
     if shape.indexed:
-        stmt = stmt.where(col(TenderTerm.term) == sa.bindparam("term"))
+        stmt = stmt.where(col(TenderTerm.term) == (_rarest_term() if shape.rarest else sa.bindparam("term")))
         if shape.like:
             stmt = stmt.where(col(TenderTerm.title_lc).like(sa.bindparam("like"), escape="\\"))
     else:
@@ -118,7 +126,6 @@ def _ids_statement(shape: _Shape) -> sa.Select[Any]:
     for flag, name in ((shape.category, "category"), (shape.method, "method"), (shape.region, "region")):
         if flag:
             stmt = stmt.where(col(getattr(table, name)) == sa.bindparam(name))
-    published = col(table.published_at)  # type: ignore[attr-defined]
     if shape.start:
         stmt = stmt.where(published >= sa.bindparam("start", type_=UTCDateTime()))
     if shape.end:
@@ -142,18 +149,42 @@ _SUMMARY_COLUMNS = (
     col(Tender.bid_deadline_at),
     col(Organisation.name),
 )
-_PAGE_STATEMENT = (
-    sa.select(*_SUMMARY_COLUMNS)
-    .join(Organisation, col(Organisation.id) == col(Tender.tenderee_org_id))
-    .where(col(Tender.id).in_(sa.bindparam("ids", expanding=True)))
-)
+
+
+@lru_cache(maxsize=512)
+def _search_statement(shape: _Shape) -> sa.Select[Any]:
+    """One round trip: the matches (at most ``lim``, materialised once), the page of them
+    (``size`` after ``off``) joined to its rows, and how many matched, on every row."""
+    matches = _ids_statement(shape).cte("matches").prefix_with("MATERIALIZED")
+    page = (
+        sa.select(matches.c.id, matches.c.published_at)
+        .order_by(matches.c.published_at.desc(), matches.c.id.desc())
+        .limit(sa.bindparam("size"))
+        .offset(sa.bindparam("off"))
+        .subquery("page")
+    )
+    total = sa.select(sa.func.count()).select_from(matches).scalar_subquery()
+    stmt: sa.Select[Any] = (
+        sa.select(*_SUMMARY_COLUMNS, total)  # type: ignore[assignment]
+        .select_from(page)
+        .join(Tender, col(Tender.id) == page.c.id)
+        .join(Organisation, col(Organisation.id) == col(Tender.tenderee_org_id))
+        .order_by(page.c.published_at.desc(), page.c.id.desc())
+    )
+    return stmt
+
+
+@lru_cache(maxsize=512)
+def _count_statement(shape: _Shape) -> sa.Select[Any]:
+    """How many match (at most ``lim``): for a page past the last one, which has no rows to carry it."""
+    return sa.select(sa.func.count()).select_from(_ids_statement(shape).subquery())
 
 
 def search_tenders(
     session: Session, settings: Settings, query: SearchQuery, *, page_size: int | None = None
 ) -> SearchPage:
-    """Public search, newest first. One bounded read finds up to ``search_count_cap`` + 1 matching
-    ids (the count shows "N+" beyond it); the page's rows are then loaded by id."""
+    """Public search, newest first, in one bounded statement: it finds up to ``search_count_cap`` + 1
+    matches (the count shows "N+" beyond it) and returns the page's rows."""
     size = max(1, min(page_size or settings.trading.search_page_size, 100))
     page = max(1, query.page)
     offset = (page - 1) * size
@@ -176,7 +207,11 @@ def search_tenders(
     needed = search_index.query_terms(q) if q else None
     like = False
     if q and needed:
-        params["term"] = _rarest(session, needed)
+        if len(needed) == 1:
+            params["term"] = needed[0]
+        else:
+            params["terms"] = needed
+            params["n_terms"] = len(needed)
         if not (len(needed) == 1 and len(q) == 2):  # unless the keyword is the term itself
             like = True
             params["like"] = _like(q.lower())
@@ -186,6 +221,7 @@ def search_tenders(
         params["reference"] = q.upper()
     shape = _Shape(
         indexed=bool(q and needed),
+        rarest="terms" in params,
         category="category" in params,
         method="method" in params,
         region="region" in params,
@@ -195,13 +231,12 @@ def search_tenders(
         like=like,
     )
     conn = session.connection()
-    ids = conn.execute(_ids_statement(shape), params).scalars().all()
-    total = len(ids)
-    page_ids = ids[offset : offset + size]
-    items: list[TenderSummary] = []
-    if page_ids:
-        found = {r[0]: r for r in conn.execute(_PAGE_STATEMENT, {"ids": page_ids})}
-        items = [TenderSummary(*found[i]) for i in page_ids if i in found]  # type: ignore[arg-type,call-arg]
+    rows = conn.execute(_search_statement(shape), {**params, "size": size, "off": offset}).all()
+    items = [TenderSummary(*r[:-1]) for r in rows]  # type: ignore[arg-type,call-arg]
+    if rows:
+        total = rows[0][-1]
+    else:
+        total = conn.execute(_count_statement(shape), params).scalar_one() if offset else 0
     return SearchPage(
         items=items,
         page=page,

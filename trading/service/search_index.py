@@ -104,18 +104,6 @@ def add_postings(session: Session, delta: dict[str, int]) -> None:
     session.execute(stmt, changes)
 
 
-def postings(session: Session, candidates: list[str]) -> dict[str, int]:
-    """Each term's number of postings (absent terms have none)."""
-    return dict(
-        session.connection().execute(_POSTINGS, {"terms": candidates}).all()  # type: ignore[arg-type]
-    )
-
-
-_POSTINGS = sa.select(col(TermStat.term), col(TermStat.postings)).where(
-    col(TermStat.term).in_(sa.bindparam("terms", expanding=True))
-)
-
-
 def sync_state(session: Session, tender: Tender) -> None:
     """Keep the search rows' state in step with the tender (called after every transition)."""
     if tender.published_at is not None:
