@@ -49,13 +49,15 @@ def migrate() -> None:
 @main.command()
 @click.option("--host", default=None, help="address to listen on (TENDERHALL_HOST)")
 @click.option("--port", default=None, type=int, help="port (TENDERHALL_PORT)")
-@click.option("--workers", default=1, show_default=True, help="web processes")
+@click.option(
+    "--workers", default=1, show_default=True, help="web processes (each with its own SO_REUSEPORT socket)"
+)
 @click.option("--migrate/--no-migrate", "do_migrate", default=False, help="apply migrations first")
 def serve(host: str | None, port: int | None, workers: int, do_migrate: bool) -> None:
     """Run the web application (with the relay and workers in-process on memory://)."""
-    import uvicorn
-
     from tenderhall.app import StartupError, create_app
+    from tenderhall.serving import ServeOptions
+    from tenderhall.serving import serve as serve_app
 
     settings = load_settings()
     if do_migrate:
@@ -72,14 +74,14 @@ def serve(host: str | None, port: int | None, workers: int, do_migrate: bool) ->
             err=True,
         )
         sys.exit(2)
-    uvicorn.run(
-        "tenderhall.app:create_app",
-        factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
-        workers=workers,
-        log_level=settings.log_level.lower(),
-        proxy_headers=True,
+    serve_app(
+        ServeOptions(
+            app="tenderhall.app:create_app",
+            host=host or settings.host,
+            port=port or settings.port,
+            processes=workers,
+            log_level=settings.log_level,
+        )
     )
 
 
