@@ -223,6 +223,13 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        import anyio.to_thread
+
+        # Requests run their database work in worker threads; more threads than the database can
+        # use only contend for the GIL (measured: 40 threads served 20-30 % fewer searches).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.request_threads_for(
+            db.dialect
+        )
         runtime = None
         if run_jobs_inprocess:
             from tenderhall.jobs.runtime import InProcessRuntime

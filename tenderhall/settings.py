@@ -84,6 +84,10 @@ class Settings(BaseSettings):
     database_pool_size: int = Field(default=16, ge=1, le=200)
     """Connections one web process keeps open (as many more may be opened for a burst). Below the
     number of requests a process serves at once, connections are opened and closed per request."""
+    request_threads: int | None = Field(default=None, ge=1, le=200)
+    """Worker threads per web process for requests' database work (default: 4 on SQLite, whose
+    queries run in the process and contend for the GIL; 8 on PostgreSQL, whose threads mostly wait
+    on the network)."""
     broker_url: str = "memory://"
     blob_dir: Path = VAR_DIR / "blobs"
     key_dir: Path = VAR_DIR / "keys"
@@ -124,6 +128,11 @@ class Settings(BaseSettings):
                 f"(消息队列地址无效), got {v!r}"
             )
         return v
+
+    def request_threads_for(self, dialect: str) -> int:
+        if self.request_threads is not None:
+            return self.request_threads
+        return 4 if dialect == "sqlite" else 8
 
     @property
     def is_sqlite(self) -> bool:
