@@ -5,7 +5,9 @@ same-run baseline, a sequential-latency loop (p50 / p95, after a warm-up) and a 
 loop (httpx clients on one asyncio loop), plus a temporary PostgreSQL database that is created,
 migrated and dropped around a run.
 
-Environment read here: ``TENDERHALL_BENCH_REQUESTS`` (sequential requests per figure, default 400),
+Environment read here: ``TENDERHALL_BENCH_PROCESSES`` (comma-separated numbers of web processes to
+measure, each for the platform and its baseline alike; default ``1,<cores>``),
+``TENDERHALL_BENCH_REQUESTS`` (sequential requests per figure, default 400),
 ``TENDERHALL_BENCH_SECONDS`` (throughput window, default 8), ``TENDERHALL_BENCH_CONCURRENCY``
 (concurrent clients, default 8) and ``TENDERHALL_BENCH_DATABASE_URL`` (PostgreSQL server URL;
 default ``TENDERHALL_TEST_DATABASE_URL``).
@@ -45,18 +47,25 @@ def env_setting(name: str, default: str) -> str:
 
 @dataclass(frozen=True)
 class LoadSettings:
-    """How hard to drive a server: sequential requests, throughput window and concurrent clients."""
+    """How hard to drive a server: sequential requests, throughput window and concurrent clients,
+    and the server set-ups measured (numbers of web processes, the same for platform and baseline)."""
 
     requests: int
     seconds: float
     concurrency: int
+    processes: tuple[int, ...] = (1,)
 
     @classmethod
     def from_env(cls) -> LoadSettings:
+        cores = os.cpu_count() or 1
+        default_processes = "1" if cores == 1 else f"1,{cores}"
         return cls(
             requests=int(env_setting("TENDERHALL_BENCH_REQUESTS", "400")),
             seconds=float(env_setting("TENDERHALL_BENCH_SECONDS", "8")),
             concurrency=int(env_setting("TENDERHALL_BENCH_CONCURRENCY", "8")),
+            processes=tuple(
+                int(n) for n in env_setting("TENDERHALL_BENCH_PROCESSES", default_processes).split(",")
+            ),
         )
 
 
@@ -109,22 +118,24 @@ def free_port() -> int:
 
 
 @contextmanager
-def uvicorn_server(app_factory: str, env: dict[str, str]) -> Iterator[str]:
-    """Run ``app_factory`` (``"module:function"``, called with no arguments) in one uvicorn process
-    on a free port, with ``env`` added to this process's environment, and yield its base URL once
-    it answers HTTP. The process is terminated on exit."""
+def uvicorn_server(app_factory: str, env: dict[str, str], processes: int = 1) -> Iterator[str]:
+    """Run ``app_factory`` (``"module:function"``, called with no arguments) the way
+    ``tenderhall serve`` runs the platform (uvicorn; ``processes`` web processes, each with its own
+    ``SO_REUSEPORT`` socket) on a free port, with ``env`` added to this process's environment, and
+    yield its base URL once it answers HTTP. The processes are stopped on exit."""
     port = free_port()
     proc = subprocess.Popen(
         [
             sys.executable,
             "-m",
-            "uvicorn",
+            "tenderhall.serving",
             app_factory,
-            "--factory",
             "--host",
             "127.0.0.1",
             "--port",
             str(port),
+            "--processes",
+            str(processes),
             "--log-level",
             "warning",
             "--no-access-log",
@@ -141,7 +152,7 @@ def uvicorn_server(app_factory: str, env: dict[str, str]) -> Iterator[str]:
     finally:
         proc.terminate()
         try:
-            proc.wait(10)
+            proc.wait(20)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
@@ -276,8 +287,11 @@ def measure_endpoint(base: str, path: str, params: list[Params], load: LoadSetti
     )
 
 
-def measure_bare_baseline(bare_app_factory: str, env: dict[str, str], load: LoadSettings) -> EndpointFigures:
-    """The same-run baseline: start ``bare_app_factory`` (see :func:`bare_json_app`) and measure
-    ``GET /bare`` exactly as the benchmarked endpoint is measured."""
-    with uvicorn_server(bare_app_factory, env) as base:
+def measure_bare_baseline(
+    bare_app_factory: str, env: dict[str, str], load: LoadSettings, processes: int = 1
+) -> EndpointFigures:
+    """The same-run baseline: start ``bare_app_factory`` (see :func:`bare_json_app`) in
+    ``processes`` web processes and measure ``GET /bare`` exactly as the benchmarked endpoint is
+    measured."""
+    with uvicorn_server(bare_app_factory, env, processes) as base:
         return measure_endpoint(base, BARE_PATH, [{}], load)
