@@ -181,8 +181,6 @@ class Database:
             self.sync_engine.execution_options(sqlite_begin="DEFERRED"), expire_on_commit=False
         )
         self.after_commit_hooks: list[Callable[[], None]] = []
-        if self.dialect == "sqlite":
-            event.listen(self.readonly_sync_sessions, "after_begin", _remember_sqlite_changes)
 
     @property
     def dialect(self) -> str:
@@ -204,7 +202,7 @@ class Database:
     async def request_unit_of_work(self, *, readonly: bool = False) -> AsyncIterator[ThreadedSession]:
         """One request: a sync session used from worker threads, committed here at the edge."""
         factory = self.readonly_sync_sessions if readonly else self.sync_sessions
-        session = ThreadedSession(factory(), end_inline=readonly and self.dialect == "sqlite")
+        session = ThreadedSession(factory(), per_call=readonly)
         try:
             yield session
         except BaseException:
@@ -242,27 +240,43 @@ class ThreadedSession:
     trip per statement through an async driver: the service code is synchronous anyway, and on
     SQLite (aiosqlite) the per-statement hops cost more than the queries. Calls are sequential,
     never concurrent, so the session is never used by two threads at once.
+
+    A read-only (GET) request's session ends its transaction at the end of each call, in the same
+    hop (committing whatever the call wrote after all, a recorded download say): each service call
+    sees one consistent snapshot, and the request needs no further hop to end it. A writing
+    request's calls share one transaction, committed at the edge by :meth:`finish`.
     """
 
-    def __init__(self, session: Session, *, end_inline: bool = False) -> None:
+    def __init__(self, session: Session, *, per_call: bool = False) -> None:
         self.sync_session = session
-        self.end_inline = end_inline
+        self.per_call = per_call
 
     async def run_sync(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         import anyio.to_thread
 
+        if self.per_call:
+            return await anyio.to_thread.run_sync(lambda: self._call_in_own_transaction(fn, args, kwargs))
         return await anyio.to_thread.run_sync(lambda: fn(self.sync_session, *args, **kwargs))
+
+    def _call_in_own_transaction(self, fn: Callable[..., T], args: Any, kwargs: Any) -> T:
+        session = self.sync_session
+        try:
+            result = fn(session, *args, **kwargs)
+        except BaseException:
+            session.rollback()
+            raise
+        session.commit()
+        return result
 
     async def finish(self, *, commit: bool) -> None:
         """End the request's transaction (commit, or roll back) and release the connection, in one
-        thread hop. Without a hop: a session that never touched the database, and a read-only
-        SQLite transaction (ending it is a local call that neither waits nor writes)."""
+        thread hop; a session with no transaction open (a read-only request's, or one that never
+        touched the database) is closed without a hop."""
         import anyio.to_thread
 
         session = self.sync_session
-        idle = not session.in_transaction() and not (session.new or session.dirty or session.deleted)
-        if idle or (self.end_inline and not _sqlite_wrote(session)):
-            self._end(commit)
+        if not session.in_transaction() and not (session.new or session.dirty or session.deleted):
+            session.close()
             return
         await anyio.to_thread.run_sync(self._end, commit)
 
@@ -275,24 +289,6 @@ class ThreadedSession:
                 session.rollback()
         finally:
             session.close()
-
-
-def _sqlite_changes(connection: sa.Connection) -> int:
-    return int(connection.connection.driver_connection.total_changes)  # type: ignore[union-attr]
-
-
-def _remember_sqlite_changes(session: Session, _transaction: Any, connection: sa.Connection) -> None:
-    session.info["sqlite_changes"] = _sqlite_changes(connection)
-
-
-def _sqlite_wrote(session: Session) -> bool:
-    """Whether a read-only (GET) SQLite session wrote after all: then its commit may have to write
-    the WAL (and checkpoint), so it is not ended on the event loop."""
-    if session.new or session.dirty or session.deleted:
-        return True
-    if not session.in_transaction():
-        return False
-    return _sqlite_changes(session.connection()) != session.info.get("sqlite_changes")
 
 
 #: What request handlers receive as ``session`` (annotate parameters with it).

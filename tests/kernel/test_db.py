@@ -47,8 +47,8 @@ def test_failed_unit_of_work_loses_nothing_already_stored(db: Database) -> None:
 
 
 async def test_read_only_request_session_that_writes_still_commits_its_write(db: Database) -> None:
-    """GET requests use read-only sessions, ended without a thread hop on SQLite; one that writes
-    after all (a recorded download, say) must still have its write committed."""
+    """GET requests use read-only sessions; one that writes after all (a recorded download, say)
+    must still have its write committed."""
     async with db.request_unit_of_work(readonly=True) as s:
         await s.run_sync(lambda ss: record(ss, "system", "test.read_write", "thing", 1, "written in a GET"))
     with db.unit_of_work() as s:
@@ -56,10 +56,24 @@ async def test_read_only_request_session_that_writes_still_commits_its_write(db:
     assert "test.read_write" in actions
 
 
-async def test_read_only_request_session_reads_and_releases_its_connection(db: Database) -> None:
+async def test_read_only_request_session_ends_each_call_in_the_same_hop(db: Database) -> None:
+    """Each service call of a GET request is one transaction, ended (and its connection released)
+    before the call returns, so that ending the request needs no further thread hop."""
     async with db.request_unit_of_work(readonly=True) as s:
         assert await s.run_sync(lambda ss: ss.execute(sa.text("SELECT 1")).scalar()) == 1
+        assert not s.sync_session.in_transaction()
+        assert db.sync_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
     assert db.sync_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+async def test_writing_request_session_keeps_one_transaction_until_the_edge(db: Database) -> None:
+    async with db.request_unit_of_work() as s:
+        await s.run_sync(lambda ss: record(ss, "system", "test.first_call", "thing", 1, "first"))
+        assert s.sync_session.in_transaction()
+        await s.run_sync(lambda ss: record(ss, "system", "test.second_call", "thing", 2, "second"))
+    with db.unit_of_work() as s2:
+        actions = list(s2.execute(sa.text("SELECT action FROM core_audit_event")).scalars())
+    assert {"test.first_call", "test.second_call"} <= set(actions)
 
 
 async def test_request_session_rolls_back_when_the_handler_fails(db: Database) -> None:
