@@ -19,7 +19,7 @@ from credit.exceptions import RecordNotFound
 from credit.models import Change, Outcome, Severity, Status, Violation, ViolationType
 from credit.service.standing import Standing, standing
 from tenderhall.auth.models import Organisation
-from tenderhall.db import utcnow
+from tenderhall.db import plan_for_actual_parameters, utcnow
 from tenderhall.errors import InvalidInput
 from tenderhall.identifiers import is_valid_credit_code
 from tenderhall.settings import Settings
@@ -156,6 +156,8 @@ def search_public(session: Session, query: SearchQuery) -> RecordPage:
         t, vid = _decode_cursor(query.cursor)
         ids = ids.where(sa.tuple_(col(Violation.decided_at), col(Violation.id)) < sa.tuple_(t, vid))
     rows: list[PublicRecord] | None = None
+    if by_name:
+        plan_for_actual_parameters(session)
     if by_name and session.get_bind().dialect.name == "postgresql":
         matches = ids.limit(NAME_MATCH_CAP + 1).cte("name_match").prefix_with("MATERIALIZED")
         first = (

@@ -113,3 +113,22 @@ def test_statistics_and_blacklist_reflect_published_records(db: Database, settin
         assert [b.value for b in st.by_month if b.label == "2026-03"] == [5]
         listed = blacklist(s, settings=settings, at=T0 + 10 * DAY)
         assert [e.credit_code for e in listed] == [codes["厦门宏远科技有限公司"]]
+
+
+def test_a_name_search_is_planned_for_its_own_pattern_on_postgresql(db: Database, settings: Settings) -> None:
+    """psycopg prepares a statement after five runs and PostgreSQL may then plan it without the
+    pattern, which made rare-name searches 40 times slower; the name search asks for plans made
+    for its actual pattern, in its own transaction only."""
+    import sqlalchemy as sa
+
+    if db.dialect != "postgresql":
+        pytest.skip("plan caching is PostgreSQL's")
+    _seed(db, settings)
+    with db.unit_of_work() as s:
+        default = s.execute(sa.text("SHOW plan_cache_mode")).scalar_one()
+    with db.unit_of_work() as s:
+        for _ in range(7):  # past psycopg's prepare threshold
+            assert len(search_public(s, SearchQuery(q="宏远")).items) == 2
+        assert s.execute(sa.text("SHOW plan_cache_mode")).scalar_one() == "force_custom_plan"
+    with db.unit_of_work() as s:
+        assert s.execute(sa.text("SHOW plan_cache_mode")).scalar_one() == default

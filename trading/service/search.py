@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from tenderhall.auth.models import Organisation
-from tenderhall.db import UTCDateTime
+from tenderhall.db import UTCDateTime, plan_for_actual_parameters
 from tenderhall.settings import Settings
 from trading.models import Tender, TenderState, TenderTerm, TermStat
 from trading.schemas import SearchPage, TenderSummary
@@ -219,6 +219,7 @@ def search_tenders(
         like = True
         params["like"] = _like(q)
         params["reference"] = q.upper()
+        plan_for_actual_parameters(session)  # a title pattern: its plan depends on the pattern
     shape = _Shape(
         indexed=bool(q and needed),
         rarest="terms" in params,
