@@ -8,6 +8,7 @@ import base64
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,7 +20,7 @@ from credit.exceptions import RecordNotFound
 from credit.models import Change, Outcome, Severity, Status, Violation, ViolationType
 from credit.service.standing import Standing, standing
 from tenderhall.auth.models import Organisation
-from tenderhall.db import plan_for_actual_parameters, utcnow
+from tenderhall.db import UTCDateTime, plan_for_actual_parameters, utcnow
 from tenderhall.errors import InvalidInput
 from tenderhall.identifiers import is_valid_credit_code
 from tenderhall.settings import Settings
@@ -114,6 +115,89 @@ def _row(r: Any) -> PublicRecord:
     return PublicRecord(*values)
 
 
+@dataclass(frozen=True)
+class _Shape:
+    """Which filters a search has: its statements are built once per shape, with bound
+    parameters, and reused (building them anew cost more than PostgreSQL's own work on an exact
+    credit-code search)."""
+
+    code: bool  # subject credit code equals ``code``
+    name: str  # "", "like" or "ilike": subject name contains ``name``
+    type_code: bool
+    severity: bool
+    start: bool
+    end: bool
+    cursor: bool
+
+
+@lru_cache(maxsize=256)
+def _ids(shape: _Shape) -> Any:
+    stmt: Any = sa.select(col(Violation.id).label("id"), col(Violation.decided_at).label("decided_at")).where(
+        col(Violation.status) == Status.published.value
+    )
+    if shape.code:
+        stmt = stmt.where(col(Violation.subject_credit_code) == sa.bindparam("code"))
+    if shape.name:
+        name = col(Violation.subject_name)
+        pattern: Any = sa.bindparam("name")
+        stmt = stmt.where(
+            name.ilike(pattern, escape="\\") if shape.name == "ilike" else name.like(pattern, escape="\\")
+        )
+    if shape.type_code:
+        stmt = stmt.where(col(Violation.type_code) == sa.bindparam("type_code"))
+    if shape.severity:
+        stmt = stmt.where(col(Violation.severity) == sa.bindparam("severity"))
+    decided = col(Violation.decided_at)
+    if shape.start:
+        stmt = stmt.where(decided >= sa.bindparam("start", type_=UTCDateTime()))
+    if shape.end:
+        stmt = stmt.where(decided < sa.bindparam("end", type_=UTCDateTime()))
+    if shape.cursor:
+        stmt = stmt.where(
+            sa.tuple_(decided, col(Violation.id))
+            < sa.tuple_(sa.bindparam("after_at", type_=UTCDateTime()), sa.bindparam("after_id"))
+        )
+    return stmt
+
+
+@lru_cache(maxsize=256)
+def _newest_first(shape: _Shape) -> Any:
+    """The page straight from the newest-first index: ``lim`` rows."""
+    page = (
+        _ids(shape)
+        .order_by(col(Violation.decided_at).desc(), col(Violation.id).desc())
+        .limit(sa.bindparam("lim"))
+        .subquery("page")
+    )
+    return (
+        sa.select(*_COLUMNS)
+        .select_from(page)
+        .join(Violation, col(Violation.id) == page.c.id)
+        .join(ViolationType, col(ViolationType.id) == col(Violation.type_id))
+        .order_by(page.c.decided_at.desc(), page.c.id.desc())
+    )
+
+
+@lru_cache(maxsize=256)
+def _from_name_matches(shape: _Shape) -> Any:
+    """At most ``NAME_MATCH_CAP`` + 1 name matches (trigram index), the page sorted from them
+    (``lim`` rows), and how many matched on every row."""
+    matches = _ids(shape).limit(NAME_MATCH_CAP + 1).cte("name_match").prefix_with("MATERIALIZED")
+    first = (
+        sa.select(matches.c.id, matches.c.decided_at)
+        .order_by(matches.c.decided_at.desc(), matches.c.id.desc())
+        .limit(sa.bindparam("lim"))
+        .subquery("page")
+    )
+    return (
+        sa.select(*_COLUMNS, sa.select(sa.func.count()).select_from(matches).scalar_subquery())
+        .select_from(first)
+        .join(Violation, col(Violation.id) == first.c.id)
+        .join(ViolationType, col(ViolationType.id) == col(Violation.type_id))
+        .order_by(first.c.decided_at.desc(), first.c.id.desc())
+    )
+
+
 def search_public(session: Session, query: SearchQuery) -> RecordPage:
     """Published records, newest decision first, filtered; ``next_cursor`` pages on (keyset).
 
@@ -124,71 +208,53 @@ def search_public(session: Session, query: SearchQuery) -> RecordPage:
     finds the page quickly. Names without upper/lower case (Chinese) use LIKE, whose selectivity
     PostgreSQL estimates well; Latin names use ILIKE."""
     limit = max(1, min(int(query.limit or 20), MAX_LIMIT))
-    ids: sa.Select[Any, Any] = sa.select(
-        col(Violation.id).label("id"), col(Violation.decided_at).label("decided_at")
-    ).where(col(Violation.status) == Status.published)
+    params: dict[str, Any] = {"lim": limit + 1}
+    name = ""
     q = (query.q or "").strip()
-    by_name = False
     if q:
         if len(q) == 18 and is_valid_credit_code(q):
-            ids = ids.where(col(Violation.subject_credit_code) == q.upper())
+            params["code"] = q.upper()
         else:
-            like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            name = col(Violation.subject_name)
-            cased = q.lower() != q.upper()
-            by_name = True
-            ids = ids.where(name.ilike(like, escape="\\") if cased else name.like(like, escape="\\"))
+            params["name"] = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            name = "ilike" if q.lower() != q.upper() else "like"
     if query.credit_code:
-        ids = ids.where(col(Violation.subject_credit_code) == query.credit_code.strip().upper())
+        code = query.credit_code.strip().upper()
+        if params.get("code", code) != code:
+            return RecordPage([], None)  # two different credit codes: nothing has both
+        params["code"] = code
     if query.type_code:
-        ids = ids.where(col(Violation.type_code) == query.type_code)
+        params["type_code"] = query.type_code
     if query.severity:
         if query.severity not in Severity.__members__:
             raise InvalidInput(
                 "严重程度应为 minor、general 或 serious", "Severity is minor, general or serious"
             )
-        ids = ids.where(col(Violation.severity) == query.severity)
+        params["severity"] = query.severity
     if query.date_from:
-        ids = ids.where(col(Violation.decided_at) >= _day_start(query.date_from))
+        params["start"] = _day_start(query.date_from)
     if query.date_to:
-        ids = ids.where(col(Violation.decided_at) < _day_start(query.date_to + dt.timedelta(days=1)))
+        params["end"] = _day_start(query.date_to + dt.timedelta(days=1))
     if query.cursor:
-        t, vid = _decode_cursor(query.cursor)
-        ids = ids.where(sa.tuple_(col(Violation.decided_at), col(Violation.id)) < sa.tuple_(t, vid))
+        params["after_at"], params["after_id"] = _decode_cursor(query.cursor)
+    shape = _Shape(
+        code="code" in params,
+        name=name,
+        type_code="type_code" in params,
+        severity="severity" in params,
+        start="start" in params,
+        end="end" in params,
+        cursor="after_at" in params,
+    )
+    conn = session.connection()
     rows: list[PublicRecord] | None = None
-    if by_name:
+    if name:
         plan_for_actual_parameters(session)
-    if by_name and session.get_bind().dialect.name == "postgresql":
-        matches = ids.limit(NAME_MATCH_CAP + 1).cte("name_match").prefix_with("MATERIALIZED")
-        first = (
-            sa.select(matches.c.id, matches.c.decided_at)
-            .order_by(matches.c.decided_at.desc(), matches.c.id.desc())
-            .limit(limit + 1)
-            .subquery("page")
-        )
-        found = session.execute(
-            sa.select(*_COLUMNS, sa.select(sa.func.count()).select_from(matches).scalar_subquery())
-            .select_from(first)
-            .join(Violation, col(Violation.id) == first.c.id)
-            .join(ViolationType, col(ViolationType.id) == col(Violation.type_id))
-            .order_by(first.c.decided_at.desc(), first.c.id.desc())
-        ).all()
-        if not found or found[0][-1] <= NAME_MATCH_CAP:
-            rows = [_row(r[:-1]) for r in found]
+        if session.get_bind().dialect.name == "postgresql":
+            found = conn.execute(_from_name_matches(shape), params).all()
+            if not found or found[0][-1] <= NAME_MATCH_CAP:
+                rows = [_row(r[:-1]) for r in found]
     if rows is None:  # no name, SQLite, or a broad name: newest first straight from the index
-        page = (
-            ids.order_by(col(Violation.decided_at).desc(), col(Violation.id).desc())
-            .limit(limit + 1)
-            .subquery("page")
-        )
-        stmt = (
-            sa.select(*_COLUMNS)
-            .select_from(page)
-            .join(Violation, col(Violation.id) == page.c.id)
-            .join(ViolationType, col(ViolationType.id) == col(Violation.type_id))
-            .order_by(page.c.decided_at.desc(), page.c.id.desc())
-        )
-        rows = [_row(r) for r in session.execute(stmt).all()]
+        rows = [_row(r) for r in conn.execute(_newest_first(shape), params).all()]
     more = len(rows) > limit
     rows = rows[:limit]
     return RecordPage(rows, _encode_cursor(rows[-1]) if more and rows else None)
