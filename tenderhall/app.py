@@ -227,9 +227,7 @@ def create_app(
 
         # Requests run their database work in worker threads; more threads than the database can
         # use only contend for the GIL (measured: 40 threads served 20-30 % fewer searches).
-        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.request_threads_for(
-            db.dialect
-        )
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.request_threads
         runtime = None
         if run_jobs_inprocess:
             from tenderhall.jobs.runtime import InProcessRuntime

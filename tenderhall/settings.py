@@ -84,8 +84,8 @@ class Settings(BaseSettings):
     database_pool_size: int = Field(default=16, ge=1, le=200)
     """Connections one web process keeps open (as many more may be opened for a burst). Below the
     number of requests a process serves at once, connections are opened and closed per request."""
-    request_threads: int | None = Field(default=None, ge=1, le=200)
-    """Worker threads per web process for requests' database work (default 4). More threads only
+    request_threads: int = Field(default=4, ge=1, le=200)
+    """Worker threads per web process for requests' database work. More threads only
     contend for the GIL: on the public search 40 threads served 20-30 % fewer requests than 4, on
     SQLite and PostgreSQL alike; run more web processes instead."""
     broker_url: str = "memory://"
@@ -128,11 +128,6 @@ class Settings(BaseSettings):
                 f"(消息队列地址无效), got {v!r}"
             )
         return v
-
-    def request_threads_for(self, dialect: str) -> int:
-        if self.request_threads is not None:
-            return self.request_threads
-        return 4
 
     @property
     def is_sqlite(self) -> bool:

@@ -20,7 +20,7 @@ from credit.exceptions import RecordNotFound
 from credit.models import Change, Outcome, Severity, Status, Violation, ViolationType
 from credit.service.standing import Standing, standing
 from tenderhall.auth.models import Organisation
-from tenderhall.db import UTCDateTime, plan_for_actual_parameters, utcnow
+from tenderhall.db import UTCDateTime, plan_for_actual_parameters, single_statement, utcnow
 from tenderhall.errors import InvalidInput
 from tenderhall.identifiers import is_valid_credit_code
 from tenderhall.settings import Settings
@@ -245,7 +245,7 @@ def search_public(session: Session, query: SearchQuery) -> RecordPage:
         end="end" in params,
         cursor="after_at" in params,
     )
-    conn = session.connection()
+    conn = session.connection() if name else single_statement(session)
     rows: list[PublicRecord] | None = None
     if name:
         plan_for_actual_parameters(session)

@@ -106,3 +106,29 @@ def test_pooled_connections_closed_by_the_server_are_replaced_before_use(db: Dat
     time.sleep(0.2)  # the server's goodbye reaches the idle socket
     with db.unit_of_work() as s:
         assert s.execute(sa.text("SELECT pg_backend_pid()")).scalar_one() != pid
+
+
+def _pg_transaction_status(conn: sa.Connection) -> str:
+    return str(conn.connection.driver_connection.info.transaction_status.name)  # type: ignore[union-attr]
+
+
+def test_a_single_statement_read_runs_outside_a_transaction_only_in_read_only_sessions(db: Database) -> None:
+    from tenderhall.db import single_statement
+
+    if db.dialect != "postgresql":
+        pytest.skip("SQLite has no BEGIN/COMMIT round trips to save")
+    with db.readonly_sync_sessions() as s:
+        conn = single_statement(s)
+        conn.execute(sa.text("SELECT 1"))
+        assert _pg_transaction_status(conn) == "IDLE"  # autocommit: no transaction left open
+        s.commit()
+    with db.sync_sessions() as s:  # a writing session is never split into separate commits
+        conn = single_statement(s)
+        conn.execute(sa.text("SELECT 1"))
+        assert _pg_transaction_status(conn) == "INTRANS"
+        s.rollback()
+    with db.readonly_sync_sessions() as s:  # the pooled connection is back in transactional mode
+        conn = s.connection()
+        conn.execute(sa.text("SELECT 1"))
+        assert _pg_transaction_status(conn) == "INTRANS"
+        s.commit()

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from tenderhall.auth.models import Organisation
-from tenderhall.db import UTCDateTime, plan_for_actual_parameters
+from tenderhall.db import UTCDateTime, plan_for_actual_parameters, single_statement
 from tenderhall.settings import Settings
 from trading.models import Tender, TenderState, TenderTerm, TermStat
 from trading.schemas import SearchPage, TenderSummary
@@ -231,7 +231,7 @@ def search_tenders(
         states="states" in params,
         like=like,
     )
-    conn = session.connection()
+    conn = session.connection() if q and not needed else single_statement(session)
     rows = conn.execute(_search_statement(shape), {**params, "size": size, "off": offset}).all()
     items = [TenderSummary(*r[:-1]) for r in rows]  # type: ignore[arg-type,call-arg]
     if rows:
