@@ -132,3 +132,39 @@ def test_a_name_search_is_planned_for_its_own_pattern_on_postgresql(db: Database
         assert s.execute(sa.text("SHOW plan_cache_mode")).scalar_one() == "force_custom_plan"
     with db.unit_of_work() as s:
         assert s.execute(sa.text("SHOW plan_cache_mode")).scalar_one() == default
+
+
+def test_the_name_probe_drops_generic_endings_but_keeps_two_characters() -> None:
+    assert public.name_probe("龙岩富华建设有限公司") == "龙岩富华"
+    assert public.name_probe("福州宏远科技股份有限公司") == "福州宏远"
+    assert public.name_probe("Fuzhou Harbour Engineering Co.") == "Fuzhou Harbour Engineering"
+    assert public.name_probe("宏远") == "宏远"
+    assert public.name_probe("公司") == "公司"  # nothing would be left: searched as it is
+
+
+def test_a_full_name_finds_that_company_only_though_the_index_is_asked_for_its_distinctive_part(
+    db: Database, settings: Settings
+) -> None:
+    codes = _seed(db, settings)
+    names = ["福州宏远建设有限公司", "福州宏远科技有限公司"]
+    with db.unit_of_work() as s:
+        upheld(
+            s,
+            settings,
+            code=factories.credit_code(),
+            name=names[1],
+            type_code="REFUSE_AWARD",
+            publish_it=True,
+        )
+    assert [r.subject_name for r in search_public_in(db, "福州宏远建设有限公司")] == [names[0]]
+    assert [r.credit_code for r in search_public_in(db, "福州宏远建设有限公司")] == [codes[names[0]]]
+    assert [r.subject_name for r in search_public_in(db, "厦门宏远科技有限公司")] == ["厦门宏远科技有限公司"]
+    assert search_public_in(db, "福州宏远工程有限公司") == []  # the probe matches; the whole name does not
+    assert [r.subject_name for r in search_public_in(db, "fuzhou harbour engineering co.")] == [
+        "Fuzhou Harbour Engineering Co."
+    ]
+
+
+def search_public_in(db: Database, q: str) -> list[public.PublicRecord]:
+    with db.unit_of_work() as s:
+        return search_public(s, SearchQuery(q=q)).items
