@@ -191,7 +191,7 @@ def _ids(shape: _Shape) -> Any:
         name: Any = col(Violation.subject_name)
 
         def contains(column: Any, param: str) -> Any:
-            pattern = sa.bindparam(param)
+            pattern: Any = sa.bindparam(param)
             if shape.name == "ilike":
                 return column.ilike(pattern, escape="\\")
             return column.like(pattern, escape="\\")
