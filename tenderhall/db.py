@@ -5,8 +5,9 @@ Service code is written once, synchronously, against a plain ``Session``. Reques
 one worker-thread hop per call; workers and the CLI call them directly in :meth:`Database.unit_of_work`.
 (Requests first used the async drivers, aiosqlite and asyncpg, through ``AsyncSession.run_sync``; that
 cost one event-loop round trip per statement, about three times the whole request on SQLite. The async
-engine remains for the non-blocking health check.) One request or one job is one transaction,
-committed at the edge (``tenderhall.app.provide_session``, :meth:`Database.unit_of_work`).
+engine remains for the non-blocking health check.) One writing request or one job is one
+transaction, committed at the edge (``tenderhall.app.provide_session``, :meth:`Database.unit_of_work`);
+a read-only (GET) request's service calls are one transaction each (:class:`ThreadedSession`).
 Application code never commits.
 """
 
