@@ -7,6 +7,7 @@ from typing import Any
 
 from litestar import Request, get, post
 from litestar.response import Redirect, Template
+from sqlalchemy.orm import Session
 
 from tenderhall.auth.guards import requires
 from tenderhall.auth.models import Role
@@ -59,8 +60,10 @@ async def retry_job_api(session: RequestSession, principal: Principal, job_id: i
 async def jobs_page(
     request: Request[Any, Any, Any], session: RequestSession, status: JobFilter = JobFilter.open
 ) -> Template:
-    rows = await run(session, service.list_jobs, status, limit=500)
-    counts = await run(session, service.count_by_status)
+    def load(s: Session) -> tuple[Any, Any]:  # one call: the list and its counts from one snapshot
+        return service.list_jobs(s, status, limit=500), service.count_by_status(s)
+
+    rows, counts = await run(session, load)
     return render(
         request,
         "jobs/admin_jobs.html",
