@@ -129,7 +129,10 @@ def _discard_if_closed_by_server(dbapi_conn: Any, _record: Any, _proxy: Any) -> 
     cable) is still found only when used, as with any pool."""
     if dbapi_conn.closed or dbapi_conn.broken:
         raise sa.exc.DisconnectionError("connection closed")
-    ready, _, _ = select.select([dbapi_conn.pgconn.socket], [], [], 0)
+    try:
+        ready, _, _ = select.select([dbapi_conn.pgconn.socket], [], [], 0)
+    except Exception as exc:  # noqa: BLE001 - a socket we cannot even poll is no connection to use
+        raise sa.exc.DisconnectionError(f"connection unusable: {exc}") from exc
     if ready:
         raise sa.exc.DisconnectionError("the server closed the connection or sent a notice while idle")
 
