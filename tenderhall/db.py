@@ -131,7 +131,7 @@ def _discard_if_closed_by_server(dbapi_conn: Any, _record: Any, _proxy: Any) -> 
         raise sa.exc.DisconnectionError("connection closed")
     try:
         ready, _, _ = select.select([dbapi_conn.pgconn.socket], [], [], 0)
-    except Exception as exc:  # noqa: BLE001 - a socket we cannot even poll is no connection to use
+    except Exception as exc:  # a socket we cannot even poll is no connection to use
         raise sa.exc.DisconnectionError(f"connection unusable: {exc}") from exc
     if ready:
         raise sa.exc.DisconnectionError("the server closed the connection or sent a notice while idle")
