@@ -315,6 +315,11 @@ def lock_for_update(stmt: sa.Select[Any], session: Session) -> sa.Select[Any]:
     return stmt
 
 
+def contains_pattern(text: str) -> str:
+    """A LIKE pattern for "contains ``text``", its wildcards taken literally (escape ``\\``)."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
 def single_statement(session: Session) -> sa.Connection:
     """The connection for a read that is one statement (a search, say), as the session's first
     use. In a read-only (GET) session on PostgreSQL it runs outside any transaction (autocommit):

@@ -20,7 +20,7 @@ from credit.exceptions import RecordNotFound
 from credit.models import Change, Outcome, Severity, Status, Violation, ViolationType
 from credit.service.standing import Standing, standing
 from tenderhall.auth.models import Organisation
-from tenderhall.db import UTCDateTime, plan_for_actual_parameters, single_statement, utcnow
+from tenderhall.db import UTCDateTime, contains_pattern, plan_for_actual_parameters, single_statement, utcnow
 from tenderhall.errors import InvalidInput
 from tenderhall.identifiers import is_valid_credit_code
 from tenderhall.settings import Settings
@@ -176,10 +176,6 @@ def name_probe(q: str) -> str:
     return probe
 
 
-def _contains(text: str) -> str:
-    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
 @lru_cache(maxsize=256)
 def _ids(shape: _Shape) -> Any:
     stmt: Any = sa.select(col(Violation.id).label("id"), col(Violation.decided_at).label("decided_at")).where(
@@ -274,11 +270,11 @@ def search_public(session: Session, query: SearchQuery) -> RecordPage:
         if len(q) == 18 and is_valid_credit_code(q):
             params["code"] = q.upper()
         else:
-            params["name"] = _contains(q)
+            params["name"] = contains_pattern(q)
             name = "ilike" if q.lower() != q.upper() else "like"
             probe = name_probe(q)
             if probe != q and session.get_bind().dialect.name == "postgresql":
-                params["probe"] = _contains(probe)
+                params["probe"] = contains_pattern(probe)
     if query.credit_code:
         code = query.credit_code.strip().upper()
         if params.get("code", code) != code:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from tenderhall.auth.models import Organisation
-from tenderhall.db import UTCDateTime, plan_for_actual_parameters, single_statement
+from tenderhall.db import UTCDateTime, contains_pattern, plan_for_actual_parameters, single_statement
 from tenderhall.settings import Settings
 from trading.models import Tender, TenderState, TenderTerm, TermStat
 from trading.schemas import SearchPage, TenderSummary
@@ -37,10 +37,6 @@ class SearchQuery:
     date_from: dt.date | None = None  # publication date, Beijing time
     date_to: dt.date | None = None
     page: int = 1
-
-
-def _like(q: str) -> str:
-    return "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 def _summaries(rows: list[tuple[Tender, str]]) -> list[TenderSummary]:
@@ -214,10 +210,10 @@ def search_tenders(
             params["n_terms"] = len(needed)
         if not (len(needed) == 1 and len(q) == 2):  # unless the keyword is the term itself
             like = True
-            params["like"] = _like(q.lower())
+            params["like"] = contains_pattern(q.lower())
     elif q:
         like = True
-        params["like"] = _like(q)
+        params["like"] = contains_pattern(q)
         params["reference"] = q.upper()
         plan_for_actual_parameters(session)  # a title pattern: its plan depends on the pattern
     shape = _Shape(
