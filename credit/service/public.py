@@ -304,14 +304,14 @@ def search_public(session: Session, query: SearchQuery) -> RecordPage:
         end="end" in params,
         cursor="after_at" in params,
     )
-    conn = session.connection() if name else single_statement(session)
-    rows: list[PublicRecord] | None = None
     if name:
-        plan_for_actual_parameters(session)
-        if session.get_bind().dialect.name == "postgresql":
-            found = conn.execute(_from_name_matches(shape), params).all()
-            if not found or found[0][-1] <= NAME_MATCH_CAP:
-                rows = [_row(r[:-1]) for r in found]
+        plan_for_actual_parameters(session)  # begins the transaction the pattern search runs in
+    conn = single_statement(session)
+    rows: list[PublicRecord] | None = None
+    if name and session.get_bind().dialect.name == "postgresql":
+        found = conn.execute(_from_name_matches(shape), params).all()
+        if not found or found[0][-1] <= NAME_MATCH_CAP:
+            rows = [_row(r[:-1]) for r in found]
     if rows is None:  # no name, SQLite, or a broad name: newest first straight from the index
         rows = [_row(r) for r in conn.execute(_newest_first(shape), params).all()]
     more = len(rows) > limit

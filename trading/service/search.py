@@ -227,7 +227,7 @@ def search_tenders(
         states="states" in params,
         like=like,
     )
-    conn = session.connection() if q and not needed else single_statement(session)
+    conn = single_statement(session)  # in the transaction that a pattern search has begun, if any
     rows = conn.execute(_search_statement(shape), {**params, "size": size, "off": offset}).all()
     items = [TenderSummary(*r[:-1]) for r in rows]  # type: ignore[arg-type,call-arg]
     if rows:
