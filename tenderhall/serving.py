@@ -85,7 +85,6 @@ def serve(opts: ServeOptions) -> None:
     # Bind once here first, so that an address in use is reported once, before any process starts.
     reuseport_socket(opts.host, opts.port).close()
     ctx = multiprocessing.get_context("spawn")
-    procs: list[Any] = []
     stopping = False
 
     def stop(_signum: int, _frame: Any) -> None:
@@ -100,7 +99,7 @@ def serve(opts: ServeOptions) -> None:
         p.start()
         return p
 
-    procs = [start() for _ in range(opts.processes)]
+    procs: list[Any] = [start() for _ in range(opts.processes)]
     try:
         while not stopping:
             time.sleep(0.2)
