@@ -13,10 +13,13 @@ Application code never commits.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import contextvars
 import datetime as dt
 import select
 from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ParamSpec, TypeVar
 
 import sqlalchemy as sa
@@ -173,18 +176,31 @@ def make_async_engine(url: str, **kw: Any) -> AsyncEngine:
 class Database:
     """Both engines and session factories for one database URL."""
 
-    def __init__(self, url: str, *, echo: bool = False, pool_size: int | None = None) -> None:
+    def __init__(
+        self, url: str, *, echo: bool = False, pool_size: int | None = None, request_threads: int = 4
+    ) -> None:
         self.url = url
+        self.request_threads = request_threads
+        self._request_executor: ThreadPoolExecutor | None = None
         pool: dict[str, Any] = (
             {} if pool_size is None else {"pool_size": pool_size, "max_overflow": pool_size}
         )
         self.sync_engine = make_sync_engine(url, echo=echo, **pool)
         self.async_engine = make_async_engine(url, echo=echo)
         self.sync_sessions = sessionmaker(self.sync_engine, expire_on_commit=False)
+        read_only: dict[str, Any] = {"read_only": True}
+        self.single_statement_engine: Engine | None = None
+        if self.sync_engine.dialect.name == "postgresql":
+            # connections that stay in autocommit mode, for the one-statement reads of GET
+            # requests (see :func:`single_statement`); last used first, so that few stay warm
+            self.single_statement_engine = make_sync_engine(
+                url, echo=echo, isolation_level="AUTOCOMMIT", pool_use_lifo=True, **pool
+            )
+            read_only["single_statement_engine"] = self.single_statement_engine
         self.readonly_sync_sessions = sessionmaker(
             self.sync_engine.execution_options(sqlite_begin="DEFERRED"),
             expire_on_commit=False,
-            info={"read_only": True},
+            info=read_only,
         )
         self.after_commit_hooks: list[Callable[[], None]] = []
 
@@ -208,7 +224,7 @@ class Database:
     async def request_unit_of_work(self, *, readonly: bool = False) -> AsyncIterator[ThreadedSession]:
         """One request: a sync session used from worker threads, committed here at the edge."""
         factory = self.readonly_sync_sessions if readonly else self.sync_sessions
-        session = ThreadedSession(factory(), per_call=readonly)
+        session = ThreadedSession(factory(), per_call=readonly, executor=self.request_executor)
         try:
             yield session
         except BaseException:
@@ -216,6 +232,14 @@ class Database:
             raise
         await session.finish(commit=True)
         self._after_commit()
+
+    @property
+    def request_executor(self) -> ThreadPoolExecutor:
+        """The worker threads that run requests' database work (``request_threads`` of them: more
+        than the database can use only contend for the GIL)."""
+        if self._request_executor is None:
+            self._request_executor = ThreadPoolExecutor(self.request_threads, thread_name_prefix="request-db")
+        return self._request_executor
 
     def _after_commit(self) -> None:
         for hook in self.after_commit_hooks:
@@ -232,10 +256,15 @@ class Database:
 
     def dispose(self) -> None:
         self.sync_engine.dispose()
+        if self.single_statement_engine is not None:
+            self.single_statement_engine.dispose()
 
     async def adispose(self) -> None:
         await self.async_engine.dispose()
-        self.sync_engine.dispose()
+        if self._request_executor is not None:
+            self._request_executor.shutdown(wait=True)
+            self._request_executor = None
+        self.dispose()
 
 
 class ThreadedSession:
@@ -253,16 +282,17 @@ class ThreadedSession:
     request's calls share one transaction, committed at the edge by :meth:`finish`.
     """
 
-    def __init__(self, session: Session, *, per_call: bool = False) -> None:
+    def __init__(
+        self, session: Session, *, per_call: bool = False, executor: ThreadPoolExecutor | None = None
+    ) -> None:
         self.sync_session = session
         self.per_call = per_call
+        self.executor = executor
 
     async def run_sync(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        import anyio.to_thread
-
         if self.per_call:
-            return await anyio.to_thread.run_sync(lambda: self._call_in_own_transaction(fn, args, kwargs))
-        return await anyio.to_thread.run_sync(lambda: fn(self.sync_session, *args, **kwargs))
+            return await in_thread(self.executor, lambda: self._call_in_own_transaction(fn, args, kwargs))
+        return await in_thread(self.executor, lambda: fn(self.sync_session, *args, **kwargs))
 
     def _call_in_own_transaction(self, fn: Callable[..., T], args: Any, kwargs: Any) -> T:
         session = self.sync_session
@@ -278,13 +308,11 @@ class ThreadedSession:
         """End the request's transaction (commit, or roll back) and release the connection, in one
         thread hop; a session with no transaction open (a read-only request's, or one that never
         touched the database) is closed without a hop."""
-        import anyio.to_thread
-
         session = self.sync_session
         if not session.in_transaction() and not (session.new or session.dirty or session.deleted):
             session.close()
             return
-        await anyio.to_thread.run_sync(self._end, commit)
+        await in_thread(self.executor, lambda: self._end(commit))
 
     def _end(self, commit: bool) -> None:
         session = self.sync_session
@@ -295,6 +323,27 @@ class ThreadedSession:
                 session.rollback()
         finally:
             session.close()
+
+
+async def in_thread(executor: ThreadPoolExecutor | None, fn: Callable[[], T]) -> T:
+    """Run ``fn`` in one of ``executor``'s threads (the loop's default executor if None) with the
+    caller's context variables (the request's language, its log context), and return its result.
+
+    A cancelled caller still waits for ``fn`` to finish before the cancellation goes on: ``fn``
+    holds the request's session, which the caller closes as it unwinds, and must not be closed
+    under a running statement. (Used instead of ``anyio.to_thread.run_sync``, whose task group and
+    cancel scope per call cost a tenth of a search request's CPU time.)"""
+    loop = asyncio.get_running_loop()
+    future = loop.run_in_executor(executor, contextvars.copy_context().run, fn)
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        while not future.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait([future])
+        if not future.cancelled():
+            future.exception()  # retrieved: the caller was cancelled, its outcome no longer matters
+        raise
 
 
 #: What request handlers receive as ``session`` (annotate parameters with it).
@@ -320,32 +369,47 @@ def contains_pattern(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def single_statement(session: Session) -> sa.Connection:
-    """The connection for a read that is one statement (a search, say), as the session's first
-    use. In a read-only (GET) session on PostgreSQL it runs outside any transaction (autocommit):
-    one statement sees one snapshot by itself, and BEGIN and COMMIT would be two more round trips
-    (measured: 11 % more searches served). Anywhere else it is the session's usual connection, so
-    that a writing transaction is never split."""
-    if (
-        session.info.get("read_only")
-        and not session.in_transaction()
-        and session.get_bind().dialect.name == "postgresql"
-    ):
-        return session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    return session.connection()
+@contextlib.contextmanager
+def single_statement(session: Session, *, plan_per_call: bool = False) -> Iterator[sa.Connection]:
+    """The connection for a read that is one statement (a search, say), as the session's first use.
+
+    In a read-only (GET) session on PostgreSQL it is a connection of its own that stays in
+    autocommit mode: one statement sees one snapshot by itself, BEGIN and COMMIT would be two more
+    round trips (measured: 11 % more searches served), and the session's transaction machinery and
+    a switch of the pooled connection's mode cost a fifth of the thread's work. Anywhere else it is
+    the session's usual connection, so that a writing transaction is never split.
+
+    ``plan_per_call``: on PostgreSQL, statements run in the block are planned for their actual
+    parameters each time, never prepared. psycopg prepares a statement run five times on a
+    connection, and PostgreSQL may then switch to a generic plan made without the parameters'
+    values; for a pattern search (``LIKE '%name%'``) the best plan depends on the pattern (a rare
+    name wants the trigram index, a common one the newest-first scan), and a generic plan is right
+    for one and ruinous for the other (measured: a credit search went from 3 ms to 120 ms after
+    warming up). Statements whose plan does not depend on the values keep their prepared plans,
+    which save half a millisecond of planning each."""
+    engine = session.info.get("single_statement_engine")
+    if engine is not None and not session.in_transaction():
+        with engine.connect() as conn, _planned_per_call(conn, plan_per_call):
+            yield conn
+        return
+    conn = session.connection()
+    with _planned_per_call(conn, plan_per_call):
+        yield conn
 
 
-def plan_for_actual_parameters(session: Session) -> None:
-    """On PostgreSQL, plan the rest of this transaction's statements for their actual parameters.
-
-    psycopg prepares a statement run five times on a connection, and PostgreSQL may then switch it
-    to a generic plan made without the parameters' values. For a pattern search (``LIKE
-    '%name%'``) the best plan depends on the pattern: a rare name wants the trigram index, a common
-    one the newest-first scan, and a generic plan is right for one and ruinous for the other
-    (measured: a credit search went from 3 ms to 120 ms after warming up). Call it before such a
-    statement; statements whose plan does not depend on the values keep their cheap prepared plans."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(sa.text("SET LOCAL plan_cache_mode = force_custom_plan"))
+@contextlib.contextmanager
+def _planned_per_call(conn: sa.Connection, on: bool) -> Iterator[None]:
+    if not on or conn.dialect.name != "postgresql":
+        yield
+        return
+    driver = conn.connection.driver_connection  # psycopg's Connection
+    assert driver is not None
+    saved = driver.prepare_threshold
+    driver.prepare_threshold = None  # never prepare: every execution is parsed and planned anew
+    try:
+        yield
+    finally:
+        driver.prepare_threshold = saved
 
 
 def skip_locked(stmt: sa.Select[Any], session: Session) -> sa.Select[Any]:

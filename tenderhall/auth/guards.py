@@ -37,7 +37,3 @@ def requires(*roles: Role) -> Any:
 
     guard.__name__ = f"requires_{'_'.join(r.value for r in roles) or 'login'}"
     return guard
-
-
-async def provide_principal(request: Any) -> Principal:
-    return principal_from(request)

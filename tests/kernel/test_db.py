@@ -117,18 +117,55 @@ def test_a_single_statement_read_runs_outside_a_transaction_only_in_read_only_se
 
     if db.dialect != "postgresql":
         pytest.skip("SQLite has no BEGIN/COMMIT round trips to save")
+    assert db.single_statement_engine is not None
     with db.readonly_sync_sessions() as s:
-        conn = single_statement(s)
-        conn.execute(sa.text("SELECT 1"))
-        assert _pg_transaction_status(conn) == "IDLE"  # autocommit: no transaction left open
-        s.commit()
+        with single_statement(s) as conn:
+            conn.execute(sa.text("SELECT 1"))
+            assert _pg_transaction_status(conn) == "IDLE"  # autocommit: no transaction left open
+        assert not s.in_transaction()  # the session itself never began one
+        assert db.single_statement_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
     with db.sync_sessions() as s:  # a writing session is never split into separate commits
-        conn = single_statement(s)
-        conn.execute(sa.text("SELECT 1"))
-        assert _pg_transaction_status(conn) == "INTRANS"
+        with single_statement(s) as conn:
+            conn.execute(sa.text("SELECT 1"))
+            assert _pg_transaction_status(conn) == "INTRANS"
+        assert s.in_transaction()
         s.rollback()
-    with db.readonly_sync_sessions() as s:  # the pooled connection is back in transactional mode
-        conn = s.connection()
-        conn.execute(sa.text("SELECT 1"))
-        assert _pg_transaction_status(conn) == "INTRANS"
+    with db.readonly_sync_sessions() as s:  # a read-only session that has begun keeps its transaction
+        s.execute(sa.text("SELECT 1"))
+        with single_statement(s) as conn:
+            assert conn is s.connection()
+            assert _pg_transaction_status(conn) == "INTRANS"
         s.commit()
+
+
+def _prepared(conn: sa.Connection, fragment: str) -> int:
+    """How many statements containing ``fragment`` this connection has prepared on the server."""
+    return int(
+        conn.execute(
+            sa.text("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE :p"),
+            {"p": f"%{fragment}%"},
+        ).scalar_one()
+    )
+
+
+def test_statements_planned_per_call_are_never_prepared(db: Database) -> None:
+    """A pattern search must be planned for its own pattern every time: psycopg prepares a
+    statement after five runs, and PostgreSQL may then use a generic plan made without it."""
+    from tenderhall.db import single_statement
+
+    if db.dialect != "postgresql":
+        pytest.skip("prepared statements and plan caching are PostgreSQL's")
+    stmt = sa.text("SELECT count(*) FROM core_audit_event WHERE action LIKE :pattern")
+    with db.readonly_sync_sessions() as s:
+        with single_statement(s, plan_per_call=True) as conn:
+            for _ in range(7):  # past psycopg's prepare threshold
+                conn.execute(stmt, {"pattern": "%login%"})
+            assert _prepared(conn, "core_audit_event WHERE action LIKE") == 0
+        with single_statement(s) as conn:  # the same pooled connection (last used first), as usual again
+            for _ in range(7):
+                conn.execute(stmt, {"pattern": "%login%"})
+            assert _prepared(conn, "core_audit_event WHERE action LIKE") == 1  # the control
+    with db.unit_of_work() as s, single_statement(s, plan_per_call=True) as conn:  # in a transaction too
+        for _ in range(7):
+            conn.execute(stmt, {"pattern": "%login%"})
+        assert _prepared(conn, "core_audit_event WHERE action LIKE") == 0

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from tenderhall.auth.models import Organisation
-from tenderhall.db import UTCDateTime, contains_pattern, plan_for_actual_parameters, single_statement
+from tenderhall.db import UTCDateTime, contains_pattern, single_statement
 from tenderhall.settings import Settings
 from trading.models import Tender, TenderState, TenderTerm, TermStat
 from trading.schemas import SearchPage, TenderSummary
@@ -215,7 +215,6 @@ def search_tenders(
         like = True
         params["like"] = contains_pattern(q)
         params["reference"] = q.upper()
-        plan_for_actual_parameters(session)  # a title pattern: its plan depends on the pattern
     shape = _Shape(
         indexed=bool(q and needed),
         rarest="terms" in params,
@@ -227,13 +226,14 @@ def search_tenders(
         states="states" in params,
         like=like,
     )
-    conn = single_statement(session)  # in the transaction that a pattern search has begun, if any
-    rows = conn.execute(_search_statement(shape), {**params, "size": size, "off": offset}).all()
+    # a title pattern without indexed terms is planned for the pattern: its best plan depends on it
+    with single_statement(session, plan_per_call=like and not shape.indexed) as conn:
+        rows = conn.execute(_search_statement(shape), {**params, "size": size, "off": offset}).all()
+        if rows:
+            total = rows[0][-1]
+        else:
+            total = conn.execute(_count_statement(shape), params).scalar_one() if offset else 0
     items = [TenderSummary(*r[:-1]) for r in rows]  # type: ignore[arg-type,call-arg]
-    if rows:
-        total = rows[0][-1]
-    else:
-        total = conn.execute(_count_statement(shape), params).scalar_one() if offset else 0
     return SearchPage(
         items=items,
         page=page,
