@@ -200,9 +200,16 @@ def _populate(url: str, n: int) -> float:
                         decided,
                     )
                 )
+        # the name-search index, as the services keep it (credit.models.PublicName)
+        conn.execute(
+            "INSERT INTO credit_public_name (violation_id, subject_name, decided_at, type_code, severity) "
+            "SELECT id, subject_name, decided_at, type_code, severity FROM credit_violation "
+            "WHERE status = 'published'"
+        )
         conn.commit()
         conn.autocommit = True
         conn.execute("VACUUM ANALYZE credit_violation")  # the steady state autovacuum keeps
+        conn.execute("VACUUM ANALYZE credit_public_name")
     return time.perf_counter() - started
 
 

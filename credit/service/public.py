@@ -17,7 +17,7 @@ from sqlmodel import col
 
 from credit.config import credit_config
 from credit.exceptions import RecordNotFound
-from credit.models import Change, Outcome, Severity, Status, Violation, ViolationType
+from credit.models import Change, Outcome, PublicName, Severity, Status, Violation, ViolationType
 from credit.service.standing import Standing, standing
 from tenderhall.auth.models import Organisation
 from tenderhall.db import UTCDateTime, contains_pattern, single_statement, utcnow
@@ -176,15 +176,13 @@ def name_probe(q: str) -> str:
     return probe
 
 
-@lru_cache(maxsize=256)
-def _ids(shape: _Shape) -> Any:
-    stmt: Any = sa.select(col(Violation.id).label("id"), col(Violation.decided_at).label("decided_at")).where(
-        col(Violation.status) == Status.published.value
-    )
-    if shape.code:
-        stmt = stmt.where(col(Violation.subject_credit_code) == sa.bindparam("code"))
+def _filtered(shape: _Shape, table: Any, id_column: Any) -> Any:
+    """``SELECT id, decided_at`` from ``table`` (a model) with the shape's filters (it has the
+    ``subject_name``, ``type_code``, ``severity`` and ``decided_at`` columns of a record)."""
+    decided: Any = table.decided_at
+    stmt: Any = sa.select(id_column.label("id"), decided.label("decided_at"))
     if shape.name:
-        name: Any = col(Violation.subject_name)
+        name: Any = table.subject_name
 
         def contains(column: Any, param: str) -> Any:
             pattern: Any = sa.bindparam(param)
@@ -199,19 +197,29 @@ def _ids(shape: _Shape) -> Any:
         else:
             stmt = stmt.where(contains(name, "name"))
     if shape.type_code:
-        stmt = stmt.where(col(Violation.type_code) == sa.bindparam("type_code"))
+        stmt = stmt.where(table.type_code == sa.bindparam("type_code"))
     if shape.severity:
-        stmt = stmt.where(col(Violation.severity) == sa.bindparam("severity"))
-    decided = col(Violation.decided_at)
+        stmt = stmt.where(table.severity == sa.bindparam("severity"))
     if shape.start:
         stmt = stmt.where(decided >= sa.bindparam("start", type_=UTCDateTime()))
     if shape.end:
         stmt = stmt.where(decided < sa.bindparam("end", type_=UTCDateTime()))
     if shape.cursor:
         stmt = stmt.where(
-            sa.tuple_(decided, col(Violation.id))
+            sa.tuple_(decided, id_column)
             < sa.tuple_(sa.bindparam("after_at", type_=UTCDateTime()), sa.bindparam("after_id"))
         )
+    return stmt
+
+
+@lru_cache(maxsize=256)
+def _ids(shape: _Shape) -> Any:
+    """Published records matching the shape, from ``credit_violation`` and its partial indexes."""
+    stmt = _filtered(shape, Violation, col(Violation.id)).where(
+        col(Violation.status) == Status.published.value
+    )
+    if shape.code:
+        stmt = stmt.where(col(Violation.subject_credit_code) == sa.bindparam("code"))
     return stmt
 
 
@@ -233,11 +241,17 @@ def _newest_first(shape: _Shape) -> Any:
     )
 
 
+def _name_match_ids(shape: _Shape) -> Any:
+    """Published records whose name matches, from the narrow name index (:class:`PublicName`),
+    with the shape's other filters (a credit code excepted: such a search never comes here)."""
+    return _filtered(shape, PublicName, col(PublicName.violation_id))
+
+
 @lru_cache(maxsize=256)
 def _from_name_matches(shape: _Shape) -> Any:
     """At most ``NAME_MATCH_CAP`` + 1 name matches (trigram index), the page sorted from them
     (``lim`` rows), and how many matched on every row."""
-    matches = _ids(shape).limit(NAME_MATCH_CAP + 1).cte("name_match").prefix_with("MATERIALIZED")
+    matches = _name_match_ids(shape).limit(NAME_MATCH_CAP + 1).cte("name_match").prefix_with("MATERIALIZED")
     first = (
         sa.select(matches.c.id, matches.c.decided_at)
         .order_by(matches.c.decided_at.desc(), matches.c.id.desc())
@@ -306,7 +320,7 @@ def search_public(session: Session, query: SearchQuery) -> RecordPage:
     )
     rows: list[PublicRecord] | None = None
     with single_statement(session, plan_per_call=bool(name)) as conn:  # a name: plans per pattern
-        if name and conn.dialect.name == "postgresql":
+        if name and not shape.code and conn.dialect.name == "postgresql":
             found = conn.execute(_from_name_matches(shape), params).all()
             if not found or found[0][-1] <= NAME_MATCH_CAP:
                 rows = [_row(r[:-1]) for r in found]

@@ -72,7 +72,7 @@ def edge_middleware(app: ASGIApp) -> ASGIApp:
         rid = rid or uuid.uuid4().hex
         rid_header = (b"x-request-id", rid.encode("latin-1"))
         scope.setdefault("state", {})["request_id"] = rid  # type: ignore[typeddict-item]
-        method = scope["method"]
+        method = scope["method"]  # type: ignore[typeddict-item]  # an http scope (checked above)
         path = scope.get("path_template") or UNROUTED  # type: ignore[typeddict-item]
         status = 500
         started = time.perf_counter()

@@ -173,3 +173,61 @@ def test_a_full_name_finds_that_company_only_though_the_index_is_asked_for_its_d
 def search_public_in(db: Database, q: str) -> list[public.PublicRecord]:
     with db.unit_of_work() as s:
         return search_public(s, SearchQuery(q=q)).items
+
+
+def _name_index(db: Database) -> dict[int, tuple[str, str, str, dt.datetime]]:
+    import sqlalchemy as sa
+
+    from credit.models import PublicName
+
+    with db.unit_of_work() as s:
+        rows = s.execute(sa.select(PublicName)).scalars().all()
+        return {r.violation_id: (r.subject_name, r.type_code, r.severity, r.decided_at) for r in rows}
+
+
+def _published(db: Database) -> dict[int, tuple[str, str, str, dt.datetime]]:
+    import sqlalchemy as sa
+
+    from credit.models import Status, Violation
+
+    with db.unit_of_work() as s:
+        rows = s.execute(sa.select(Violation).where(Violation.status == Status.published)).scalars().all()
+        return {r.id: (r.subject_name, r.type_code, str(r.severity), r.decided_at) for r in rows}  # type: ignore[misc]
+
+
+def test_the_name_index_holds_exactly_the_published_records_through_every_change(
+    db: Database, settings: Settings
+) -> None:
+    """Name searches on PostgreSQL read credit_public_name: after publication, correction, expiry,
+    revocation and repair it must hold exactly the published records, with their current values."""
+    from credit.service import amend, apply_repair, decide_repair, expire_due, revoke
+    from tests.credit.conftest import SUPERVISOR, bidder
+
+    codes = [factories.credit_code() for _ in range(5)]
+    with db.unit_of_work() as s:
+        kept = upheld(s, settings, code=codes[0], name="福州宏远建设有限公司", publish_it=True)
+        short = upheld(s, settings, code=codes[1], name="厦门短期公司", publish_it=True, publication_days=90)
+        appealed = upheld(s, settings, code=codes[2], name="泉州复议公司", publish_it=True)
+        repaired = upheld(s, settings, code=codes[3], name="漳州修复公司", publish_it=True)
+        upheld(s, settings, code=codes[4], name="宁德未公示公司")  # decided, never published
+    assert set(_name_index(db)) == {kept.id, short.id, appealed.id, repaired.id}
+    assert _name_index(db) == _published(db)
+    with db.unit_of_work() as s:
+        amend(s, SUPERVISOR, kept.id, reason="笔误", facts="更正后的事实", now=T0 + DAY)  # type: ignore[arg-type]
+        revoke(s, SUPERVISOR, appealed.id, reason="行政复议撤销", now=T0 + DAY)  # type: ignore[arg-type]
+        assert expire_due(s, SUPERVISOR, now=T0 + 90 * DAY) == 1
+        app = apply_repair(
+            s,
+            bidder(codes[3]),
+            repaired.id,  # type: ignore[arg-type]
+            rectification="已整改",
+            commitment="我司承诺守信",
+            settings=settings,
+            now=T0 + 90 * DAY,
+        )
+        decide_repair(s, SUPERVISOR, app.id, approve=True, reasons="整改到位", now=T0 + 91 * DAY)  # type: ignore[arg-type]
+    assert set(_name_index(db)) == {kept.id}
+    assert _name_index(db) == _published(db)
+    with db.unit_of_work() as s:  # and the search finds it by name
+        assert [r.id for r in search_public(s, SearchQuery(q="宏远")).items] == [kept.id]
+        assert search_public(s, SearchQuery(q="短期")).items == []
