@@ -192,9 +192,19 @@ class Database:
         self.single_statement_engine: Engine | None = None
         if self.sync_engine.dialect.name == "postgresql":
             # connections that stay in autocommit mode, for the one-statement reads of GET
-            # requests (see :func:`single_statement`); last used first, so that few stay warm
+            # requests (see :func:`single_statement`); last used first, so that few stay warm.
+            # They prepare a statement at its first run instead of its sixth: the public searches'
+            # statements are long (parsing and analysing them cost about as much as running them),
+            # and with a hundred query shapes on each pooled connection most runs came before the
+            # sixth. PostgreSQL still plans each run for its values until a generic plan proves no
+            # worse (plan_cache_mode auto); a pattern search is never prepared (``plan_per_call``).
             self.single_statement_engine = make_sync_engine(
-                url, echo=echo, isolation_level="AUTOCOMMIT", pool_use_lifo=True, **pool
+                url,
+                echo=echo,
+                isolation_level="AUTOCOMMIT",
+                pool_use_lifo=True,
+                connect_args={"prepare_threshold": 0},
+                **pool,
             )
             read_only["single_statement_engine"] = self.single_statement_engine
         self.readonly_sync_sessions = sessionmaker(
