@@ -33,6 +33,7 @@ from bench.http_load import (
     LoadSettings,
     app_environment,
     bare_json_app,
+    checkpoint,
     env_setting,
     measure_bare_baseline,
     measure_endpoint,
@@ -210,6 +211,7 @@ def _populate(url: str, n: int) -> float:
         conn.autocommit = True
         conn.execute("VACUUM ANALYZE credit_violation")  # the steady state autovacuum keeps
         conn.execute("VACUUM ANALYZE credit_public_name")
+        checkpoint(conn)
     return time.perf_counter() - started
 
 

@@ -98,6 +98,18 @@ def temporary_postgres_database(prefix: str, server_url: str) -> Iterator[str]:
         admin.dispose()
 
 
+def checkpoint(dbapi_conn: Any) -> None:
+    """Write the freshly loaded data out now (PostgreSQL ``CHECKPOINT``, on an autocommit psycopg
+    connection), so that the server does not do it in the middle of a measurement; skipped where
+    the role may not (it needs superuser or pg_checkpoint)."""
+    import psycopg
+
+    try:
+        dbapi_conn.execute("CHECKPOINT")
+    except psycopg.errors.InsufficientPrivilege:
+        print("CHECKPOINT not permitted: the server may write the loaded data during the run", flush=True)
+
+
 # --- servers -----------------------------------------------------------------------------------
 
 
