@@ -8,7 +8,7 @@ search's CPU time). Here the label children are looked up once per (method, rout
 
 Metrics (``GET /metrics``): ``tenderhall_requests_total``, ``tenderhall_request_duration_seconds``
 (histogram), ``tenderhall_requests_in_progress`` and ``tenderhall_requests_errors_total`` (5xx), each
-labelled by method, route template (``/api/trading/tenders/{tender_id:int}``, so that ids do not
+labelled by method, route template (``/api/trading/tenders/{tender_id}``, so that ids do not
 explode the series) and, where known, status code.
 """
 
