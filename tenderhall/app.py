@@ -34,7 +34,7 @@ from tenderhall.keys import csrf_secret
 from tenderhall.settings import Settings
 from tenderhall.web import i18n
 from tenderhall.web.edge import edge_middleware
-from tenderhall.web.render import language_of, render, role_label
+from tenderhall.web.render import render, role_label
 
 log = structlog.get_logger("tenderhall")
 
@@ -75,9 +75,13 @@ async def provide_session(
 ) -> AsyncIterator[RequestSession]:
     """One request = one transaction, committed here; a failed commit becomes an error response."""
     db: Database = state.db
-    readonly = request.method in ("GET", "HEAD", "OPTIONS")
-    async with db.request_unit_of_work(readonly=readonly) as session:
+    session = db.request_session(readonly=request.method in ("GET", "HEAD", "OPTIONS"))
+    try:
         yield session
+    except BaseException:
+        await session.end(ok=False)
+        raise
+    await session.end(ok=True)
 
 
 def _wants_json(request: Request[Any, Any, Any]) -> bool:
@@ -237,11 +241,6 @@ def create_app(
         directory=template_dirs(), engine=JinjaTemplateEngine, engine_callback=_setup_templates
     )
 
-    async def _lang_guard(request: Request[Any, Any, Any]) -> None:
-        # async on purpose: Litestar runs a sync before_request hook in a worker thread, where the
-        # language would be set in the thread's context instead of the request's.
-        i18n.current_language.set(language_of(request))
-
     app = Litestar(
         route_handlers=[
             *registry.all_route_handlers(),
@@ -256,7 +255,6 @@ def create_app(
             "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
             "db": Provide(lambda: db, use_cache=True, sync_to_thread=False),
         },
-        before_request=_lang_guard,
         exception_handlers={
             AppError: app_error_handler,
             HTTPException: http_error_handler,

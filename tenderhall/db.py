@@ -230,18 +230,24 @@ class Database:
                 raise
         self._after_commit()
 
+    def request_session(self, *, readonly: bool = False) -> ThreadedSession:
+        """A request's session (read-only: each service call its own transaction); the caller ends
+        it with ``await session.end(ok=…)``, as :meth:`request_unit_of_work` does."""
+        factory = self.readonly_sync_sessions if readonly else self.sync_sessions
+        return ThreadedSession(
+            factory(), per_call=readonly, executor=self.request_executor, on_commit=self._after_commit
+        )
+
     @contextlib.asynccontextmanager
     async def request_unit_of_work(self, *, readonly: bool = False) -> AsyncIterator[ThreadedSession]:
         """One request: a sync session used from worker threads, committed here at the edge."""
-        factory = self.readonly_sync_sessions if readonly else self.sync_sessions
-        session = ThreadedSession(factory(), per_call=readonly, executor=self.request_executor)
+        session = self.request_session(readonly=readonly)
         try:
             yield session
         except BaseException:
-            await session.finish(commit=False)
+            await session.end(ok=False)
             raise
-        await session.finish(commit=True)
-        self._after_commit()
+        await session.end(ok=True)
 
     @property
     def request_executor(self) -> ThreadPoolExecutor:
@@ -293,11 +299,17 @@ class ThreadedSession:
     """
 
     def __init__(
-        self, session: Session, *, per_call: bool = False, executor: ThreadPoolExecutor | None = None
+        self,
+        session: Session,
+        *,
+        per_call: bool = False,
+        executor: ThreadPoolExecutor | None = None,
+        on_commit: Callable[[], None] | None = None,
     ) -> None:
         self.sync_session = session
         self.per_call = per_call
         self.executor = executor
+        self.on_commit = on_commit
 
     async def run_sync(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         if self.per_call:
@@ -313,6 +325,13 @@ class ThreadedSession:
             raise
         session.commit()
         return result
+
+    async def end(self, *, ok: bool) -> None:
+        """End the request: commit (``ok``) or roll back what is left, release the connection,
+        and after a commit run the database's after-commit hooks (they wake the job relay)."""
+        await self.finish(commit=ok)
+        if ok and self.on_commit is not None:
+            self.on_commit()
 
     async def finish(self, *, commit: bool) -> None:
         """End the request's transaction (commit, or roll back) and release the connection, in one

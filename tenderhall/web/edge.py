@@ -1,5 +1,6 @@
-"""The outermost request middleware: a request id on every response and in every log line, and the
-Prometheus request metrics, in one ASGI layer.
+"""The outermost request middleware: a request id on every response and in every log line, the
+request's language for messages (``i18n.current_language``), and the Prometheus request metrics,
+in one ASGI layer.
 
 It replaces Litestar's ``PrometheusMiddleware`` plus a separate request-id layer: that middleware
 builds a ``Request`` and four label dictionaries per request and looks every metric child up by
@@ -21,6 +22,8 @@ from typing import Any
 import structlog
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import Counter, Gauge, Histogram
+
+from tenderhall.web import i18n
 
 _LABELS = ("method", "path", "status_code")
 REQUESTS = Counter("tenderhall_requests_total", "HTTP requests answered", _LABELS)
@@ -87,6 +90,7 @@ def edge_middleware(app: ASGIApp) -> ASGIApp:
             await send(message)
 
         structlog.contextvars.bind_contextvars(request_id=rid)
+        i18n.current_language.set(i18n.language_of_scope(scope))
         try:
             await app(scope, receive, send_with_id)
         finally:

@@ -201,3 +201,23 @@ def test_bad_or_unreachable_url_stops_startup_naming_the_setting(
     lines = [ln for ln in r.stderr.strip().splitlines() if ln.strip()]
     assert len(lines) == 1, r.stderr
     assert lines[0].startswith(var + ":"), lines[0]
+
+
+@pytest.mark.parametrize(
+    ("query", "cookie", "expected"),
+    [
+        (b"", None, "zh"),
+        (b"lang=en", None, "en"),
+        (b"q=x&lang=en", b"lang=zh", "en"),  # the query string wins over the cookie
+        (b"", b"th_session=abc; lang=en", "en"),
+        (b"lang=fr", b"lang=en", "zh"),  # an unknown language is Chinese, as on pages
+        (b"slang=en", None, "zh"),
+    ],
+)
+def test_the_request_language_is_read_from_query_then_cookie(
+    query: bytes, cookie: bytes | None, expected: str
+) -> None:
+    from tenderhall.web.i18n import language_of_scope
+
+    headers = [(b"cookie", cookie)] if cookie else []
+    assert language_of_scope({"query_string": query, "headers": headers}) == expected
