@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import contextvars
 import datetime as dt
+import functools
 import select
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -424,6 +425,65 @@ def single_statement(session: Session, *, plan_per_call: bool = False) -> Iterat
     conn = session.connection()
     with _planned_per_call(conn, plan_per_call):
         yield conn
+
+
+def fetch_all(conn: sa.Connection, stmt: Any, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """All rows of ``stmt`` (a statement built once and cached, run with ``params``).
+
+    On PostgreSQL a statement without list parameters is compiled once and then run straight
+    through psycopg, with its bind and result types applied as SQLAlchemy would: for a public
+    search's page that saved 0.18 ms of the web process's 1 ms per request, the work SQLAlchemy
+    does per execution to build its context and result objects. (Such statements bypass engine
+    events and ``echo`` logging.) Elsewhere, and for statements with list parameters (``IN``), it
+    is ``conn.execute(stmt, params).all()``."""
+    if conn.dialect.name != "postgresql":
+        return [tuple(r) for r in conn.execute(stmt, params).all()]
+    plan = _driver_plan(stmt, conn.dialect)
+    if plan is None:
+        return [tuple(r) for r in conn.execute(stmt, params).all()]
+    sql, defaults, required, bind_types, result_types = plan
+    missing = required - params.keys()
+    if missing:
+        raise sa.exc.InvalidRequestError(f"A value is required for bind parameter {min(missing)!r}")
+    values = {**defaults, **params}
+    for name, process in bind_types:
+        if name in values:
+            values[name] = process(values[name])
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    rows = driver.execute(sql, values).fetchall()
+    if not result_types:
+        return rows
+    out = []
+    for row in rows:
+        r = list(row)
+        for i, process in result_types:
+            r[i] = process(r[i])
+        out.append(tuple(r))
+    return out
+
+
+@functools.lru_cache(maxsize=512)
+def _driver_plan(stmt: Any, dialect: sa.Dialect) -> Any:
+    """``(sql, default values, required names, bind processors, result processors)`` of ``stmt``
+    compiled for psycopg, or None when it cannot be run without SQLAlchemy (list parameters)."""
+    compiled: Any = stmt.compile(dialect=dialect)
+    if compiled.literal_execute_params or compiled.post_compile_params or compiled.escaped_bind_names:
+        return None
+    binds = compiled.binds
+    bind_types = tuple(
+        (name, process)
+        for name, bind in binds.items()
+        if (process := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None
+    )
+    result_types = tuple(
+        (i, process)
+        for i, column in enumerate(stmt.selected_columns)
+        if (process := column.type.dialect_impl(dialect).result_processor(dialect, None)) is not None
+    )
+    defaults = {name: bind.value for name, bind in binds.items() if not bind.required}
+    required = frozenset(name for name, bind in binds.items() if bind.required)
+    return compiled.string, defaults, required, bind_types, result_types
 
 
 @contextlib.contextmanager

@@ -20,7 +20,7 @@ from credit.exceptions import RecordNotFound
 from credit.models import Change, Outcome, PublicName, Severity, Status, Violation, ViolationType
 from credit.service.standing import Standing, standing
 from tenderhall.auth.models import Organisation
-from tenderhall.db import UTCDateTime, contains_pattern, single_statement, utcnow
+from tenderhall.db import UTCDateTime, contains_pattern, fetch_all, single_statement, utcnow
 from tenderhall.errors import InvalidInput
 from tenderhall.identifiers import is_valid_credit_code
 from tenderhall.settings import Settings
@@ -321,11 +321,11 @@ def search_public(session: Session, query: SearchQuery) -> RecordPage:
     rows: list[PublicRecord] | None = None
     with single_statement(session, plan_per_call=bool(name)) as conn:  # a name: plans per pattern
         if name and not shape.code and conn.dialect.name == "postgresql":
-            found = conn.execute(_from_name_matches(shape), params).all()
+            found = fetch_all(conn, _from_name_matches(shape), params)
             if not found or found[0][-1] <= NAME_MATCH_CAP:
                 rows = [_row(r[:-1]) for r in found]
         if rows is None:  # no name, SQLite, or a broad name: newest first straight from the index
-            rows = [_row(r) for r in conn.execute(_newest_first(shape), params).all()]
+            rows = [_row(r) for r in fetch_all(conn, _newest_first(shape), params)]
     more = len(rows) > limit
     rows = rows[:limit]
     return RecordPage(rows, _encode_cursor(rows[-1]) if more and rows else None)

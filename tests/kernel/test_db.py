@@ -168,3 +168,42 @@ def test_statements_planned_per_call_are_never_prepared(db: Database) -> None:
         for _ in range(7):
             conn.execute(stmt, {"pattern": "%login%"})
         assert _prepared(conn, "core_audit_event WHERE action LIKE") == 0
+
+
+def test_fetch_all_runs_a_statement_as_sqlalchemy_would(db: Database) -> None:
+    """The driver fast path keeps SQLAlchemy's types (aware UTC datetimes in and out, whatever the
+    server's time zone), refuses a missing parameter, and falls back for list parameters."""
+    from sqlmodel import col
+
+    from tenderhall.audit.models import AuditEvent
+    from tenderhall.db import UTCDateTime, fetch_all, single_statement
+
+    with db.unit_of_work() as s:
+        for i in range(3):
+            record(s, "system", f"test.fetch.{i}", "thing", i, "x")
+    after = utcnow() - dt.timedelta(hours=1)
+    action, occurred = col(AuditEvent.action), col(AuditEvent.occurred_at)
+    stmt = (
+        sa.select(action, occurred)
+        .where(occurred >= sa.bindparam("after", type_=UTCDateTime()), action.like("test.fetch.%"))
+        .order_by(action)
+    )
+    listed = sa.select(action).where(action.in_(sa.bindparam("actions", expanding=True))).order_by(action)
+    with db.readonly_sync_sessions() as s, single_statement(s) as conn:
+        if db.dialect == "postgresql":
+            conn.exec_driver_sql("SET TimeZone = 'Asia/Shanghai'")
+        expected = [tuple(r) for r in conn.execute(stmt, {"after": after}).all()]
+        rows = fetch_all(conn, stmt, {"after": after})
+        assert rows == expected
+        assert [a for a, _ in rows] == ["test.fetch.0", "test.fetch.1", "test.fetch.2"]
+        assert all(at.utcoffset() == dt.timedelta(0) for _, at in rows)
+        with pytest.raises(sa.exc.SQLAlchemyError, match="required for bind parameter 'after'"):
+            fetch_all(conn, stmt, {})
+        with pytest.raises((ValueError, sa.exc.StatementError), match="naive"):  # the bind type's check
+            fetch_all(conn, stmt, {"after": after.replace(tzinfo=None)})
+        assert fetch_all(conn, listed, {"actions": ["test.fetch.0", "test.fetch.2"]}) == [
+            ("test.fetch.0",),
+            ("test.fetch.2",),
+        ]
+        if db.dialect == "postgresql":
+            conn.exec_driver_sql("RESET TimeZone")

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from tenderhall.auth.models import Organisation
-from tenderhall.db import UTCDateTime, contains_pattern, single_statement
+from tenderhall.db import UTCDateTime, contains_pattern, fetch_all, single_statement
 from tenderhall.settings import Settings
 from trading.models import Tender, TenderState, TenderTerm, TermStat
 from trading.schemas import SearchPage, TenderSummary
@@ -228,7 +228,7 @@ def search_tenders(
     )
     # a title pattern without indexed terms is planned for the pattern: its best plan depends on it
     with single_statement(session, plan_per_call=like and not shape.indexed) as conn:
-        rows = conn.execute(_search_statement(shape), {**params, "size": size, "off": offset}).all()
+        rows = fetch_all(conn, _search_statement(shape), {**params, "size": size, "off": offset})
         if rows:
             total = rows[0][-1]
         else:
