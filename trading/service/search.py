@@ -8,6 +8,7 @@ from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -81,12 +82,22 @@ class _Shape:
     end: bool
     states: bool
     like: bool  # the exact keyword check (index) / title or reference match (no index)
+    arrays: bool = False  # PostgreSQL: a list parameter is one array (``= ANY(…)``), not ``IN (…)``
 
 
-def _rarest_term() -> Any:
+def _one_of(column: Any, name: str, shape: _Shape) -> Any:
+    """``column`` is one of the list parameter ``name``. On PostgreSQL one array parameter, so that
+    the statement's text does not depend on the list's length: it is prepared once, and runs
+    without SQLAlchemy (:func:`tenderhall.db.fetch_all`)."""
+    if shape.arrays:
+        return column == sa.any_(sa.bindparam(name, type_=postgresql.ARRAY(sa.String())))
+    return column.in_(sa.bindparam(name, expanding=True))
+
+
+def _rarest_term(shape: _Shape) -> Any:
     """The term of ``terms`` with the fewest postings (key reads of the posting counts), inside the
     search statement; no term at all when one of them has no postings, since then nothing matches."""
-    terms = col(TermStat.term).in_(sa.bindparam("terms", expanding=True))
+    terms = _one_of(col(TermStat.term), "terms", shape)
     everyone = sa.select(sa.func.count()).where(terms).scalar_subquery() == sa.bindparam("n_terms")
     return (
         sa.select(col(TermStat.term))
@@ -107,7 +118,9 @@ def _ids_statement(shape: _Shape) -> sa.Select[Any]:
     published = col(table.published_at)  # type: ignore[attr-defined]
     stmt: Any = sa.select(key.label("id"), published.label("published_at"))
     if shape.indexed:
-        stmt = stmt.where(col(TenderTerm.term) == (_rarest_term() if shape.rarest else sa.bindparam("term")))
+        stmt = stmt.where(
+            col(TenderTerm.term) == (_rarest_term(shape) if shape.rarest else sa.bindparam("term"))
+        )
         if shape.like:
             stmt = stmt.where(col(TenderTerm.title_lc).like(sa.bindparam("like"), escape="\\"))
     else:
@@ -127,7 +140,7 @@ def _ids_statement(shape: _Shape) -> sa.Select[Any]:
     if shape.end:
         stmt = stmt.where(published < sa.bindparam("end", type_=UTCDateTime()))
     if shape.states:
-        stmt = stmt.where(col(table.state).in_(sa.bindparam("states", expanding=True)))  # type: ignore[attr-defined]
+        stmt = stmt.where(_one_of(col(table.state), "states", shape))  # type: ignore[attr-defined]
     return stmt.order_by(published.desc(), key.desc()).limit(sa.bindparam("lim"))
 
 
@@ -225,6 +238,7 @@ def search_tenders(
         end="end" in params,
         states="states" in params,
         like=like,
+        arrays=session.get_bind().dialect.name == "postgresql",
     )
     # a title pattern without indexed terms is planned for the pattern: its best plan depends on it
     with single_statement(session, plan_per_call=like and not shape.indexed) as conn:
