@@ -82,15 +82,19 @@ class _Shape:
     end: bool
     states: bool
     like: bool  # the exact keyword check (index) / title or reference match (no index)
-    arrays: bool = False  # PostgreSQL: a list parameter is one array (``= ANY(…)``), not ``IN (…)``
+    lists: str = "in"  # how a list parameter is passed: "in" (IN (…)), "array" or "json" (one value)
 
 
 def _one_of(column: Any, name: str, shape: _Shape) -> Any:
-    """``column`` is one of the list parameter ``name``. On PostgreSQL one array parameter, so that
+    """``column`` is one of the list parameter ``name``: one array parameter on PostgreSQL
+    (``= ANY(…)``), one JSON array on SQLite (``IN (SELECT value FROM json_each(…))``), so that
     the statement's text does not depend on the list's length: it is prepared once, and runs
-    without SQLAlchemy (:func:`tenderhall.db.fetch_all`)."""
-    if shape.arrays:
+    without SQLAlchemy's per-execution work (:func:`tenderhall.db.fetch_all`)."""
+    if shape.lists == "array":
         return column == sa.any_(sa.bindparam(name, type_=postgresql.ARRAY(sa.String())))
+    if shape.lists == "json":
+        values = sa.func.json_each(sa.bindparam(name, type_=sa.JSON())).table_valued("value")
+        return column.in_(sa.select(values.c.value))
     return column.in_(sa.bindparam(name, expanding=True))
 
 
@@ -238,7 +242,7 @@ def search_tenders(
         end="end" in params,
         states="states" in params,
         like=like,
-        arrays=session.get_bind().dialect.name == "postgresql",
+        lists="array" if session.get_bind().dialect.name == "postgresql" else "json",
     )
     # a title pattern without indexed terms is planned for the pattern: its best plan depends on it
     with single_statement(session, plan_per_call=like and not shape.indexed) as conn:
