@@ -220,8 +220,9 @@ def create_app(
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         import anyio.to_thread
 
-        # Requests run their database work in worker threads; more threads than the database can
-        # use only contend for the GIL (measured: 40 threads served 20-30 % fewer searches).
+        # Requests run their database work on Database.request_executor (REQUEST_THREADS threads);
+        # anyio's own threads (file streaming, say) are capped alike: more threads than the work
+        # can use only contend for the GIL (measured: 40 threads served 20-30 % fewer searches).
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.request_threads
         runtime = None
         if run_jobs_inprocess:

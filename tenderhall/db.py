@@ -296,7 +296,7 @@ class ThreadedSession:
     A read-only (GET) request's session ends its transaction at the end of each call, in the same
     hop (committing whatever the call wrote after all, a recorded download say): each service call
     sees one consistent snapshot, and the request needs no further hop to end it. A writing
-    request's calls share one transaction, committed at the edge by :meth:`finish`.
+    request's calls share one transaction, committed at the edge by :meth:`end`.
     """
 
     def __init__(
@@ -328,21 +328,17 @@ class ThreadedSession:
         return result
 
     async def end(self, *, ok: bool) -> None:
-        """End the request: commit (``ok``) or roll back what is left, release the connection,
-        and after a commit run the database's after-commit hooks (they wake the job relay)."""
-        await self.finish(commit=ok)
-        if ok and self.on_commit is not None:
-            self.on_commit()
-
-    async def finish(self, *, commit: bool) -> None:
-        """End the request's transaction (commit, or roll back) and release the connection, in one
-        thread hop; a session with no transaction open (a read-only request's, or one that never
-        touched the database) is closed without a hop."""
+        """End the request: commit (``ok``) or roll back what is left and release the connection,
+        in one thread hop (none for a session with no transaction open: a read-only request's, or
+        one that never touched the database); after a commit run the database's after-commit
+        hooks (they wake the job relay)."""
         session = self.sync_session
         if not session.in_transaction() and not (session.new or session.dirty or session.deleted):
             session.close()
-            return
-        await in_thread(self.executor, lambda: self._end(commit))
+        else:
+            await in_thread(self.executor, lambda: self._end(ok))
+        if ok and self.on_commit is not None:
+            self.on_commit()
 
     def _end(self, commit: bool) -> None:
         session = self.sync_session
@@ -410,13 +406,13 @@ def single_statement(session: Session, *, plan_per_call: bool = False) -> Iterat
     the session's usual connection, so that a writing transaction is never split.
 
     ``plan_per_call``: on PostgreSQL, statements run in the block are planned for their actual
-    parameters each time, never prepared. psycopg prepares a statement run five times on a
-    connection, and PostgreSQL may then switch to a generic plan made without the parameters'
-    values; for a pattern search (``LIKE '%name%'``) the best plan depends on the pattern (a rare
-    name wants the trigram index, a common one the newest-first scan), and a generic plan is right
-    for one and ruinous for the other (measured: a credit search went from 3 ms to 120 ms after
-    warming up). Statements whose plan does not depend on the values keep their prepared plans,
-    which save half a millisecond of planning each."""
+    parameters each time, never prepared. A prepared statement may be switched by PostgreSQL to a
+    generic plan made without the parameters' values; for a pattern search (``LIKE '%name%'``)
+    the best plan depends on the pattern (a rare name wants the trigram index, a common one the
+    newest-first scan), and a generic plan is right for one and ruinous for the other (measured:
+    a credit search went from 3 ms to 120 ms after warming up). Statements whose plan does not
+    depend on the values keep their prepared plans, which save half a millisecond of planning
+    each."""
     engine = session.info.get("single_statement_engine")
     if engine is not None and not session.in_transaction():
         with engine.connect() as conn, _planned_per_call(conn, plan_per_call):

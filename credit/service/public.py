@@ -272,7 +272,8 @@ def search_public(session: Session, query: SearchQuery) -> RecordPage:
 
     The page's ids are chosen from the search indexes alone (on PostgreSQL an index-only scan of
     a covering partial index), then only those rows are read. A name search on PostgreSQL first
-    collects at most ``NAME_MATCH_CAP`` matches with the trigram index; when there are no more
+    collects at most ``NAME_MATCH_CAP`` matches from the narrow name index (:class:`PublicName`,
+    trigram); when there are no more
     than that, the page is sorted from them, otherwise (a broad name) the newest-first index scan
     finds the page quickly. Names without upper/lower case (Chinese) use LIKE, whose selectivity
     PostgreSQL estimates well; Latin names use ILIKE."""
