@@ -20,7 +20,7 @@ from credit.exceptions import RecordNotFound
 from credit.models import Change, Outcome, PublicName, Severity, Status, Violation, ViolationType
 from credit.service.standing import Standing, standing
 from tenderhall.auth.models import Organisation
-from tenderhall.db import UTCDateTime, contains_pattern, fetch_all, single_statement, utcnow
+from tenderhall.db import Procedure, Read, UTCDateTime, contains_pattern, read_in, utcnow
 from tenderhall.errors import InvalidInput
 from tenderhall.identifiers import is_valid_credit_code
 from tenderhall.settings import Settings
@@ -268,7 +268,13 @@ def _from_name_matches(shape: _Shape) -> Any:
 
 
 def search_public(session: Session, query: SearchQuery) -> RecordPage:
-    """Published records, newest decision first, filtered; ``next_cursor`` pages on (keyset).
+    """Public search with a session (pages, the CSV export): see :func:`public_search`."""
+    return read_in(session, public_search(query, dialect=session.get_bind().dialect.name))
+
+
+def public_search(query: SearchQuery, *, dialect: str) -> Procedure[RecordPage]:
+    """Published records, newest decision first, filtered; ``next_cursor`` pages on (keyset). A
+    read procedure (:func:`tenderhall.db.read` runs it for the API on the event loop).
 
     The page's ids are chosen from the search indexes alone (on PostgreSQL an index-only scan of
     a covering partial index), then only those rows are read. A name search on PostgreSQL first
@@ -288,7 +294,7 @@ def search_public(session: Session, query: SearchQuery) -> RecordPage:
             params["name"] = contains_pattern(q)
             name = "ilike" if q.lower() != q.upper() else "like"
             probe = name_probe(q)
-            if probe != q and session.get_bind().dialect.name == "postgresql":
+            if probe != q and dialect == "postgresql":
                 params["probe"] = contains_pattern(probe)
     if query.credit_code:
         code = query.credit_code.strip().upper()
@@ -320,13 +326,13 @@ def search_public(session: Session, query: SearchQuery) -> RecordPage:
         cursor="after_at" in params,
     )
     rows: list[PublicRecord] | None = None
-    with single_statement(session, plan_per_call=bool(name)) as conn:  # a name: plans per pattern
-        if name and not shape.code and conn.dialect.name == "postgresql":
-            found = fetch_all(conn, _from_name_matches(shape), params)
-            if not found or found[0][-1] <= NAME_MATCH_CAP:
-                rows = [_row(r[:-1]) for r in found]
-        if rows is None:  # no name, SQLite, or a broad name: newest first straight from the index
-            rows = [_row(r) for r in fetch_all(conn, _newest_first(shape), params)]
+    per_call = bool(name)  # a name: planned for its pattern
+    if name and not shape.code and dialect == "postgresql":
+        found = yield Read(_from_name_matches(shape), params, per_call)
+        if not found or found[0][-1] <= NAME_MATCH_CAP:
+            rows = [_row(r[:-1]) for r in found]
+    if rows is None:  # no name, SQLite, or a broad name: newest first straight from the index
+        rows = [_row(r) for r in (yield Read(_newest_first(shape), params, per_call))]
     more = len(rows) > limit
     rows = rows[:limit]
     return RecordPage(rows, _encode_cursor(rows[-1]) if more and rows else None)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from tenderhall.auth.models import Organisation
-from tenderhall.db import UTCDateTime, contains_pattern, fetch_all, single_statement
+from tenderhall.db import Procedure, Read, UTCDateTime, contains_pattern, read_in
 from tenderhall.settings import Settings
 from trading.models import Tender, TenderState, TenderTerm, TermStat
 from trading.schemas import SearchPage, TenderSummary
@@ -196,8 +196,17 @@ def _count_statement(shape: _Shape) -> sa.Select[Any]:
 def search_tenders(
     session: Session, settings: Settings, query: SearchQuery, *, page_size: int | None = None
 ) -> SearchPage:
+    """Public search with a session (the portal's pages): see :func:`tender_search`."""
+    dialect = session.get_bind().dialect.name
+    return read_in(session, tender_search(settings, query, page_size=page_size, dialect=dialect))
+
+
+def tender_search(
+    settings: Settings, query: SearchQuery, *, page_size: int | None = None, dialect: str
+) -> Procedure[SearchPage]:
     """Public search, newest first, in one bounded statement: it finds up to ``search_count_cap`` + 1
-    matches (the count shows "N+" beyond it) and returns the page's rows."""
+    matches (the count shows "N+" beyond it) and returns the page's rows. A read procedure
+    (:func:`tenderhall.db.read` runs it for the API on the event loop)."""
     size = max(1, min(page_size or settings.trading.search_page_size, 100))
     page = max(1, query.page)
     offset = (page - 1) * size
@@ -242,15 +251,15 @@ def search_tenders(
         end="end" in params,
         states="states" in params,
         like=like,
-        lists="array" if session.get_bind().dialect.name == "postgresql" else "json",
+        lists={"postgresql": "array", "sqlite": "json"}.get(dialect, "in"),
     )
     # a title pattern without indexed terms is planned for the pattern: its best plan depends on it
-    with single_statement(session, plan_per_call=like and not shape.indexed) as conn:
-        rows = fetch_all(conn, _search_statement(shape), {**params, "size": size, "off": offset})
-        if rows:
-            total = rows[0][-1]
-        else:
-            total = conn.execute(_count_statement(shape), params).scalar_one() if offset else 0
+    per_call = like and not shape.indexed
+    rows = yield Read(_search_statement(shape), {**params, "size": size, "off": offset}, per_call)
+    if rows:
+        total = rows[0][-1]
+    else:
+        total = (yield Read(_count_statement(shape), params, per_call))[0][0] if offset else 0
     items = [TenderSummary(*r[:-1]) for r in rows]  # type: ignore[arg-type,call-arg]
     return SearchPage(
         items=items,
