@@ -10,7 +10,7 @@ their combinations, and follow-up pages through the keyset cursor.
 Environment: ``TENDERHALL_BENCH_DATABASE_URL`` (PostgreSQL server URL; a temporary database is
 created, loaded with COPY and dropped; default ``TENDERHALL_TEST_DATABASE_URL``),
 ``TENDERHALL_BENCH_VIOLATIONS`` (default 1000000), ``TENDERHALL_BENCH_REQUESTS`` (sequential
-requests, default 400), ``TENDERHALL_BENCH_SECONDS`` (throughput window, default 8),
+requests, default 400), ``TENDERHALL_BENCH_SECONDS`` (throughput time, default 8),
 ``TENDERHALL_BENCH_CONCURRENCY`` (default 8).
 """
 
@@ -29,21 +29,22 @@ import sqlalchemy as sa
 
 from bench import Result
 from bench.http_load import (
-    PLATFORM_APP,
+    Endpoint,
     LoadSettings,
     app_environment,
+    bare_endpoint,
     bare_json_app,
+    bare_p95_ms,
+    beside_bare,
     checkpoint,
     env_setting,
-    measure_bare_baseline,
     measure_endpoint,
     p50_ms,
     p95_ms,
+    paired_throughput,
     postgres_server_url,
     sequential_latencies,
     temporary_postgres_database,
-    throughput,
-    uvicorn_server,
 )
 
 CITIES = ["福州", "厦门", "泉州", "漳州", "莆田", "三明", "南平", "龙岩", "宁德", "平潭"]
@@ -287,11 +288,9 @@ def _collect_cursor(cursors: list[str]) -> Callable[[httpx.Response], None]:
 
 
 def _measure(url: str, load: LoadSettings, params: list[dict[str, Any]], processes: int) -> dict[str, Any]:
-    env = app_environment(url)
     path = "/api/credit/records"
-    bare = measure_bare_baseline("bench.bench_credit_search:bare_app", env, load, processes)
-    out: dict[str, Any] = {"bare_p95": bare.p95_ms, "bare_rps": bare.requests_per_s}
-    with uvicorn_server(PLATFORM_APP, env, processes) as base:
+    with beside_bare("bench.bench_credit_search:bare_app", app_environment(url), processes) as (bare, base):
+        out: dict[str, Any] = {"bare_p95": bare_p95_ms(bare, load)}
         cursors: list[str] = []
         times = sequential_latencies(base, path, params, on_response=_collect_cursor(cursors))
         # follow-up pages: the second page of the first queries that had one
@@ -300,7 +299,8 @@ def _measure(url: str, load: LoadSettings, params: list[dict[str, Any]], process
         ]
         times += sequential_latencies(base, path, pages)
         out["p95"], out["p50"], out["n"] = p95_ms(times), p50_ms(times), len(times)
-        out["rps"] = throughput(base, path, params + pages, load.seconds, load.concurrency)
+        paired = paired_throughput(bare_endpoint(bare), Endpoint(base, path, params + pages), load)
+        out["bare_rps"], out["rps"], out["spread"] = paired.baseline_rps, paired.platform_rps, paired.spread()
         # the platform's own floor: a trivial query (the 9-row catalog) through the same stack
         floor = measure_endpoint(base, "/api/credit/types", [{}], load)
         out["floor_p95"], out["floor_rps"] = floor.p95_ms, floor.requests_per_s
@@ -342,7 +342,8 @@ def run() -> list[Result]:
                     "bare Litestar JSON",
                     m["bare_rps"],
                     target_ratio=0.3,
-                    note=f"{load.concurrency} concurrent clients, {load.seconds:g} s windows",
+                    note=f"{load.concurrency} concurrent clients, {load.rounds} alternating rounds of "
+                    f"{load.seconds / load.rounds:g} s each; {m['spread']}",
                 ),
                 Result(
                     f"credit search throughput ({setup})",

@@ -4,12 +4,12 @@ one per core, the same for both), same load generator.
 
 Figures per database: p95 latency of sequential requests (lower is better; target <= 50 ms, reported
 as the ratio to the bare endpoint and in the note) and throughput with concurrent clients
-(target >= 0.3 x bare).
+(target >= 0.3 x bare), in alternating windows beside the bare endpoint (``bench.http_load``).
 
 Environment: ``TENDERHALL_BENCH_DATABASE_URL`` (PostgreSQL server URL; a temporary database is
 created and dropped; default ``TENDERHALL_TEST_DATABASE_URL``; without either only SQLite runs),
 ``TENDERHALL_BENCH_TENDERS`` (default 100000), ``TENDERHALL_BENCH_REQUESTS`` (sequential requests
-per figure, default 400), ``TENDERHALL_BENCH_SECONDS`` (throughput window, default 8),
+per figure, default 400), ``TENDERHALL_BENCH_SECONDS`` (throughput time, default 8),
 ``TENDERHALL_BENCH_CONCURRENCY`` (default 8).
 """
 
@@ -28,20 +28,21 @@ import sqlalchemy as sa
 
 from bench import Result
 from bench.http_load import (
-    PLATFORM_APP,
+    Endpoint,
     LoadSettings,
     app_environment,
+    bare_endpoint,
     bare_json_app,
+    bare_p95_ms,
+    beside_bare,
     checkpoint,
     env_setting,
-    measure_bare_baseline,
     p50_ms,
     p95_ms,
+    paired_throughput,
     postgres_server_url,
     sequential_latencies,
     temporary_postgres_database,
-    throughput,
-    uvicorn_server,
 )
 
 REGIONS = ["鼓楼区", "台江区", "仓山区", "晋安区", "马尾区", "长乐区", "闽侯县", "连江县", "罗源县", "闽清县"]
@@ -268,17 +269,20 @@ def bare_app() -> Any:
     return bare_json_app({"items": [], "page": 1, "page_size": 20, "total": 0})
 
 
-def _measure(url: str, load: LoadSettings, processes: int) -> dict[str, float]:
+def _measure(url: str, load: LoadSettings, processes: int) -> dict[str, Any]:
     rnd = random.Random(7)
     params = _queries(rnd, load.requests)
-    env = app_environment(url)
-    bare = measure_bare_baseline("bench.bench_tender_search:bare_app", env, load, processes)
-    out: dict[str, float] = {"bare_p95": bare.p95_ms, "bare_rps": bare.requests_per_s}
-    with uvicorn_server(PLATFORM_APP, env, processes) as base:
+    with beside_bare("bench.bench_tender_search:bare_app", app_environment(url), processes) as (bare, base):
+        out: dict[str, Any] = {"bare_p95": bare_p95_ms(bare, load)}
         times = sequential_latencies(base, "/api/trading/tenders", params)
         out["search_p95"] = p95_ms(times)
         out["search_p50"] = p50_ms(times)
-        out["search_rps"] = throughput(base, "/api/trading/tenders", params, load.seconds, load.concurrency)
+        paired = paired_throughput(bare_endpoint(bare), Endpoint(base, "/api/trading/tenders", params), load)
+    out["bare_rps"], out["search_rps"], out["spread"] = (
+        paired.baseline_rps,
+        paired.platform_rps,
+        paired.spread(),
+    )
     return out
 
 
@@ -319,6 +323,8 @@ def run() -> list[Result]:
                         baseline_name="bare Litestar JSON throughput",
                         baseline_value=m["bare_rps"],
                         target_ratio=0.3,
+                        note=f"{load.rounds} alternating rounds of {load.seconds / load.rounds:g} s "
+                        f"each; {m['spread']}",
                     )
                 )
     return results

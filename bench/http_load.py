@@ -5,12 +5,18 @@ same-run baseline, a sequential-latency loop (p50 / p95, after a warm-up) and a 
 loop (httpx clients on one asyncio loop), plus a temporary PostgreSQL database that is created,
 migrated and dropped around a run.
 
+Throughput beside the baseline is measured in alternating windows (:func:`paired_throughput`):
+both servers run side by side and take turns, baseline-platform then platform-baseline, so that
+the machine's drift (a shared VM's speed moves by 10-15 % over minutes) falls on both alike
+instead of on whichever was measured in the slower minute.
+
 Environment read here: ``TENDERHALL_BENCH_PROCESSES`` (comma-separated numbers of web processes to
 measure, each for the platform and its baseline alike; default ``1,<cores>``),
 ``TENDERHALL_BENCH_REQUESTS`` (sequential requests per figure, default 400),
-``TENDERHALL_BENCH_SECONDS`` (throughput window, default 8), ``TENDERHALL_BENCH_CONCURRENCY``
-(concurrent clients, default 8) and ``TENDERHALL_BENCH_DATABASE_URL`` (PostgreSQL server URL;
-default ``TENDERHALL_TEST_DATABASE_URL``).
+``TENDERHALL_BENCH_SECONDS`` (throughput time per endpoint, default 8),
+``TENDERHALL_BENCH_ROUNDS`` (alternating windows it is split into, default 4),
+``TENDERHALL_BENCH_CONCURRENCY`` (concurrent clients, default 8) and
+``TENDERHALL_BENCH_DATABASE_URL`` (PostgreSQL server URL; default ``TENDERHALL_TEST_DATABASE_URL``).
 """
 
 from __future__ import annotations
@@ -54,6 +60,7 @@ class LoadSettings:
     seconds: float
     concurrency: int
     processes: tuple[int, ...] = (1,)
+    rounds: int = 4
 
     @classmethod
     def from_env(cls) -> LoadSettings:
@@ -66,6 +73,7 @@ class LoadSettings:
             processes=tuple(
                 int(n) for n in env_setting("TENDERHALL_BENCH_PROCESSES", default_processes).split(",")
             ),
+            rounds=max(1, int(env_setting("TENDERHALL_BENCH_ROUNDS", "4"))),
         )
 
 
@@ -250,10 +258,14 @@ async def _sequential(
 def throughput(base: str, path: str, params: list[Params], seconds: float, concurrency: int) -> float:
     """Requests per second over a ``seconds`` window with ``concurrency`` clients, each sending
     GET ``path`` back to back; client ``i`` cycles through ``params[i], params[i + concurrency], …``."""
-    return asyncio.run(_throughput(base, path, params, seconds, concurrency))
+    done, elapsed = asyncio.run(_throughput(base, path, params, seconds, concurrency))
+    return done / elapsed
 
 
-async def _throughput(base: str, path: str, params: list[Params], seconds: float, concurrency: int) -> float:
+async def _throughput(
+    base: str, path: str, params: list[Params], seconds: float, concurrency: int
+) -> tuple[int, float]:
+    """(requests answered, seconds taken) of one window."""
     done = 0
     stop = time.perf_counter() + seconds
 
@@ -268,7 +280,55 @@ async def _throughput(base: str, path: str, params: list[Params], seconds: float
 
     started = time.perf_counter()
     await asyncio.gather(*(worker(i) for i in range(concurrency)))
-    return done / (time.perf_counter() - started)
+    return done, time.perf_counter() - started
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """What one side of a paired measurement sends: ``GET base + path`` cycling through ``params``."""
+
+    base: str
+    path: str
+    params: list[Params]
+
+
+@dataclass(frozen=True)
+class PairedThroughput:
+    """Throughput of a baseline and a platform endpoint measured in alternating windows."""
+
+    baseline_rps: float
+    platform_rps: float
+    window_ratios: tuple[float, ...]
+    """platform / baseline of each round (the rate of its platform window over its baseline's)"""
+
+    def spread(self) -> str:
+        """The rounds' ratios, lowest and highest: how much the machine moved during the run."""
+        return f"rounds {min(self.window_ratios):.2f}-{max(self.window_ratios):.2f}"
+
+
+def paired_throughput(baseline: Endpoint, platform: Endpoint, load: LoadSettings) -> PairedThroughput:
+    """Throughput of both endpoints over ``load.seconds`` each, split into ``load.rounds`` rounds of
+    one window per endpoint, in the order baseline-platform, then platform-baseline, and so on (a
+    drift that is linear over a pair of rounds cancels out). Each figure is all its requests over
+    all its windows' time."""
+    window = load.seconds / load.rounds
+    totals = {"baseline": [0, 0.0], "platform": [0, 0.0]}
+    ratios = []
+    for r in range(load.rounds):
+        order = ("baseline", "platform") if r % 2 == 0 else ("platform", "baseline")
+        rates = {}
+        for side in order:
+            e = baseline if side == "baseline" else platform
+            done, elapsed = asyncio.run(_throughput(e.base, e.path, e.params, window, load.concurrency))
+            totals[side][0] += done
+            totals[side][1] += elapsed
+            rates[side] = done / elapsed
+        ratios.append(rates["platform"] / rates["baseline"])
+    return PairedThroughput(
+        baseline_rps=totals["baseline"][0] / totals["baseline"][1],
+        platform_rps=totals["platform"][0] / totals["platform"][1],
+        window_ratios=tuple(ratios),
+    )
 
 
 def p50_ms(times: list[float]) -> float:
@@ -299,11 +359,22 @@ def measure_endpoint(base: str, path: str, params: list[Params], load: LoadSetti
     )
 
 
-def measure_bare_baseline(
-    bare_app_factory: str, env: dict[str, str], load: LoadSettings, processes: int = 1
-) -> EndpointFigures:
-    """The same-run baseline: start ``bare_app_factory`` (see :func:`bare_json_app`) in
-    ``processes`` web processes and measure ``GET /bare`` exactly as the benchmarked endpoint is
-    measured."""
-    with uvicorn_server(bare_app_factory, env, processes) as base:
-        return measure_endpoint(base, BARE_PATH, [{}], load)
+@contextmanager
+def beside_bare(bare_app_factory: str, env: dict[str, str], processes: int = 1) -> Iterator[tuple[str, str]]:
+    """The platform (:data:`PLATFORM_APP`) and its same-run baseline, ``bare_app_factory`` (see
+    :func:`bare_json_app`), served side by side the same way (``processes`` web processes each):
+    yields their base URLs, baseline first."""
+    with (
+        uvicorn_server(bare_app_factory, env, processes) as bare,
+        uvicorn_server(PLATFORM_APP, env, processes) as base,
+    ):
+        yield bare, base
+
+
+def bare_p95_ms(bare_base: str, load: LoadSettings) -> float:
+    """p95 of ``load.requests`` sequential ``GET /bare``, measured as the platform's p95 is."""
+    return p95_ms(sequential_latencies(bare_base, BARE_PATH, [{}] * load.requests))
+
+
+def bare_endpoint(bare_base: str) -> Endpoint:
+    return Endpoint(bare_base, BARE_PATH, [{}])
