@@ -257,30 +257,54 @@ async def _sequential(
 
 def throughput(base: str, path: str, params: list[Params], seconds: float, concurrency: int) -> float:
     """Requests per second over a ``seconds`` window with ``concurrency`` clients, each sending
-    GET ``path`` back to back; client ``i`` cycles through ``params[i], params[i + concurrency], …``."""
-    done, elapsed = asyncio.run(_throughput(base, path, params, seconds, concurrency))
-    return done / elapsed
+    GET ``path`` back to back; client ``i`` cycles through ``params[i], params[i + concurrency], …``.
+    The clients connect (one untimed request each) before the window opens."""
+
+    async def measure() -> float:
+        async with _Clients(Endpoint(base, path, params), concurrency) as clients:
+            done, elapsed = await clients.window(seconds)
+            return done / elapsed
+
+    return asyncio.run(measure())
 
 
-async def _throughput(
-    base: str, path: str, params: list[Params], seconds: float, concurrency: int
-) -> tuple[int, float]:
-    """(requests answered, seconds taken) of one window."""
-    done = 0
-    stop = time.perf_counter() + seconds
+class _Clients:
+    """``concurrency`` HTTP clients for one endpoint, connected once (an ``httpx.AsyncClient`` is
+    costly to make, and a load generator that makes them inside a window measures itself), each
+    going on through its share of the parameters from window to window."""
 
-    async def worker(i: int) -> None:
-        nonlocal done
-        async with httpx.AsyncClient(base_url=base, timeout=30) as c:
-            j = i
+    def __init__(self, endpoint: Endpoint, concurrency: int) -> None:
+        self.endpoint = endpoint
+        self.clients = [httpx.AsyncClient(base_url=endpoint.base, timeout=30) for _ in range(concurrency)]
+        self.next = list(range(concurrency))
+
+    async def __aenter__(self) -> _Clients:
+        e = self.endpoint
+        for c, j in zip(self.clients, self.next, strict=True):
+            (await c.get(e.path, params=e.params[j % len(e.params)])).raise_for_status()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for c in self.clients:
+            await c.aclose()
+
+    async def window(self, seconds: float) -> tuple[int, float]:
+        """(requests answered, seconds taken) of one window of ``seconds``, all clients busy."""
+        e, step = self.endpoint, len(self.clients)
+        done = 0
+        stop = time.perf_counter() + seconds
+
+        async def worker(i: int) -> None:
+            nonlocal done
+            c = self.clients[i]
             while time.perf_counter() < stop:
-                (await c.get(path, params=params[j % len(params)])).raise_for_status()
+                (await c.get(e.path, params=e.params[self.next[i] % len(e.params)])).raise_for_status()
                 done += 1
-                j += concurrency
+                self.next[i] += step
 
-    started = time.perf_counter()
-    await asyncio.gather(*(worker(i) for i in range(concurrency)))
-    return done, time.perf_counter() - started
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(i) for i in range(step)))
+        return done, time.perf_counter() - started
 
 
 @dataclass(frozen=True)
@@ -309,21 +333,26 @@ class PairedThroughput:
 def paired_throughput(baseline: Endpoint, platform: Endpoint, load: LoadSettings) -> PairedThroughput:
     """Throughput of both endpoints over ``load.seconds`` each, split into ``load.rounds`` rounds of
     one window per endpoint, in the order baseline-platform, then platform-baseline, and so on (a
-    drift that is linear over a pair of rounds cancels out). Each figure is all its requests over
-    all its windows' time."""
+    drift that is linear over a pair of rounds cancels out). Each endpoint has its own clients,
+    connected before the first window. Each figure is all its requests over all its windows' time."""
+    return asyncio.run(_paired(baseline, platform, load))
+
+
+async def _paired(baseline: Endpoint, platform: Endpoint, load: LoadSettings) -> PairedThroughput:
     window = load.seconds / load.rounds
     totals = {"baseline": [0, 0.0], "platform": [0, 0.0]}
     ratios = []
-    for r in range(load.rounds):
-        order = ("baseline", "platform") if r % 2 == 0 else ("platform", "baseline")
-        rates = {}
-        for side in order:
-            e = baseline if side == "baseline" else platform
-            done, elapsed = asyncio.run(_throughput(e.base, e.path, e.params, window, load.concurrency))
-            totals[side][0] += done
-            totals[side][1] += elapsed
-            rates[side] = done / elapsed
-        ratios.append(rates["platform"] / rates["baseline"])
+    async with _Clients(baseline, load.concurrency) as b, _Clients(platform, load.concurrency) as p:
+        clients = {"baseline": b, "platform": p}
+        for r in range(load.rounds):
+            order = ("baseline", "platform") if r % 2 == 0 else ("platform", "baseline")
+            rates = {}
+            for side in order:
+                done, elapsed = await clients[side].window(window)
+                totals[side][0] += done
+                totals[side][1] += elapsed
+                rates[side] = done / elapsed
+            ratios.append(rates["platform"] / rates["baseline"])
     return PairedThroughput(
         baseline_rps=totals["baseline"][0] / totals["baseline"][1],
         platform_rps=totals["platform"][0] / totals["platform"][1],

@@ -59,10 +59,10 @@ def configure_logging(settings: Settings) -> None:
     structlog.configure(processors=processors, wrapper_class=structlog.make_filtering_bound_logger(level))
 
 
-# The request-scoped dependencies form one chain, settings -> principal -> session, although none
-# of them needs the one before: Litestar resolves the dependencies of one depth concurrently, with an
-# anyio task group per request, which cost more than all three providers together (a tenth of a
-# public search's CPU time); chained, they are resolved one after another.
+# The request-scoped dependencies form chains, settings -> principal -> session and settings -> db,
+# although none of them needs the one before: Litestar resolves the dependencies of one depth
+# concurrently, with an anyio task group per request, which cost more than all the providers
+# together (a tenth of a public search's CPU time); chained, they are resolved one after another.
 
 
 async def provide_principal(request: Request[Any, Any, Any], settings: Settings) -> Principal:
@@ -238,6 +238,10 @@ def create_app(
                 runtime.stop()
             await db.adispose()
 
+    def provide_db(settings: Settings) -> Database:
+        """The database (after ``settings``: a chain, as the other request dependencies are)."""
+        return db
+
     template_config = TemplateConfig(
         directory=template_dirs(), engine=JinjaTemplateEngine, engine_callback=_setup_templates
     )
@@ -254,7 +258,7 @@ def create_app(
             "session": Provide(provide_session),
             "principal": Provide(provide_principal),
             "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
-            "db": Provide(lambda: db, use_cache=True, sync_to_thread=False),
+            "db": Provide(provide_db, use_cache=True, sync_to_thread=False),
         },
         exception_handlers={
             AppError: app_error_handler,
