@@ -595,13 +595,29 @@ def read_in(session: Session, procedure: Procedure[T]) -> T:
     except StopIteration as done:
         return done.value  # type: ignore[no-any-return]
     with single_statement(session) as conn:
-        while True:
-            with _planned_per_call(conn, step.plan_per_call):
-                rows = fetch_all(conn, step.stmt, step.params)
-            try:
-                step = procedure.send(rows)
-            except StopIteration as done:
-                return done.value  # type: ignore[no-any-return]
+        return _run_on(conn, step, procedure)
+
+
+def _read_on(engine: Engine, procedure: Procedure[T]) -> T:
+    """Run ``procedure`` on a connection of ``engine``'s pool, without a session. Its statements
+    run straight on the driver (:func:`fetch_all`), which on SQLite is in autocommit mode: each
+    statement is its own transaction and sees one snapshot, as on PostgreSQL's read pool."""
+    try:
+        step = next(procedure)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    with engine.connect() as conn:
+        return _run_on(conn, step, procedure)
+
+
+def _run_on(conn: sa.Connection, step: Read, procedure: Procedure[T]) -> T:
+    while True:
+        with _planned_per_call(conn, step.plan_per_call):
+            rows = fetch_all(conn, step.stmt, step.params)
+        try:
+            step = procedure.send(rows)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
 
 
 async def read(db: Database, procedure: Procedure[T]) -> T:
@@ -612,12 +628,11 @@ async def read(db: Database, procedure: Procedure[T]) -> T:
     with :func:`single_statement` in a GET request), with no worker-thread hop: the hop and the
     request session cost a third of a public search's CPU time in the web process (measured:
     ~0.10 ms per statement on the event loop against ~0.16-0.21 ms through a worker thread). On
-    other databases (SQLite, whose driver has no asynchronous form) it runs in a request thread
-    with a read-only session, as ``await run(session, read_in, procedure)`` would."""
+    other databases (SQLite, whose driver has no asynchronous form) it runs in a request thread,
+    on a pooled connection of its own, without a session or a transaction around it."""
     pool = await db.read_pool()
     if pool is None:
-        async with db.request_unit_of_work(readonly=True) as session:
-            return await session.run_sync(read_in, procedure)
+        return await in_thread(db.request_executor, lambda: _read_on(db.sync_engine, procedure))
     try:
         step = next(procedure)  # the procedure's own checks come before a connection is taken
     except StopIteration as done:
