@@ -351,7 +351,8 @@ def run() -> list[Result]:
                     "requests/s",
                     "platform floor: GET /api/credit/types",
                     m["floor_rps"],
-                    note="what the platform's request stack allows at all "
+                    note="a trivial read (the 9-row catalog) through the platform's usual request path, "
+                    "a request session in a worker thread, measured after the pair "
                     f"(floor p95 {m['floor_p95']:.1f} ms)",
                 ),
             ]
