@@ -638,7 +638,8 @@ async def read(db: Database, procedure: Procedure[T]) -> T:
     except StopIteration as done:
         return done.value  # type: ignore[no-any-return]
     dialect = db.sync_engine.dialect
-    async with pool.connection() as conn:
+    conn = await pool.getconn()  # (not pool.connection(): its COMMIT-on-exit does nothing in autocommit)
+    try:
         while True:
             plan = _driver_plan(step.stmt, dialect)
             if plan is None:
@@ -654,6 +655,8 @@ async def read(db: Database, procedure: Procedure[T]) -> T:
                 step = procedure.send(rows)
             except StopIteration as done:
                 return done.value  # type: ignore[no-any-return]
+    finally:
+        await pool.putconn(conn)  # one left mid-statement (a cancelled request) is closed, not reused
 
 
 def skip_locked(stmt: sa.Select[Any], session: Session) -> sa.Select[Any]:

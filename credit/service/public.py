@@ -43,7 +43,7 @@ class SearchQuery:
     limit: int = 20
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class PublicRecord:
     id: int
     subject_kind: str
@@ -89,16 +89,22 @@ def _day_start(d: dt.date) -> dt.datetime:
     return dt.datetime.combine(d, dt.time(0), SHANGHAI).astimezone(dt.UTC)
 
 
+def _as_text(column: Any) -> Any:
+    """An enum column read as its stored text (the public record carries strings; converting to
+    the enum and back cost a tenth of a search page's shaping)."""
+    return sa.type_coerce(column, sa.String()).label(column.key)
+
+
 _COLUMNS = (
     col(Violation.id),
-    col(Violation.subject_kind),
+    _as_text(col(Violation.subject_kind)),
     col(Violation.subject_name),
     col(Violation.subject_credit_code),
     col(Violation.subject_id_masked),
     col(Violation.type_code),
     col(ViolationType.name_zh),
     col(ViolationType.name_en),
-    col(Violation.severity),
+    _as_text(col(Violation.severity)),
     col(Violation.points),
     col(Violation.facts),
     col(Violation.decision_number),
@@ -106,13 +112,12 @@ _COLUMNS = (
     col(Violation.decided_at),
     col(Violation.published_at),
     col(Violation.public_until),
-    col(Violation.status),
+    _as_text(col(Violation.status)),
 )
 
 
 def _row(r: Any) -> PublicRecord:
-    values: list[Any] = [str(x) if i in (1, 8, 16) else x for i, x in enumerate(r)]
-    return PublicRecord(*values)
+    return PublicRecord(*r)
 
 
 @dataclass(frozen=True)

@@ -177,3 +177,23 @@ async def test_on_sqlite_a_request_read_runs_in_a_request_thread(db: Database) -
     assert seen and seen[0].startswith("request-db")
     assert db.sync_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
     await db.adispose()
+
+
+async def test_a_request_cancelled_mid_statement_leaves_the_pool_usable(db: Database) -> None:
+    """A client that goes away cancels its search: the connection it held, mid-statement, must not
+    be handed to the next request as it is."""
+    _pg(db)
+    slow = sa.select(sa.func.pg_sleep(sa.bindparam("s", type_=sa.Float())))
+    try:
+        await read(db, _one(Read(PID, {})))  # the pool is open and warm
+        task = asyncio.create_task(read(db, _one(Read(slow, {"s": 5.0}))))
+        await asyncio.sleep(0.3)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        started = asyncio.get_running_loop().time()
+        for _ in range(4):  # every connection the pool hands out now answers at once
+            assert await read(db, _one(Read(COUNT, {"action": "none"}))) == [(0,)]
+        assert asyncio.get_running_loop().time() - started < 2.0
+    finally:
+        await db.adispose()
