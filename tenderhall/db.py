@@ -279,9 +279,17 @@ class Database:
             return None
         loop = asyncio.get_running_loop()
         entry = self._read_pool
-        if entry is None or entry[0] is not loop or (entry[1].done() and entry[1].exception()):
-            entry = self._read_pool = (loop, loop.create_task(self._open_read_pool()))
-        return await entry[1]
+        if entry is not None and entry[0] is loop:
+            opening = entry[1]
+            if not opening.done():
+                # shielded: a request cancelled while it waits must not cancel the opening for all
+                return await asyncio.shield(opening)
+            if not opening.cancelled() and opening.exception() is None:
+                return opening.result()
+        # none yet on this loop, or the last attempt failed (the server was down): open one
+        opening = loop.create_task(self._open_read_pool())
+        self._read_pool = (loop, opening)
+        return await asyncio.shield(opening)
 
     async def _open_read_pool(self) -> Any:
         from psycopg_pool import AsyncConnectionPool
@@ -590,34 +598,33 @@ session (:func:`read_in`) or on the event loop (:func:`read`)."""
 def read_in(session: Session, procedure: Procedure[T]) -> T:
     """Run ``procedure`` with ``session`` (a service call, a page, a job, a test): its statements
     run on :func:`single_statement`'s connection, through :func:`fetch_all`."""
-    try:
-        step = next(procedure)
-    except StopIteration as done:
-        return done.value  # type: ignore[no-any-return]
-    with single_statement(session) as conn:
-        return _run_on(conn, step, procedure)
+    return _run_on(lambda: single_statement(session), procedure)
 
 
 def _read_on(engine: Engine, procedure: Procedure[T]) -> T:
     """Run ``procedure`` on a connection of ``engine``'s pool, without a session. Its statements
     run straight on the driver (:func:`fetch_all`), which on SQLite is in autocommit mode: each
     statement is its own transaction and sees one snapshot, as on PostgreSQL's read pool."""
+    return _run_on(engine.connect, procedure)
+
+
+def _run_on(
+    connect: Callable[[], contextlib.AbstractContextManager[sa.Connection]], procedure: Procedure[T]
+) -> T:
+    """Run ``procedure`` synchronously, its statements on the connection ``connect()`` gives
+    (taken only once the procedure's own checks have passed and it has a statement to run)."""
     try:
         step = next(procedure)
     except StopIteration as done:
         return done.value  # type: ignore[no-any-return]
-    with engine.connect() as conn:
-        return _run_on(conn, step, procedure)
-
-
-def _run_on(conn: sa.Connection, step: Read, procedure: Procedure[T]) -> T:
-    while True:
-        with _planned_per_call(conn, step.plan_per_call):
-            rows = fetch_all(conn, step.stmt, step.params)
-        try:
-            step = procedure.send(rows)
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
+    with connect() as conn:
+        while True:
+            with _planned_per_call(conn, step.plan_per_call):
+                rows = fetch_all(conn, step.stmt, step.params)
+            try:
+                step = procedure.send(rows)
+            except StopIteration as done:
+                return done.value  # type: ignore[no-any-return]
 
 
 async def read(db: Database, procedure: Procedure[T]) -> T:

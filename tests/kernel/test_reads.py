@@ -197,3 +197,19 @@ async def test_a_request_cancelled_mid_statement_leaves_the_pool_usable(db: Data
         assert asyncio.get_running_loop().time() - started < 2.0
     finally:
         await db.adispose()
+
+
+async def test_a_request_cancelled_while_the_pool_opens_does_not_break_the_pool(db: Database) -> None:
+    """The first requests of a process wait for the pool to open; one of them going away must
+    not leave every later request with a cancelled opening."""
+    _pg(db)
+    try:
+        first = asyncio.create_task(read(db, _one(Read(PID, {}))))
+        await asyncio.sleep(0)  # it is now waiting for the opening
+        first.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        ((pid,),) = await read(db, _one(Read(PID, {})))
+        assert pid > 0
+    finally:
+        await db.adispose()
