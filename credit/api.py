@@ -20,7 +20,7 @@ from credit.service.subjects import ID_PURPOSE, Subject, subject_keys_of
 from tenderhall.auth.guards import requires
 from tenderhall.auth.models import STAFF_ROLES, Role
 from tenderhall.auth.principal import Principal
-from tenderhall.db import Database, RequestSession, read, run
+from tenderhall.db import RequestSession, run
 from tenderhall.errors import Forbidden, InvalidInput
 from tenderhall.keys import secret_box
 from tenderhall.settings import Settings
@@ -166,7 +166,7 @@ class PublicCreditAPI(Controller):
     @get("/records", summary="Search published violation records (keyset-paged)")
     async def search(
         self,
-        db: Database,
+        session: RequestSession,
         q: str = "",
         credit_code: str = "",
         type: str = "",
@@ -177,7 +177,7 @@ class PublicCreditAPI(Controller):
         limit: int = 20,
     ) -> S.RecordPageOut:
         query = public.SearchQuery(q, credit_code, type, severity, date_from, date_to, cursor, limit)
-        page = await read(db, public.public_search(query, dialect=db.dialect))
+        page = await run(session, public.search_public, query)
         return S.RecordPageOut(items=[public_out(r) for r in page.items], next_cursor=page.next_cursor)
 
     @get("/records/{record_id:int}", summary="One published record")

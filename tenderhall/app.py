@@ -72,16 +72,13 @@ async def provide_principal(request: Request[Any, Any, Any], settings: Settings)
 
 async def provide_session(
     state: State, request: Request[Any, Any, Any], principal: Principal
-) -> AsyncIterator[RequestSession]:
-    """One request = one transaction, committed here; a failed commit becomes an error response."""
+) -> RequestSession:
+    """The request's session: each call through it is one transaction that commits in the thread
+    that did the work (a failed commit raises, and becomes an error response). GET, HEAD and
+    OPTIONS requests read only, unless their route says it writes (``opt={"writes": True}``)."""
     db: Database = state.db
-    session = db.request_session(readonly=request.method in ("GET", "HEAD", "OPTIONS"))
-    try:
-        yield session
-    except BaseException:
-        await session.end(ok=False)
-        raise
-    await session.end(ok=True)
+    writes = request.method not in ("GET", "HEAD", "OPTIONS") or bool(request.route_handler.opt.get("writes"))
+    return db.request_session(writes=writes)
 
 
 def _wants_json(request: Request[Any, Any, Any]) -> bool:
@@ -208,13 +205,17 @@ def create_app(
     configure_logging(settings)
     registry.import_all_models()
     registry.import_all_tasks()
+    if run_jobs_inprocess is None:
+        run_jobs_inprocess = settings.is_memory_broker
+    # one connection per request thread, two spare, and the in-process job runtime's threads
+    jobs_threads = settings.jobs.worker_threads + 3 if run_jobs_inprocess else 0
     db = db or Database(
-        settings.database_url, pool_size=settings.database_pool_size, request_threads=settings.request_threads
+        settings.database_url,
+        request_threads=settings.request_threads,
+        pool_size=settings.request_threads + 2 + jobs_threads,
     )
     if check:
         check_services(settings, db)
-    if run_jobs_inprocess is None:
-        run_jobs_inprocess = settings.is_memory_broker
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -236,7 +237,7 @@ def create_app(
         finally:
             if runtime is not None:
                 runtime.stop()
-            await db.adispose()
+            db.dispose()
 
     def provide_db(settings: Settings) -> Database:
         """The database (after ``settings``: a chain, as the other request dependencies are)."""

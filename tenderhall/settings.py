@@ -81,13 +81,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TENDERHALL_", env_nested_delimiter="__", extra="ignore")
 
     database_url: str = Field(default=f"sqlite:///{VAR_DIR}/tenderhall.db")
-    database_pool_size: int = Field(default=16, ge=1, le=200)
-    """Connections one web process keeps open (as many more may be opened for a burst). Below the
-    number of requests a process serves at once, connections are opened and closed per request."""
     request_threads: int = Field(default=4, ge=1, le=200)
-    """Worker threads per web process for requests' database work. More threads only
-    contend for the GIL: on the public search 40 threads served 20-30 % fewer requests than 4, on
-    SQLite and PostgreSQL alike; run more web processes instead."""
+    """Threads per web process for requests' database work, each with its own connection (a web
+    process holds at most ``request_threads`` + 2). More threads only contend for the GIL: on the
+    public search 40 threads served 20-30 % fewer requests than 4; run more web processes instead."""
     broker_url: str = "memory://"
     blob_dir: Path = VAR_DIR / "blobs"
     key_dir: Path = VAR_DIR / "keys"

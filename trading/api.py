@@ -19,7 +19,7 @@ from tenderhall.auth.guards import requires
 from tenderhall.auth.models import Role
 from tenderhall.auth.principal import Principal
 from tenderhall.blobs import BlobStore
-from tenderhall.db import Database, RequestSession, read, run
+from tenderhall.db import RequestSession, run
 from tenderhall.errors import InvalidInput, NotFound
 from tenderhall.settings import Settings
 from trading import ocds
@@ -55,7 +55,7 @@ from trading.service import (
     tenders,
     views,
 )
-from trading.service.search import SearchQuery, tender_search
+from trading.service.search import SearchQuery, search_tenders
 
 STAFF = [requires(Role.tenderee, Role.agency)]
 
@@ -124,7 +124,7 @@ class TradingApi(Controller):
     @get("/tenders", summary="Public tender search", cache=False)
     async def search(
         self,
-        db: Database,
+        session: RequestSession,
         settings: Settings,
         q: str = "",
         category: str = "",
@@ -137,7 +137,7 @@ class TradingApi(Controller):
         page_size: int | None = Parameter(default=None, ge=1, le=100),
     ) -> SearchPage:
         query = search_query(q, category, method, status, region, date_from, date_to, page)
-        return await read(db, tender_search(settings, query, page_size=page_size, dialect=db.dialect))
+        return await run(session, search_tenders, settings, query, page_size=page_size)
 
     @get("/tenders/{tender_id:int}", summary="A tender (drafts only for its tenderee and agency)")
     async def show(self, session: RequestSession, principal: Principal, tender_id: int) -> TenderOut:
@@ -314,7 +314,11 @@ class TradingApi(Controller):
             lot_id=d.lot_id,
         )
 
-    @get("/documents/{document_id:int}/download", summary="Download a tender document (bidders: recorded)")
+    @get(
+        "/documents/{document_id:int}/download",
+        opt={"writes": True},  # a bidder's download is recorded
+        summary="Download a tender document (bidders: recorded)",
+    )
     async def download(
         self, session: RequestSession, principal: Principal, settings: Settings, document_id: int
     ) -> Stream:

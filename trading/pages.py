@@ -221,7 +221,7 @@ async def announcement_page(session: RequestSession, settings: Settings, tender_
     return announcement_stream(settings, t)
 
 
-@get("/documents/{document_id:int}", include_in_schema=False)
+@get("/documents/{document_id:int}", include_in_schema=False, opt={"writes": True})  # downloads are recorded
 async def document_download(
     session: RequestSession, principal: Principal, settings: Settings, document_id: int
 ) -> Stream:

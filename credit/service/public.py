@@ -20,7 +20,7 @@ from credit.exceptions import RecordNotFound
 from credit.models import Change, Outcome, PublicName, Severity, Status, Violation, ViolationType
 from credit.service.standing import Standing, standing
 from tenderhall.auth.models import Organisation
-from tenderhall.db import Procedure, Read, UTCDateTime, contains_pattern, read_in, utcnow
+from tenderhall.db import UTCDateTime, contains_pattern, utcnow
 from tenderhall.errors import InvalidInput
 from tenderhall.identifiers import is_valid_credit_code
 from tenderhall.settings import Settings
@@ -273,13 +273,7 @@ def _from_name_matches(shape: _Shape) -> Any:
 
 
 def search_public(session: Session, query: SearchQuery) -> RecordPage:
-    """Public search with a session (pages, the CSV export): see :func:`public_search`."""
-    return read_in(session, public_search(query, dialect=session.get_bind().dialect.name))
-
-
-def public_search(query: SearchQuery, *, dialect: str) -> Procedure[RecordPage]:
-    """Published records, newest decision first, filtered; ``next_cursor`` pages on (keyset). A
-    read procedure (:func:`tenderhall.db.read` runs it for the API on the event loop).
+    """Published records, newest decision first, filtered; ``next_cursor`` pages on (keyset).
 
     The page's ids are chosen from the search indexes alone (on PostgreSQL an index-only scan of
     a covering partial index), then only those rows are read. A name search on PostgreSQL first
@@ -288,6 +282,7 @@ def public_search(query: SearchQuery, *, dialect: str) -> Procedure[RecordPage]:
     than that, the page is sorted from them, otherwise (a broad name) the newest-first index scan
     finds the page quickly. Names without upper/lower case (Chinese) use LIKE, whose selectivity
     PostgreSQL estimates well; Latin names use ILIKE."""
+    dialect = session.get_bind().dialect.name
     limit = max(1, min(int(query.limit or 20), MAX_LIMIT))
     params: dict[str, Any] = {"lim": limit + 1}
     name = ""
@@ -331,13 +326,12 @@ def public_search(query: SearchQuery, *, dialect: str) -> Procedure[RecordPage]:
         cursor="after_at" in params,
     )
     rows: list[PublicRecord] | None = None
-    per_call = bool(name)  # a name: planned for its pattern
     if name and not shape.code and dialect == "postgresql":
-        found = yield Read(_from_name_matches(shape), params, per_call)
+        found = session.execute(_from_name_matches(shape), params).all()
         if not found or found[0][-1] <= NAME_MATCH_CAP:
             rows = [_row(r[:-1]) for r in found]
     if rows is None:  # no name, SQLite, or a broad name: newest first straight from the index
-        rows = [_row(r) for r in (yield Read(_newest_first(shape), params, per_call))]
+        rows = [_row(r) for r in session.execute(_newest_first(shape), params).all()]
     more = len(rows) > limit
     rows = rows[:limit]
     return RecordPage(rows, _encode_cursor(rows[-1]) if more and rows else None)

@@ -35,8 +35,7 @@ def _lookup(s: Session, token: str, kind: str) -> Any:
 
 
 async def resolve(db: Database, token: str, kind: str) -> Principal | None:
-    async with db.request_unit_of_work(readonly=True) as s:
-        row = await s.run_sync(_lookup, token, kind)
+    row = await db.run(_lookup, token, kind, writes=False)
     if row is None:
         return None
     sess, user, org = row

@@ -45,7 +45,8 @@ def serve_one(settings: Settings, threads: int | None = None, queues: list[str] 
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    db = Database(settings.database_url)
+    # a connection per worker thread, two relay loops, the scheduler, and one spare
+    db = Database(settings.database_url, pool_size=(threads or settings.jobs.worker_threads) + 4)
     runtime = JobRuntime(
         settings,
         db,

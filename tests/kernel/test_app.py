@@ -24,10 +24,15 @@ from tenderhall.settings import Settings
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _record_then_refuse(s: Any) -> None:
+    record(s, "system", "test.partial", "thing", 1, "should be rolled back")
+    raise RuleViolation("测试规则拒绝", "refused by a test rule")
+
+
 @post("/api/test/record-then-fail")
 async def _record_then_fail(session: RequestSession) -> dict[str, Any]:
-    await run(session, record, "system", "test.partial", "thing", 1, "should be rolled back")
-    raise RuleViolation("测试规则拒绝", "refused by a test rule")
+    await run(session, _record_then_refuse)  # a service call that writes, then refuses
+    return {}
 
 
 @post("/api/test/record")

@@ -1,7 +1,11 @@
 import datetime as dt
+import threading
+import time
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from tenderhall.audit.service import record
 from tenderhall.auth.models import Organisation, OrgKind
@@ -46,47 +50,81 @@ def test_failed_unit_of_work_loses_nothing_already_stored(db: Database) -> None:
     assert actions == ["test.first"]
 
 
-async def test_read_only_request_session_that_writes_still_commits_its_write(db: Database) -> None:
-    """GET requests use read-only sessions; one that writes after all (a recorded download, say)
-    must still have its write committed."""
-    async with db.request_unit_of_work(readonly=True) as s:
-        await s.run_sync(lambda ss: record(ss, "system", "test.read_write", "thing", 1, "written in a GET"))
-    with db.unit_of_work() as s:
-        actions = list(s.execute(sa.text("SELECT action FROM core_audit_event")).scalars())
-    assert "test.read_write" in actions
+def _actions(db: Database) -> list[str]:
+    with db.transaction(writes=False) as s:
+        return list(s.execute(sa.text("SELECT action FROM core_audit_event")).scalars())
 
 
-async def test_read_only_request_session_ends_each_call_in_the_same_hop(db: Database) -> None:
-    """Each service call of a GET request is one transaction, ended (and its connection released)
-    before the call returns, so that ending the request needs no further thread hop."""
-    async with db.request_unit_of_work(readonly=True) as s:
-        assert await s.run_sync(lambda ss: ss.execute(sa.text("SELECT 1")).scalar()) == 1
-        assert not s.sync_session.in_transaction()
-        assert db.sync_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+async def test_a_request_call_commits_in_its_own_thread_and_releases_its_connection(db: Database) -> None:
+    """Each call of a request is one transaction that begins, works and commits in one request
+    thread: when the call returns nothing is left open, so no lock the request took can wait on
+    the event loop for a free thread."""
+    session = db.request_session(writes=True)
+    threads: list[str] = []
+
+    def write(s: Session) -> None:
+        threads.append(threading.current_thread().name)
+        record(s, "system", "test.committed_in_thread", "thing", 1, "written")
+
+    await session.run_sync(write)
+    assert threads and threads[0].startswith("request-db")
+    assert db.sync_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    assert "test.committed_in_thread" in _actions(db)
+
+
+async def test_a_request_call_that_fails_rolls_back_and_releases_its_connection(db: Database) -> None:
+    session = db.request_session(writes=True)
+
+    def fail(s: Session) -> None:
+        record(s, "system", "test.rolled_back", "thing", 1, "lost")
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        await session.run_sync(fail)
+    assert "test.rolled_back" not in _actions(db)
     assert db.sync_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
 
 
-async def test_writing_request_session_keeps_one_transaction_until_the_edge(db: Database) -> None:
-    async with db.request_unit_of_work() as s:
-        await s.run_sync(lambda ss: record(ss, "system", "test.first_call", "thing", 1, "first"))
-        assert s.sync_session.in_transaction()
-        await s.run_sync(lambda ss: record(ss, "system", "test.second_call", "thing", 2, "second"))
-    with db.unit_of_work() as s2:
-        actions = list(s2.execute(sa.text("SELECT action FROM core_audit_event")).scalars())
-    assert {"test.first_call", "test.second_call"} <= set(actions)
+async def test_a_read_only_request_cannot_write_on_postgresql(db: Database) -> None:
+    """GET requests read in READ ONLY transactions: a GET that writes without saying so in its
+    route (``opt={"writes": True}``) fails loudly in the tests instead of racing the writers."""
+    if db.dialect != "postgresql":
+        pytest.skip("SQLite has no read-only transactions")
+    session = db.request_session(writes=False)
+    with pytest.raises(sa.exc.InternalError, match="read-only transaction"):
+        await session.run_sync(lambda s: record(s, "system", "test.get_write", "thing", 1, "x"))
+    assert "test.get_write" not in _actions(db)
 
 
-async def test_request_session_rolls_back_when_the_handler_fails(db: Database) -> None:
-    try:
-        async with db.request_unit_of_work() as s:
-            await s.run_sync(lambda ss: record(ss, "system", "test.rolled_back", "thing", 1, "lost"))
-            raise RuntimeError("boom")
-    except RuntimeError:
-        pass
-    with db.unit_of_work() as s:
-        actions = list(s.execute(sa.text("SELECT action FROM core_audit_event")).scalars())
-    assert "test.rolled_back" not in actions
-    assert db.sync_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+def test_sqlite_writers_of_one_process_take_turns_instead_of_failing(db: Database) -> None:
+    """Sixteen threads each hold a write transaction for a while: with SQLite's busy handler
+    alone some would wait out the busy timeout and fail ("database is locked"); taking turns,
+    every one commits."""
+    if db.dialect != "sqlite":
+        pytest.skip("PostgreSQL has row locks")
+    db.sync_engine.dispose()
+
+    @sa.event.listens_for(db.sync_engine, "connect")
+    def short_busy_timeout(dbapi_conn: Any, _record: Any) -> None:  # shorter than the whole burst
+        dbapi_conn.execute("PRAGMA busy_timeout=100")
+
+    errors: list[BaseException] = []
+
+    def writer(i: int) -> None:
+        try:
+            with db.transaction() as s:
+                record(s, "system", f"test.turn.{i}", "thing", i, "x")
+                time.sleep(0.02)  # a write transaction that takes a while (holds the write lock)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    workers = [threading.Thread(target=writer, args=(i,)) for i in range(16)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(30)
+    assert errors == []
+    assert len([a for a in _actions(db) if a.startswith("test.turn.")]) == 16
 
 
 def test_pooled_connections_closed_by_the_server_are_replaced_before_use(db: Database) -> None:
@@ -108,102 +146,11 @@ def test_pooled_connections_closed_by_the_server_are_replaced_before_use(db: Dat
         assert s.execute(sa.text("SELECT pg_backend_pid()")).scalar_one() != pid
 
 
-def _pg_transaction_status(conn: sa.Connection) -> str:
-    return str(conn.connection.driver_connection.info.transaction_status.name)  # type: ignore[union-attr]
-
-
-def test_a_single_statement_read_runs_outside_a_transaction_only_in_read_only_sessions(db: Database) -> None:
-    from tenderhall.db import single_statement
-
-    if db.dialect != "postgresql":
-        pytest.skip("SQLite has no BEGIN/COMMIT round trips to save")
-    assert db.single_statement_engine is not None
-    with db.readonly_sync_sessions() as s:
-        with single_statement(s) as conn:
-            conn.execute(sa.text("SELECT 1"))
-            assert _pg_transaction_status(conn) == "IDLE"  # autocommit: no transaction left open
-        assert not s.in_transaction()  # the session itself never began one
-        assert db.single_statement_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
-    with db.sync_sessions() as s:  # a writing session is never split into separate commits
-        with single_statement(s) as conn:
-            conn.execute(sa.text("SELECT 1"))
-            assert _pg_transaction_status(conn) == "INTRANS"
-        assert s.in_transaction()
-        s.rollback()
-    with db.readonly_sync_sessions() as s:  # a read-only session that has begun keeps its transaction
-        s.execute(sa.text("SELECT 1"))
-        with single_statement(s) as conn:
-            assert conn is s.connection()
-            assert _pg_transaction_status(conn) == "INTRANS"
-        s.commit()
-
-
-def _prepared(conn: sa.Connection, fragment: str) -> int:
-    """How many statements containing ``fragment`` this connection has prepared on the server."""
-    return int(
-        conn.execute(
-            sa.text("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE :p"),
-            {"p": f"%{fragment}%"},
-        ).scalar_one()
-    )
-
-
-def test_statements_planned_per_call_are_never_prepared(db: Database) -> None:
+def test_postgresql_plans_every_statement_for_its_parameters(db: Database) -> None:
     """A pattern search must be planned for its own pattern every time: psycopg prepares a
-    statement after five runs, and PostgreSQL may then use a generic plan made without it."""
-    from tenderhall.db import single_statement
-
+    statement after five runs, and PostgreSQL could then switch to a generic plan made without the
+    pattern (a rare-name credit search went from 3 ms to 120 ms that way)."""
     if db.dialect != "postgresql":
         pytest.skip("prepared statements and plan caching are PostgreSQL's")
-    stmt = sa.text("SELECT count(*) FROM core_audit_event WHERE action LIKE :pattern")
-    with db.readonly_sync_sessions() as s:
-        with single_statement(s, plan_per_call=True) as conn:
-            for _ in range(7):  # past psycopg's prepare threshold
-                conn.execute(stmt, {"pattern": "%login%"})
-            assert _prepared(conn, "core_audit_event WHERE action LIKE") == 0
-        with single_statement(s) as conn:  # the same pooled connection (last used first), as usual again:
-            conn.execute(stmt, {"pattern": "%login%"})  # prepared at its first run (parsed once)
-            assert _prepared(conn, "core_audit_event WHERE action LIKE") == 1
-    with db.unit_of_work() as s, single_statement(s, plan_per_call=True) as conn:  # in a transaction too
-        for _ in range(7):
-            conn.execute(stmt, {"pattern": "%login%"})
-        assert _prepared(conn, "core_audit_event WHERE action LIKE") == 0
-
-
-def test_fetch_all_runs_a_statement_as_sqlalchemy_would(db: Database) -> None:
-    """The driver fast path keeps SQLAlchemy's types (aware UTC datetimes in and out, whatever the
-    server's time zone), refuses a missing parameter, and falls back for list parameters."""
-    from sqlmodel import col
-
-    from tenderhall.audit.models import AuditEvent
-    from tenderhall.db import UTCDateTime, fetch_all, single_statement
-
-    with db.unit_of_work() as s:
-        for i in range(3):
-            record(s, "system", f"test.fetch.{i}", "thing", i, "x")
-    after = utcnow() - dt.timedelta(hours=1)
-    action, occurred = col(AuditEvent.action), col(AuditEvent.occurred_at)
-    stmt = (
-        sa.select(action, occurred)
-        .where(occurred >= sa.bindparam("after", type_=UTCDateTime()), action.like("test.fetch.%"))
-        .order_by(action)
-    )
-    listed = sa.select(action).where(action.in_(sa.bindparam("actions", expanding=True))).order_by(action)
-    with db.readonly_sync_sessions() as s, single_statement(s) as conn:
-        if db.dialect == "postgresql":
-            conn.exec_driver_sql("SET TimeZone = 'Asia/Shanghai'")
-        expected = [tuple(r) for r in conn.execute(stmt, {"after": after}).all()]
-        rows = fetch_all(conn, stmt, {"after": after})
-        assert rows == expected
-        assert [a for a, _ in rows] == ["test.fetch.0", "test.fetch.1", "test.fetch.2"]
-        assert all(at.utcoffset() == dt.timedelta(0) for _, at in rows)
-        with pytest.raises(sa.exc.SQLAlchemyError, match="required for bind parameter 'after'"):
-            fetch_all(conn, stmt, {})
-        with pytest.raises((ValueError, sa.exc.StatementError), match="naive"):  # the bind type's check
-            fetch_all(conn, stmt, {"after": after.replace(tzinfo=None)})
-        assert fetch_all(conn, listed, {"actions": ["test.fetch.0", "test.fetch.2"]}) == [
-            ("test.fetch.0",),
-            ("test.fetch.2",),
-        ]
-        if db.dialect == "postgresql":
-            conn.exec_driver_sql("RESET TimeZone")
+    with db.transaction(writes=False) as s:
+        assert s.execute(sa.text("SHOW plan_cache_mode")).scalar_one() == "force_custom_plan"

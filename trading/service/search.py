@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from tenderhall.auth.models import Organisation
-from tenderhall.db import Procedure, Read, UTCDateTime, contains_pattern, read_in
+from tenderhall.db import UTCDateTime, contains_pattern
 from tenderhall.settings import Settings
 from trading.models import Tender, TenderState, TenderTerm, TermStat
 from trading.schemas import SearchPage, TenderSummary
@@ -88,8 +88,7 @@ class _Shape:
 def _one_of(column: Any, name: str, shape: _Shape) -> Any:
     """``column`` is one of the list parameter ``name``: one array parameter on PostgreSQL
     (``= ANY(…)``), one JSON array on SQLite (``IN (SELECT value FROM json_each(…))``), so that
-    the statement's text does not depend on the list's length: it is prepared once, and runs
-    without SQLAlchemy's per-execution work (:func:`tenderhall.db.fetch_all`)."""
+    the statement's text does not depend on the list's length and is compiled once."""
     if shape.lists == "array":
         return column == sa.any_(sa.bindparam(name, type_=postgresql.ARRAY(sa.String())))
     if shape.lists == "json":
@@ -196,17 +195,8 @@ def _count_statement(shape: _Shape) -> sa.Select[Any]:
 def search_tenders(
     session: Session, settings: Settings, query: SearchQuery, *, page_size: int | None = None
 ) -> SearchPage:
-    """Public search with a session (the portal's pages): see :func:`tender_search`."""
-    dialect = session.get_bind().dialect.name
-    return read_in(session, tender_search(settings, query, page_size=page_size, dialect=dialect))
-
-
-def tender_search(
-    settings: Settings, query: SearchQuery, *, page_size: int | None = None, dialect: str
-) -> Procedure[SearchPage]:
     """Public search, newest first, in one bounded statement: it finds up to ``search_count_cap`` + 1
-    matches (the count shows "N+" beyond it) and returns the page's rows. A read procedure
-    (:func:`tenderhall.db.read` runs it for the API on the event loop)."""
+    matches (the count shows "N+" beyond it) and returns the page's rows."""
     size = max(1, min(page_size or settings.trading.search_page_size, 100))
     page = max(1, query.page)
     offset = (page - 1) * size
@@ -251,15 +241,13 @@ def tender_search(
         end="end" in params,
         states="states" in params,
         like=like,
-        lists={"postgresql": "array", "sqlite": "json"}.get(dialect, "in"),
+        lists={"postgresql": "array", "sqlite": "json"}.get(session.get_bind().dialect.name, "in"),
     )
-    # a title pattern without indexed terms is planned for the pattern: its best plan depends on it
-    per_call = like and not shape.indexed
-    rows = yield Read(_search_statement(shape), {**params, "size": size, "off": offset}, per_call)
+    rows = session.execute(_search_statement(shape), {**params, "size": size, "off": offset}).all()
     if rows:
         total = rows[0][-1]
     else:
-        total = (yield Read(_count_statement(shape), params, per_call))[0][0] if offset else 0
+        total = session.execute(_count_statement(shape), params).scalar_one() if offset else 0
     items = [TenderSummary(*r[:-1]) for r in rows]  # type: ignore[arg-type,call-arg]
     return SearchPage(
         items=items,
