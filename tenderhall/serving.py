@@ -22,6 +22,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+GRACEFUL_SHUTDOWN_S = 10
+"""How long a stopping web process waits for the requests in flight before it exits anyway."""
 RESTART_PAUSE_S = 1.0
 """Pause before a dead web process is replaced (a process dying at start-up does not spin)."""
 
@@ -51,8 +53,32 @@ def _config(opts: ServeOptions) -> Any:
         log_level=opts.log_level.lower(),
         access_log=opts.access_log,
         proxy_headers=opts.proxy_headers,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
         **opts.uvicorn,
     )
+
+
+def _run_then_exit(server: Any, **kw: Any) -> None:
+    """Run ``server`` until it stops, then end the process at once: a request thread still stuck
+    in a call (a hung database, say) must not keep a stopping process alive, as the interpreter's
+    exit would, joining every worker thread."""
+    import logging
+    import os
+    import traceback
+
+    code = 1
+    try:
+        server.run(**kw)
+        code = 0 if server.started else 3  # uvicorn's own code for a failed start-up
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else 1
+    except BaseException:  # noqa: BLE001 - reported here, since os._exit skips the usual report
+        traceback.print_exc()
+    finally:
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
 
 def reuseport_socket(host: str, port: int) -> socket.socket:
@@ -72,7 +98,7 @@ def _web_process(opts: ServeOptions) -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor stops us with SIGTERM
     sock = reuseport_socket(opts.host, opts.port)
-    uvicorn.Server(_config(opts)).run(sockets=[sock])
+    _run_then_exit(uvicorn.Server(_config(opts)), sockets=[sock])
 
 
 def serve(opts: ServeOptions) -> None:
@@ -80,8 +106,7 @@ def serve(opts: ServeOptions) -> None:
     if opts.processes <= 1:
         import uvicorn
 
-        uvicorn.Server(_config(opts)).run()
-        return
+        _run_then_exit(uvicorn.Server(_config(opts)))
     # Bind once here first, so that an address in use is reported once, before any process starts.
     reuseport_socket(opts.host, opts.port).close()
     ctx = multiprocessing.get_context("spawn")

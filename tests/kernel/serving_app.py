@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 from litestar import Litestar, get
 
@@ -12,5 +13,14 @@ def pid() -> dict[str, int]:
     return {"pid": os.getpid()}
 
 
+@get("/stuck", sync_to_thread=True)
+def stuck() -> dict[str, str]:
+    marker = os.environ.get("TENDERHALL_TEST_STUCK_MARKER")
+    if marker:
+        open(marker, "w").close()
+    time.sleep(600)  # a request that never finishes in time (a hung database call, say)
+    return {}
+
+
 def create() -> Litestar:
-    return Litestar([pid])
+    return Litestar([pid, stuck])
