@@ -508,6 +508,20 @@ def record_attempt(
     session.flush()
 
 
+CERTIFICATE_REQUIRED = "certificate_required"
+
+
+def certificate_required() -> AppError:
+    return AppError(
+        "投标人须使用单位的 CA 数字证书登录，不能使用密码登录：请按 /login/certificate 页面的说明，"
+        "用签名证书登录（tenderhall user cert-login）",
+        "Bidders sign in with their company's CA certificate, not with a password: see "
+        "/login/certificate and sign in with your signing certificate (tenderhall user cert-login)",
+        status=403,
+        code=CERTIFICATE_REQUIRED,
+    )
+
+
 def _bad_credentials() -> Unauthorized:
     return Unauthorized("用户名或密码错误", "Wrong username or password", code="bad_credentials")
 
@@ -570,6 +584,21 @@ def login_with_password(
                 code="inactive",
             )
         )
+    if Role(user.role) == Role.bidder:
+        # Bidders sign in with their company's CA certificate only (DOMAIN.md section 1): a
+        # password someone set on a bidder account is never a way in. Checked after the password,
+        # so that this answer does not tell a stranger which usernames are bidders.
+        record_attempt(
+            session,
+            username=uname,
+            client_ip=client_ip,
+            method="password",
+            success=False,
+            reason=CERTIFICATE_REQUIRED,
+            user=user,
+            now=now,
+        )
+        return LoginOutcome(error=certificate_required())
     method = "password"
     if totp_required(settings, user):
         method = "totp"

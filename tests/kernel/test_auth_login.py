@@ -13,7 +13,7 @@ from litestar.testing import TestClient
 
 from tenderhall.audit.models import AuditEvent
 from tenderhall.auth import service
-from tenderhall.auth.models import LoginAttempt, OrgKind, Role, User
+from tenderhall.auth.models import LoginAttempt, OrgKind, Role, User, UserSession
 from tenderhall.auth.principal import SYSTEM
 from tenderhall.db import Database, utcnow
 from tenderhall.identifiers import InvalidCreditCode
@@ -311,3 +311,59 @@ def test_login_redirect_never_leaves_the_site(client: TestClient, db: Database, 
     )
     assert r.status_code == 303
     assert r.headers["location"] == "/"
+
+
+# --- bidders sign in with their certificate only -------------------------------------------------
+
+
+def make_bidder_with_password(db: Database, username: str = "zhang.bidder") -> None:
+    """A bidder user that (wrongly, e.g. set by an administrator) has a password."""
+    with db.unit_of_work() as s:
+        org = factories.organisation(s, kind=OrgKind.bidder)
+        service.create_user(
+            s, SYSTEM, username, "张投标", Role.bidder, password=PASSWORD, organisation_id=org.id
+        )
+
+
+def test_a_bidder_cannot_sign_in_with_a_password_and_is_pointed_at_certificate_sign_in(
+    db: Database, settings: Settings
+) -> None:
+    make_bidder_with_password(db)
+    with db.unit_of_work() as s:
+        out = service.login_with_password(s, settings, "zhang.bidder", PASSWORD, None, "10.0.0.1")
+    assert out.token is None
+    assert out.error is not None
+    assert out.error.status == 403
+    assert out.error.code == "certificate_required"
+    assert "/login/certificate" in out.error.en
+    assert "CA" in out.error.zh
+    with db.unit_of_work() as s:
+        assert s.execute(sa.select(sa.func.count()).select_from(UserSession)).scalar_one() == 0
+    refusals = [d["reason"] for a, d in audit_actions(db) if a == "auth.login.refused"]
+    assert refusals == ["certificate_required"]
+
+
+def test_api_token_refuses_a_bidders_password(client: TestClient, db: Database) -> None:  # type: ignore[type-arg]
+    make_bidder_with_password(db)
+    r = client.post("/api/auth/token", json={"username": "zhang.bidder", "password": PASSWORD})
+    assert r.status_code == 403, r.text
+    body = r.json()
+    assert body["code"] == "certificate_required"
+    assert "证书" in body["detail_zh"]
+    assert "certificate" in body["detail_en"]
+
+
+def test_login_page_refuses_a_bidders_password_with_the_certificate_hint(
+    client: TestClient,
+    db: Database,  # type: ignore[type-arg]
+) -> None:
+    make_bidder_with_password(db)
+    page = client.get("/login")
+    r = client.post(
+        "/login",
+        data={"username": "zhang.bidder", "password": PASSWORD, "_csrf_token": _csrf_from(page.text)},
+        follow_redirects=False,
+    )
+    assert r.status_code == 403
+    assert "th_session" not in r.cookies
+    assert "/login/certificate" in r.text
