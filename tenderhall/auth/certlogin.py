@@ -148,7 +148,17 @@ def login_with_certificate(
     except CertificateRejected as exc:
         return refuse(exc)
 
-    limited = rate_limit_error(session, settings, None, client_ip, now=now)
+    known = bool(codes) and (
+        session.execute(
+            sa.select(col(Organisation.id)).where(col(Organisation.credit_code) == codes[0])
+        ).first()
+        is not None
+    )
+    # the company's failures exempt nothing and lock nothing across addresses: a signature
+    # cannot be guessed, and anyone can make a certificate that names any company
+    limited = rate_limit_error(
+        session, settings, label if known else None, client_ip, lock_account=False, now=now
+    )
     if limited is not None:
         record_attempt(
             session,

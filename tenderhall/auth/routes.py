@@ -18,7 +18,7 @@ from litestar.params import Body
 from litestar.response import Redirect, Template
 from sqlalchemy.orm import Session
 
-from tenderhall.auth import certlogin, service
+from tenderhall.auth import addresses, certlogin, service
 from tenderhall.auth.guards import requires
 from tenderhall.auth.middleware import SESSION_COOKIE
 from tenderhall.auth.models import Role
@@ -36,15 +36,16 @@ from tenderhall.auth.schemas import (
 from tenderhall.db import RequestSession, run
 from tenderhall.errors import AppError
 from tenderhall.pki import truststore
-from tenderhall.settings import Settings
+from tenderhall.settings import AuthSettings, Settings
 from tenderhall.web.render import add_nav, redirect, render
 
 add_nav("/admin/users", "用户管理", "Users", {Role.admin})
 add_nav("/admin/trust-store", "CA 信任列表", "CA trust store", {Role.admin})
 
 
-def client_ip(request: Request[Any, Any, Any]) -> str:
-    return request.client.host if request.client and request.client.host else "unknown"
+def client_ip(request: Request[Any, Any, Any], settings: Settings | AuthSettings) -> str:
+    """The caller's address (``X-Forwarded-For`` only from ``auth.trusted_proxies``)."""
+    return addresses.client_ip(request, settings.auth if isinstance(settings, Settings) else settings)
 
 
 def problem_response(request: Request[Any, Any, Any], err: AppError) -> Response[Any]:
@@ -98,7 +99,7 @@ async def api_token(
         data.username,
         data.password,
         data.totp,
-        client_ip(request),
+        client_ip(request, settings),
     )
     if outcome.error is not None:
         return problem_response(request, outcome.error)
@@ -139,7 +140,7 @@ async def api_certificate_login(
         data.certificate_pem,
         data.signature,
         data.nonce,
-        client_ip(request),
+        client_ip(request, settings),
         intermediates=data.intermediates,
     )
     if outcome.error is not None:
@@ -270,7 +271,7 @@ async def login_submit(
         data.username,
         data.password,
         data.totp or None,
-        client_ip(request),
+        client_ip(request, settings),
         kind="cookie",
     )
     if outcome.error is not None:
