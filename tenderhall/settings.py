@@ -148,6 +148,16 @@ class Settings(BaseSettings):
         return v
 
     @property
+    def is_https(self) -> bool:
+        return urlsplit(self.base_url).scheme == "https"
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies carry ``Secure`` when the site is served over https (``BASE_URL``), or when
+        ``AUTH__COOKIE_SECURE`` says so (an http base URL behind a TLS-terminating proxy)."""
+        return self.auth.cookie_secure or self.is_https
+
+    @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 

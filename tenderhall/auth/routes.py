@@ -292,18 +292,19 @@ async def login_submit(
         return tpl
     assert outcome.token is not None
     return Redirect(
-        path=_safe_next(data.next),
-        status_code=303,
-        cookies=[
-            Cookie(
-                key=SESSION_COOKIE,
-                value=outcome.token.token,
-                httponly=True,
-                samesite="lax",
-                secure=settings.auth.cookie_secure,
-                max_age=settings.auth.session_hours * 3600,
-            )
-        ],
+        path=_safe_next(data.next), status_code=303, cookies=[session_cookie(settings, outcome.token.token)]
+    )
+
+
+def session_cookie(settings: Settings, token: str) -> Cookie:
+    """The browser session cookie: HttpOnly, SameSite=Lax, Secure under an https base URL."""
+    return Cookie(
+        key=SESSION_COOKIE,
+        value=token,
+        httponly=True,
+        samesite="lax",
+        secure=settings.secure_cookies,
+        max_age=settings.auth.session_hours * 3600,
     )
 
 
