@@ -39,6 +39,7 @@ from tenderhall.db import utcnow
 from tenderhall.errors import AppError
 from tenderhall.pki.validation import (
     CertificateRejected,
+    ValidatedCert,
     credit_code_candidates,
     fingerprint,
     load_certificate,
@@ -48,11 +49,18 @@ from tenderhall.pki.validation import (
 from tenderhall.settings import Settings
 
 LOGIN_PREFIX = b"TenderHall certificate login v1\n"
+REGISTRATION_PREFIX = b"TenderHall bidder registration v1\n"
 
 
 def login_message(nonce: str) -> bytes:
     """The bytes a client signs to sign in with ``nonce``."""
     return LOGIN_PREFIX + nonce.encode("ascii")
+
+
+def registration_message(nonce: str) -> bytes:
+    """The bytes a company signs to register as a bidder with ``nonce`` (its own prefix, so that a
+    sign-in signature is never a registration and the other way round)."""
+    return REGISTRATION_PREFIX + nonce.encode("ascii")
 
 
 def issue_nonce(session: Session, settings: Settings, *, now: dt.datetime | None = None) -> LoginNonce:
@@ -255,3 +263,46 @@ def login_with_certificate(
         now=now,
     )
     return LoginOutcome(token=token, principal=principal_for(user, org, validated.fingerprint))
+
+
+def prove_registration(
+    session: Session,
+    certificate_pem: str,
+    signature_b64: str,
+    nonce: str,
+    *,
+    intermediates: Sequence[str] = (),
+    now: dt.datetime | None = None,
+) -> ValidatedCert:
+    """Proof that the caller holds the key of a valid signing certificate: it signed
+    :func:`registration_message` over a fresh nonce (``POST /api/auth/certificate/nonce``), and
+    the certificate validates for signing. Returns the validated certificate (its credit code is
+    the company's); raises :class:`CertificateRejected` or :class:`CertificateLoginRefused`."""
+    now = now or utcnow()
+    if not (certificate_pem or "").strip() or not (signature_b64 or "").strip() or not nonce:
+        raise CertificateLoginRefused(
+            "certificate_proof_required",
+            "投标人注册须用单位的签名证书证明身份：请获取随机数（POST /api/auth/certificate/nonce），"
+            "用证书私钥对“TenderHall bidder registration v1”加换行和随机数签名，"
+            "连同证书一起提交（tenderhall user cert-register 可代为完成）",
+            "Registering a bidder needs proof of the company's signing certificate: request a nonce "
+            '(POST /api/auth/certificate/nonce), sign "TenderHall bidder registration v1", a newline '
+            "and the nonce with the certificate's key, and send it with the certificate "
+            "(tenderhall user cert-register does this for you)",
+        )
+    cert = load_certificate(certificate_pem)
+    nonce_error = _consume_nonce(session, nonce, now)
+    if nonce_error is not None:
+        raise nonce_error
+    try:
+        signature = base64.b64decode(signature_b64, validate=True)
+    except (binascii.Error, ValueError):
+        signature = b""
+    if not signature or not verify_signature(cert, registration_message(nonce), signature):
+        raise CertificateLoginRefused(
+            "bad_signature",
+            "签名校验失败：签名不是用该证书的私钥对本次注册随机数所做，请重新获取随机数并用签名证书的私钥签名",
+            "The signature does not verify: it was not made with this certificate's key over this "
+            "registration nonce. Request a new nonce and sign it with your signing certificate's key",
+        )
+    return validate_certificate(session, cert, "signing", at=now, intermediates=list(intermediates))

@@ -96,9 +96,12 @@ def create_organisation(
         sa.select(Organisation).where(col(Organisation.credit_code) == code)
     ).scalar_one_or_none()
     if existing is not None:
+        # never names the existing registrant: the answer goes to whoever asks
         raise Conflict(
-            f"统一社会信用代码 {code} 已登记为“{existing.name}”",
-            f"Credit code {code} is already registered to '{existing.name}'",
+            f"统一社会信用代码 {code} 已在本平台登记：如为本单位的代码而非本单位所登记，请联系平台管理员",
+            f"Credit code {code} is already registered on this platform: if it is your company's and "
+            "you did not register it, contact the platform administrator",
+            code="credit_code_registered",
         )
     org = Organisation(
         credit_code=code,
