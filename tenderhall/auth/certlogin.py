@@ -26,7 +26,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from tenderhall.auth.models import LoginNonce, Organisation, OrgKind, Role, User
+from tenderhall.auth.middleware import hash_token
+from tenderhall.auth.models import LoginNonce, Organisation, OrgKind, Role, User, UserSession
 from tenderhall.auth.service import (
     RATE_LIMITED,
     LoginOutcome,
@@ -306,3 +307,94 @@ def prove_registration(
             "registration nonce. Request a new nonce and sign it with your signing certificate's key",
         )
     return validate_certificate(session, cert, "signing", at=now, intermediates=list(intermediates))
+
+
+def browser_session_from_token(
+    session: Session,
+    settings: Settings,
+    token: str,
+    client_ip: str,
+    *,
+    now: dt.datetime | None = None,
+) -> LoginOutcome:
+    """A browser (cookie) session for the holder of a live API token that a *certificate*
+    sign-in issued: a browser cannot sign with the certificate's key, so the bidder signs in with
+    ``tenderhall user cert-login`` and pastes the token on /login/certificate. The new session is
+    bound to the same company and certificate, and ends no later than the token."""
+    now = now or utcnow()
+    limited = rate_limit_error(session, settings, None, client_ip, now=now)
+    if limited is not None:
+        record_attempt(
+            session,
+            username="certificate-token",
+            client_ip=client_ip,
+            method="cert-token",
+            success=False,
+            reason=RATE_LIMITED,
+            now=now,
+        )
+        return LoginOutcome(error=limited)
+    row = (
+        session.execute(
+            sa.select(UserSession).where(
+                col(UserSession.token_hash) == hash_token(token.strip()), col(UserSession.kind) == "api"
+            )
+        ).scalar_one_or_none()
+        if token and token.strip()
+        else None
+    )
+    user = session.get(User, row.user_id) if row is not None else None
+    if (
+        row is None
+        or user is None
+        or row.revoked_at is not None
+        or row.expires_at <= now
+        or row.certificate_fingerprint is None
+        or not user.is_active
+    ):
+        record_attempt(
+            session,
+            username="certificate-token",
+            client_ip=client_ip,
+            method="cert-token",
+            success=False,
+            reason="bad_token",
+            now=now,
+        )
+        return LoginOutcome(
+            error=CertificateLoginRefused(
+                "bad_token",
+                "令牌无效、已过期或不是由证书登录取得：请在本机运行 tenderhall user cert-login，"
+                "把它输出的令牌粘贴到这里",
+                "The token is not valid, has expired, or did not come from a certificate sign-in: run "
+                "tenderhall user cert-login on your computer and paste the token it prints here",
+                status=401,
+            )
+        )
+    issued = issue_session(
+        session,
+        settings,
+        user,
+        "cookie",
+        organisation_id=row.organisation_id,
+        certificate_fingerprint=row.certificate_fingerprint,
+        now=now,
+    )
+    cookie_row = session.get(UserSession, issued.session_id)
+    assert cookie_row is not None
+    if cookie_row.expires_at > row.expires_at:  # never outlives the certificate sign-in
+        cookie_row.expires_at = row.expires_at
+        session.flush()
+    org = session.get(Organisation, row.organisation_id) if row.organisation_id else None
+    record_attempt(
+        session,
+        username=user.username,
+        client_ip=client_ip,
+        method="cert-token",
+        success=True,
+        reason=None,
+        user=user,
+        data={"session_id": issued.session_id, "from_session_id": row.id, "kind": "cookie"},
+        now=now,
+    )
+    return LoginOutcome(token=issued, principal=principal_for(user, org, row.certificate_fingerprint))

@@ -322,7 +322,48 @@ async def logout_submit(
 
 @get("/login/certificate", tags=["pages"], include_in_schema=False)
 async def certificate_page(request: Request[Any, Any, Any], settings: Settings) -> Template:
-    return render(request, "auth/certificate.html", base_url=settings.base_url)
+    return render(
+        request,
+        "auth/certificate.html",
+        base_url=settings.base_url,
+        next=_safe_next(request.query_params.get("next")),
+        error=None,
+    )
+
+
+@dataclass
+class CertificateTokenForm:
+    token: str = ""
+    next: str = "/"
+
+
+@post("/login/certificate", tags=["pages"], include_in_schema=False, status_code=303)
+async def certificate_token_submit(
+    request: Request[Any, Any, Any],
+    data: Annotated[CertificateTokenForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
+    session: RequestSession,
+    settings: Settings,
+) -> Any:
+    """A browser session from the token a certificate sign-in printed (tenderhall user cert-login)."""
+    outcome = await run(
+        session, certlogin.browser_session_from_token, settings, data.token, client_ip(request, settings)
+    )
+    if outcome.error is not None:
+        tpl = render(
+            request,
+            "auth/certificate.html",
+            status_code=outcome.error.status,
+            base_url=settings.base_url,
+            next=_safe_next(data.next),
+            error=outcome.error,
+        )
+        if "retry_after" in outcome.error.extra:
+            tpl.headers["Retry-After"] = str(outcome.error.extra["retry_after"])
+        return tpl
+    assert outcome.token is not None
+    return Redirect(
+        path=_safe_next(data.next), status_code=303, cookies=[session_cookie(settings, outcome.token.token)]
+    )
 
 
 @get("/admin/users", tags=["pages"], include_in_schema=False, guards=[requires(Role.admin)])
@@ -374,6 +415,7 @@ ROUTES = [
     login_submit,
     logout_submit,
     certificate_page,
+    certificate_token_submit,
     admin_users,
     admin_trust_store,
     admin_trust_store_import,
