@@ -105,10 +105,10 @@ def register_with_certificate(
 ) -> RegistrationResult:
     """Register the company named in the certificate of ``p12`` as a bidder (the credit code is
     read from the certificate); raises CertLoginFailed with the platform's reason when refused."""
-    from tenderhall.pki.validation import credit_code_candidates
+    from tenderhall.pki import validation
 
     key, cert, cas = load_p12(Path(p12), password)
-    codes = credit_code_candidates(cert.subject)
+    codes = validation.credit_code_candidates(cert.subject)
     own = client is None
     http = client or httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout)
     try:
