@@ -36,16 +36,16 @@ from tenderhall.auth.schemas import (
 from tenderhall.db import RequestSession, run
 from tenderhall.errors import AppError
 from tenderhall.pki import truststore
-from tenderhall.settings import AuthSettings, Settings
+from tenderhall.settings import Settings
 from tenderhall.web.render import add_nav, redirect, render
 
 add_nav("/admin/users", "用户管理", "Users", {Role.admin})
 add_nav("/admin/trust-store", "CA 信任列表", "CA trust store", {Role.admin})
 
 
-def client_ip(request: Request[Any, Any, Any], settings: Settings | AuthSettings) -> str:
+def client_ip(request: Request[Any, Any, Any], settings: Settings) -> str:
     """The caller's address (``X-Forwarded-For`` only from ``auth.trusted_proxies``)."""
-    return addresses.client_ip(request, settings.auth if isinstance(settings, Settings) else settings)
+    return addresses.client_ip(request, settings.auth)
 
 
 def problem_response(request: Request[Any, Any, Any], err: AppError) -> Response[Any]:

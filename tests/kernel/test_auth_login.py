@@ -16,9 +16,9 @@ from litestar.testing import TestClient
 
 from tenderhall.audit.models import AuditEvent
 from tenderhall.auth import service
+from tenderhall.auth.addresses import client_ip
 from tenderhall.auth.models import LoginAttempt, OrgKind, Role, User, UserSession
 from tenderhall.auth.principal import SYSTEM
-from tenderhall.auth.routes import client_ip
 from tenderhall.db import Database, utcnow
 from tenderhall.identifiers import InvalidCreditCode
 from tenderhall.settings import AuthSettings, Settings
