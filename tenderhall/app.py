@@ -35,6 +35,7 @@ from tenderhall.settings import Settings
 from tenderhall.web import i18n
 from tenderhall.web.edge import edge_middleware
 from tenderhall.web.render import render, role_label
+from tenderhall.web.security import SessionCSRFMiddleware, security_headers_hook
 
 log = structlog.get_logger("tenderhall")
 
@@ -269,13 +270,16 @@ def create_app(
         middleware=[
             edge_middleware,
             DefineMiddleware(auth_middleware_factory),
+            # after auth, where Litestar's own CSRF middleware sat; bound to the session cookie,
+            # exempting /api/ (Bearer only) by prefix
+            DefineMiddleware(
+                SessionCSRFMiddleware,
+                config=CSRFConfig(
+                    secret=csrf_secret(settings), cookie_name="th_csrf", cookie_secure=settings.secure_cookies
+                ),
+            ),
         ],
-        csrf_config=CSRFConfig(
-            secret=csrf_secret(settings),
-            cookie_name="th_csrf",
-            cookie_secure=settings.auth.cookie_secure,
-            exclude=["/api/", "/schema", "/metrics", "/health"],
-        ),
+        before_send=[security_headers_hook(https=settings.is_https)],
         template_config=template_config,
         openapi_config=OpenAPIConfig(
             title="TenderHall API",

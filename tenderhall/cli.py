@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from tenderhall import registry
 from tenderhall.settings import Settings
+
+if TYPE_CHECKING:
+    from tenderhall.serving import ServeOptions
 
 
 def load_settings() -> Settings:
@@ -56,7 +60,6 @@ def migrate() -> None:
 def serve(host: str | None, port: int | None, workers: int, do_migrate: bool) -> None:
     """Run the web application (with the relay and workers in-process on memory://)."""
     from tenderhall.app import StartupError, create_app
-    from tenderhall.serving import ServeOptions
     from tenderhall.serving import serve as serve_app
 
     settings = load_settings()
@@ -74,14 +77,23 @@ def serve(host: str | None, port: int | None, workers: int, do_migrate: bool) ->
             err=True,
         )
         sys.exit(2)
-    serve_app(
-        ServeOptions(
-            app="tenderhall.app:create_app",
-            host=host or settings.host,
-            port=port or settings.port,
-            processes=workers,
-            log_level=settings.log_level,
-        )
+    serve_app(serve_options(settings, host, port, workers))
+
+
+def serve_options(settings: Settings, host: str | None, port: int | None, workers: int) -> ServeOptions:
+    """uvicorn believes ``X-Forwarded-For``/``-Proto`` only from ``auth.trusted_proxies`` (its own
+    default trusts loopback, which let a local client pick any address for each sign-in)."""
+    from tenderhall.serving import ServeOptions
+
+    proxies = settings.auth.trusted_proxies
+    return ServeOptions(
+        app="tenderhall.app:create_app",
+        host=host or settings.host,
+        port=port or settings.port,
+        processes=workers,
+        log_level=settings.log_level,
+        proxy_headers=bool(proxies),
+        uvicorn={"forwarded_allow_ips": list(proxies)} if proxies else {},
     )
 
 

@@ -6,6 +6,7 @@ gives is a setting with that default, never a literal in code.
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -28,6 +29,23 @@ class AuthSettings(BaseModel):
     nonce_seconds: int = 300
     cookie_secure: bool = False
     totp_roles: list[str] = ["tenderee", "agency", "expert", "supervisor", "admin"]
+    trusted_proxies: list[str] = []
+    """Addresses or networks (``10.0.0.0/8``) of reverse proxies whose ``X-Forwarded-For`` is
+    believed (``TENDERHALL_AUTH__TRUSTED_PROXIES='["10.0.0.1"]'``). Default none: the address of
+    the connection's peer is the client's, whatever headers it sends."""
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        for item in v:
+            try:
+                ipaddress.ip_network(item.strip(), strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"TENDERHALL_AUTH__TRUSTED_PROXIES: {item!r} is not an address or network "
+                    "(代理地址无效，应为 IP 地址或网段，如 10.0.0.0/8)"
+                ) from None
+        return [item.strip() for item in v]
 
 
 class JobSettings(BaseModel):
@@ -125,6 +143,16 @@ class Settings(BaseSettings):
                 f"(消息队列地址无效), got {v!r}"
             )
         return v
+
+    @property
+    def is_https(self) -> bool:
+        return urlsplit(self.base_url).scheme == "https"
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies carry ``Secure`` when the site is served over https (``BASE_URL``), or when
+        ``AUTH__COOKIE_SECURE`` says so (an http base URL behind a TLS-terminating proxy)."""
+        return self.auth.cookie_secure or self.is_https
 
     @property
     def is_sqlite(self) -> bool:

@@ -45,7 +45,6 @@ from trading.schemas import (
     LotFields,
     OrganisationIn,
     ProcedureSettingsIn,
-    RegisterBidderIn,
     TenderFields,
 )
 from trading.service import (
@@ -236,27 +235,10 @@ async def ask_question(session: RequestSession, principal: Principal, tender_id:
 
 
 @get("/register", include_in_schema=False)
-async def register_form(request: Request[Any, Any, Any]) -> Template:
-    return render(request, "trading/register.html")
-
-
-@post("/register", include_in_schema=False)
-async def register_submit(session: RequestSession, principal: Principal, data: Form) -> Redirect:
-    org, _user = await run(
-        session,
-        organisations.register_bidder,
-        principal,
-        RegisterBidderIn(
-            credit_code=data.get("credit_code", ""),
-            name=data.get("name", ""),
-            username=data.get("username", ""),
-            display_name=data.get("display_name", ""),
-            region=data.get("region", ""),
-            address=data.get("address", ""),
-            contact_phone=data.get("contact_phone", ""),
-        ),
-    )
-    return redirect("/register", flash=f"注册成功：{org.name} / Registered")
+async def register_form(request: Request[Any, Any, Any], settings: Settings) -> Template:
+    """How a company registers: with its signing certificate, from its own computer (a browser
+    page cannot sign with the certificate's key, so there is no form to fill in here)."""
+    return render(request, "trading/register.html", base_url=settings.base_url)
 
 
 @get("/my/notifications", guards=[requires(Role.bidder)], include_in_schema=False, cache=False)
@@ -597,7 +579,6 @@ PAGES = [
     document_download,
     ask_question,
     register_form,
-    register_submit,
     my_notifications,
     my_notifications_read,
     manage_list,

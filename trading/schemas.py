@@ -101,6 +101,11 @@ class ClarificationIn:
 
 @dataclass
 class RegisterBidderIn:
+    """A company registers itself by proving it holds its signing certificate: ``signature`` is
+    base64 of a signature over ``b"TenderHall bidder registration v1\n" + nonce`` (nonce from
+    ``POST /api/auth/certificate/nonce``) with the key of ``certificate_pem``, whose subject
+    carries ``credit_code``."""
+
     credit_code: str
     name: str
     username: str
@@ -108,6 +113,10 @@ class RegisterBidderIn:
     region: str = ""
     address: str = ""
     contact_phone: str = ""
+    certificate_pem: str = ""
+    signature: str = ""
+    nonce: str = ""
+    intermediates: list[str] = field(default_factory=list)
 
 
 @dataclass

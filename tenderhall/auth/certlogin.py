@@ -26,7 +26,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from tenderhall.auth.models import LoginNonce, Organisation, OrgKind, Role, User
+from tenderhall.auth.middleware import hash_token
+from tenderhall.auth.models import LoginNonce, Organisation, OrgKind, Role, User, UserSession
 from tenderhall.auth.service import (
     RATE_LIMITED,
     LoginOutcome,
@@ -39,6 +40,7 @@ from tenderhall.db import utcnow
 from tenderhall.errors import AppError
 from tenderhall.pki.validation import (
     CertificateRejected,
+    ValidatedCert,
     credit_code_candidates,
     fingerprint,
     load_certificate,
@@ -48,11 +50,18 @@ from tenderhall.pki.validation import (
 from tenderhall.settings import Settings
 
 LOGIN_PREFIX = b"TenderHall certificate login v1\n"
+REGISTRATION_PREFIX = b"TenderHall bidder registration v1\n"
 
 
 def login_message(nonce: str) -> bytes:
     """The bytes a client signs to sign in with ``nonce``."""
     return LOGIN_PREFIX + nonce.encode("ascii")
+
+
+def registration_message(nonce: str) -> bytes:
+    """The bytes a company signs to register as a bidder with ``nonce`` (its own prefix, so that a
+    sign-in signature is never a registration and the other way round)."""
+    return REGISTRATION_PREFIX + nonce.encode("ascii")
 
 
 def issue_nonce(session: Session, settings: Settings, *, now: dt.datetime | None = None) -> LoginNonce:
@@ -148,7 +157,17 @@ def login_with_certificate(
     except CertificateRejected as exc:
         return refuse(exc)
 
-    limited = rate_limit_error(session, settings, None, client_ip, now=now)
+    known = bool(codes) and (
+        session.execute(
+            sa.select(col(Organisation.id)).where(col(Organisation.credit_code) == codes[0])
+        ).first()
+        is not None
+    )
+    # the company's failures exempt nothing and lock nothing across addresses: a signature
+    # cannot be guessed, and anyone can make a certificate that names any company
+    limited = rate_limit_error(
+        session, settings, label if known else None, client_ip, lock_account=False, now=now
+    )
     if limited is not None:
         record_attempt(
             session,
@@ -245,3 +264,137 @@ def login_with_certificate(
         now=now,
     )
     return LoginOutcome(token=token, principal=principal_for(user, org, validated.fingerprint))
+
+
+def prove_registration(
+    session: Session,
+    certificate_pem: str,
+    signature_b64: str,
+    nonce: str,
+    *,
+    intermediates: Sequence[str] = (),
+    now: dt.datetime | None = None,
+) -> ValidatedCert:
+    """Proof that the caller holds the key of a valid signing certificate: it signed
+    :func:`registration_message` over a fresh nonce (``POST /api/auth/certificate/nonce``), and
+    the certificate validates for signing. Returns the validated certificate (its credit code is
+    the company's); raises :class:`CertificateRejected` or :class:`CertificateLoginRefused`."""
+    now = now or utcnow()
+    if not (certificate_pem or "").strip() or not (signature_b64 or "").strip() or not nonce:
+        raise CertificateLoginRefused(
+            "certificate_proof_required",
+            "投标人注册须用单位的签名证书证明身份：请获取随机数（POST /api/auth/certificate/nonce），"
+            "用证书私钥对“TenderHall bidder registration v1”加换行和随机数签名，"
+            "连同证书一起提交（tenderhall user cert-register 可代为完成）",
+            "Registering a bidder needs proof of the company's signing certificate: request a nonce "
+            '(POST /api/auth/certificate/nonce), sign "TenderHall bidder registration v1", a newline '
+            "and the nonce with the certificate's key, and send it with the certificate "
+            "(tenderhall user cert-register does this for you)",
+        )
+    cert = load_certificate(certificate_pem)
+    nonce_error = _consume_nonce(session, nonce, now)
+    if nonce_error is not None:
+        raise nonce_error
+    try:
+        signature = base64.b64decode(signature_b64, validate=True)
+    except (binascii.Error, ValueError):
+        signature = b""
+    if not signature or not verify_signature(cert, registration_message(nonce), signature):
+        raise CertificateLoginRefused(
+            "bad_signature",
+            "签名校验失败：签名不是用该证书的私钥对本次注册随机数所做，请重新获取随机数并用签名证书的私钥签名",
+            "The signature does not verify: it was not made with this certificate's key over this "
+            "registration nonce. Request a new nonce and sign it with your signing certificate's key",
+        )
+    return validate_certificate(session, cert, "signing", at=now, intermediates=list(intermediates))
+
+
+def browser_session_from_token(
+    session: Session,
+    settings: Settings,
+    token: str,
+    client_ip: str,
+    *,
+    now: dt.datetime | None = None,
+) -> LoginOutcome:
+    """A browser (cookie) session for the holder of a live API token that a *certificate*
+    sign-in issued: a browser cannot sign with the certificate's key, so the bidder signs in with
+    ``tenderhall user cert-login`` and pastes the token on /login/certificate. The new session is
+    bound to the same company and certificate, and ends no later than the token."""
+    now = now or utcnow()
+    limited = rate_limit_error(session, settings, None, client_ip, now=now)
+    if limited is not None:
+        record_attempt(
+            session,
+            username="certificate-token",
+            client_ip=client_ip,
+            method="cert-token",
+            success=False,
+            reason=RATE_LIMITED,
+            now=now,
+        )
+        return LoginOutcome(error=limited)
+    row = (
+        session.execute(
+            sa.select(UserSession).where(
+                col(UserSession.token_hash) == hash_token(token.strip()), col(UserSession.kind) == "api"
+            )
+        ).scalar_one_or_none()
+        if token and token.strip()
+        else None
+    )
+    user = session.get(User, row.user_id) if row is not None else None
+    if (
+        row is None
+        or user is None
+        or row.revoked_at is not None
+        or row.expires_at <= now
+        or row.certificate_fingerprint is None
+        or not user.is_active
+    ):
+        record_attempt(
+            session,
+            username="certificate-token",
+            client_ip=client_ip,
+            method="cert-token",
+            success=False,
+            reason="bad_token",
+            now=now,
+        )
+        return LoginOutcome(
+            error=CertificateLoginRefused(
+                "bad_token",
+                "令牌无效、已过期或不是由证书登录取得：请在本机运行 tenderhall user cert-login，"
+                "把它输出的令牌粘贴到这里",
+                "The token is not valid, has expired, or did not come from a certificate sign-in: run "
+                "tenderhall user cert-login on your computer and paste the token it prints here",
+                status=401,
+            )
+        )
+    issued = issue_session(
+        session,
+        settings,
+        user,
+        "cookie",
+        organisation_id=row.organisation_id,
+        certificate_fingerprint=row.certificate_fingerprint,
+        now=now,
+    )
+    cookie_row = session.get(UserSession, issued.session_id)
+    assert cookie_row is not None
+    if cookie_row.expires_at > row.expires_at:  # never outlives the certificate sign-in
+        cookie_row.expires_at = row.expires_at
+        session.flush()
+    org = session.get(Organisation, row.organisation_id) if row.organisation_id else None
+    record_attempt(
+        session,
+        username=user.username,
+        client_ip=client_ip,
+        method="cert-token",
+        success=True,
+        reason=None,
+        user=user,
+        data={"session_id": issued.session_id, "from_session_id": row.id, "kind": "cookie"},
+        now=now,
+    )
+    return LoginOutcome(token=issued, principal=principal_for(user, org, row.certificate_fingerprint))

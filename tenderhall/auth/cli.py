@@ -164,3 +164,58 @@ def cert_login(p12: Path, password: str, url: str | None) -> None:
     click.echo(
         f"signed in as {result.username} ({result.credit_code}); expires {result.expires_at}", err=True
     )
+
+
+@group.command("cert-register")
+@click.option(
+    "--p12",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="the company's signing certificate (PKCS#12); the credit code is read from it",
+)
+@click.option("--password", prompt=True, hide_input=True, help="PKCS#12 password")
+@click.option("--name", required=True, help="the company's registered name")
+@click.option("--username", required=True, help="the first bidder user's username")
+@click.option("--display-name", required=True, help="the contact person's name")
+@click.option("--region", default="")
+@click.option("--address", default="")
+@click.option("--phone", "contact_phone", default="")
+@click.option("--url", default=None, help="platform address (default TENDERHALL_BASE_URL)")
+def cert_register(
+    p12: Path,
+    password: str,
+    name: str,
+    username: str,
+    display_name: str,
+    region: str,
+    address: str,
+    contact_phone: str,
+    url: str | None,
+) -> None:
+    """Register your company as a bidder, proving with its signing certificate that the credit
+    code is yours (a signed nonce, as for sign-in)."""
+    from tenderhall.auth.certclient import CertLoginFailed, register_with_certificate
+    from tenderhall.pki.devca import DevCAError
+
+    base = url or _settings().base_url
+    try:
+        result = register_with_certificate(
+            p12,
+            password,
+            base,
+            name=name,
+            username=username,
+            display_name=display_name,
+            region=region,
+            address=address,
+            contact_phone=contact_phone,
+        )
+    except CertLoginFailed as exc:
+        click.echo(f"refused ({exc.status}, {exc.reason}): {exc}", err=True)
+        sys.exit(1)
+    except DevCAError as exc:
+        click.echo(f"refused: {exc}", err=True)
+        sys.exit(1)
+    click.echo(
+        f"registered {result.credit_code} as organisation {result.organisation_id}; user {result.username}"
+    )

@@ -15,6 +15,7 @@ The returned dict (the demo's ``ctx``) holds:
   (opening-key custodians)
 - ``ca``: ``{"id": trust-store id, "certificate": path of the dev CA's PEM}``
 - ``logins``: rows ``{"role", "username", "password", "second_factor"}`` for the summary table
+  (bidders have no password: they sign in with their certificate only)
 - ``notes``: lines the demo prints after the table
 """
 
@@ -80,8 +81,10 @@ def _user(
 ) -> tuple[User, str | None]:
     user = session.execute(sa.select(User).where(col(User.username) == username)).scalar_one_or_none()
     if user is None:
+        # bidders sign in with their certificate only: they get no password at all
+        password = None if role == Role.bidder else DEMO_PASSWORD
         user = service.create_user(
-            session, ACTOR, username, display_name, role, password=DEMO_PASSWORD, organisation_id=org_id
+            session, ACTOR, username, display_name, role, password=password, organisation_id=org_id
         )
     secret = None
     if service.totp_required(settings, user):
@@ -181,8 +184,9 @@ def seed_identities(session: Session, settings: Settings, out_dir: Path) -> dict
             {
                 "role": "bidder",
                 "username": u.username,
-                "password": DEMO_PASSWORD,
-                "second_factor": f"certificate {certificates[u.username]['sign']}",
+                "password": "- (certificate only)",
+                "second_factor": f"certificate {certificates[u.username]['sign']} (p12 password "
+                f"{DEMO_PASSWORD})",
             }
         )
     notes = [

@@ -18,7 +18,7 @@ from litestar.params import Body
 from litestar.response import Redirect, Template
 from sqlalchemy.orm import Session
 
-from tenderhall.auth import certlogin, service
+from tenderhall.auth import addresses, certlogin, service
 from tenderhall.auth.guards import requires
 from tenderhall.auth.middleware import SESSION_COOKIE
 from tenderhall.auth.models import Role
@@ -43,8 +43,9 @@ add_nav("/admin/users", "用户管理", "Users", {Role.admin})
 add_nav("/admin/trust-store", "CA 信任列表", "CA trust store", {Role.admin})
 
 
-def client_ip(request: Request[Any, Any, Any]) -> str:
-    return request.client.host if request.client and request.client.host else "unknown"
+def client_ip(request: Request[Any, Any, Any], settings: Settings) -> str:
+    """The caller's address (``X-Forwarded-For`` only from ``auth.trusted_proxies``)."""
+    return addresses.client_ip(request, settings.auth)
 
 
 def problem_response(request: Request[Any, Any, Any], err: AppError) -> Response[Any]:
@@ -98,7 +99,7 @@ async def api_token(
         data.username,
         data.password,
         data.totp,
-        client_ip(request),
+        client_ip(request, settings),
     )
     if outcome.error is not None:
         return problem_response(request, outcome.error)
@@ -139,7 +140,7 @@ async def api_certificate_login(
         data.certificate_pem,
         data.signature,
         data.nonce,
-        client_ip(request),
+        client_ip(request, settings),
         intermediates=data.intermediates,
     )
     if outcome.error is not None:
@@ -270,7 +271,7 @@ async def login_submit(
         data.username,
         data.password,
         data.totp or None,
-        client_ip(request),
+        client_ip(request, settings),
         kind="cookie",
     )
     if outcome.error is not None:
@@ -291,18 +292,19 @@ async def login_submit(
         return tpl
     assert outcome.token is not None
     return Redirect(
-        path=_safe_next(data.next),
-        status_code=303,
-        cookies=[
-            Cookie(
-                key=SESSION_COOKIE,
-                value=outcome.token.token,
-                httponly=True,
-                samesite="lax",
-                secure=settings.auth.cookie_secure,
-                max_age=settings.auth.session_hours * 3600,
-            )
-        ],
+        path=_safe_next(data.next), status_code=303, cookies=[session_cookie(settings, outcome.token.token)]
+    )
+
+
+def session_cookie(settings: Settings, token: str) -> Cookie:
+    """The browser session cookie: HttpOnly, SameSite=Lax, Secure under an https base URL."""
+    return Cookie(
+        key=SESSION_COOKIE,
+        value=token,
+        httponly=True,
+        samesite="lax",
+        secure=settings.secure_cookies,
+        max_age=settings.auth.session_hours * 3600,
     )
 
 
@@ -320,7 +322,48 @@ async def logout_submit(
 
 @get("/login/certificate", tags=["pages"], include_in_schema=False)
 async def certificate_page(request: Request[Any, Any, Any], settings: Settings) -> Template:
-    return render(request, "auth/certificate.html", base_url=settings.base_url)
+    return render(
+        request,
+        "auth/certificate.html",
+        base_url=settings.base_url,
+        next=_safe_next(request.query_params.get("next")),
+        error=None,
+    )
+
+
+@dataclass
+class CertificateTokenForm:
+    token: str = ""
+    next: str = "/"
+
+
+@post("/login/certificate", tags=["pages"], include_in_schema=False, status_code=303)
+async def certificate_token_submit(
+    request: Request[Any, Any, Any],
+    data: Annotated[CertificateTokenForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
+    session: RequestSession,
+    settings: Settings,
+) -> Any:
+    """A browser session from the token a certificate sign-in printed (tenderhall user cert-login)."""
+    outcome = await run(
+        session, certlogin.browser_session_from_token, settings, data.token, client_ip(request, settings)
+    )
+    if outcome.error is not None:
+        tpl = render(
+            request,
+            "auth/certificate.html",
+            status_code=outcome.error.status,
+            base_url=settings.base_url,
+            next=_safe_next(data.next),
+            error=outcome.error,
+        )
+        if "retry_after" in outcome.error.extra:
+            tpl.headers["Retry-After"] = str(outcome.error.extra["retry_after"])
+        return tpl
+    assert outcome.token is not None
+    return Redirect(
+        path=_safe_next(data.next), status_code=303, cookies=[session_cookie(settings, outcome.token.token)]
+    )
 
 
 @get("/admin/users", tags=["pages"], include_in_schema=False, guards=[requires(Role.admin)])
@@ -372,6 +415,7 @@ ROUTES = [
     login_submit,
     logout_submit,
     certificate_page,
+    certificate_token_submit,
     admin_users,
     admin_trust_store,
     admin_trust_store_import,

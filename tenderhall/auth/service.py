@@ -96,9 +96,12 @@ def create_organisation(
         sa.select(Organisation).where(col(Organisation.credit_code) == code)
     ).scalar_one_or_none()
     if existing is not None:
+        # never names the existing registrant: the answer goes to whoever asks
         raise Conflict(
-            f"统一社会信用代码 {code} 已登记为“{existing.name}”",
-            f"Credit code {code} is already registered to '{existing.name}'",
+            f"统一社会信用代码 {code} 已在本平台登记：如为本单位的代码而非本单位所登记，请联系平台管理员",
+            f"Credit code {code} is already registered on this platform: if it is your company's and "
+            "you did not register it, contact the platform administrator",
+            code="credit_code_registered",
         )
     org = Organisation(
         credit_code=code,
@@ -425,34 +428,50 @@ def _fail_times(session: Session, column: sa.ColumnElement[bool], since: dt.date
 def rate_limit_error(
     session: Session,
     settings: Settings,
-    username: str | None,
+    account: str | None,
     client_ip: str,
     *,
+    lock_account: bool = True,
     now: dt.datetime | None = None,
 ) -> TooManyRequests | None:
-    """429 when ``username`` (failures since its last success) or ``client_ip`` has reached
-    ``auth.login_max_failures`` failures within ``auth.login_window_seconds``; the message says
-    when to retry. Refused attempts that were already rate-limited do not extend the lock."""
+    """429 for an attempt on ``account`` (the key of an *existing* account, or None when the name
+    is empty or unknown) from ``client_ip``, or None to let it through. With ``limit`` =
+    ``auth.login_max_failures`` and ``window`` = ``auth.login_window_seconds``
+    (docs/decisions/0161-sign-in-rate-limits.md):
+
+    - *account*: ``limit`` failures on the account since its last success within the window lock
+      that account, from every address (unless ``lock_account`` is false: certificate sign-ins
+      cannot be guessed, and a stranger must not lock a company out with made-up certificates);
+    - *address*: ``limit`` failures from the address within the window refuse attempts from it
+      for unknown or empty names and for accounts that have failures of their own; an account
+      with no failure since its last success still gets through, so one person's typos, or a
+      stranger's guesses, never lock a colleague out behind the same address.
+
+    The message says when to retry. Attempts that were already refused here do not extend a lock.
+    """
     now = now or utcnow()
     window = dt.timedelta(seconds=settings.auth.login_window_seconds)
     limit = settings.auth.login_max_failures
     retry_at: dt.datetime | None = None
-    if username:
+    account_failures = 0
+    if account:
         since = now - window
         last_ok = session.execute(
             sa.select(sa.func.max(col(LoginAttempt.at))).where(
-                col(LoginAttempt.username) == username, col(LoginAttempt.success).is_(True)
+                col(LoginAttempt.username) == account, col(LoginAttempt.success).is_(True)
             )
         ).scalar_one_or_none()
         if last_ok is not None and last_ok > since:
             since = last_ok
-        times = _fail_times(session, col(LoginAttempt.username) == username, since)
-        if len(times) >= limit:
+        times = _fail_times(session, col(LoginAttempt.username) == account, since)
+        account_failures = len(times)
+        if lock_account and len(times) >= limit:
             retry_at = times[limit - 1] + window
-    ip_times = _fail_times(session, col(LoginAttempt.client_ip) == client_ip, now - window)
-    if len(ip_times) >= limit:
-        t = ip_times[limit - 1] + window
-        retry_at = max(retry_at, t) if retry_at else t
+    if not account or account_failures > 0:
+        ip_times = _fail_times(session, col(LoginAttempt.client_ip) == client_ip, now - window)
+        if len(ip_times) >= limit:
+            t = ip_times[limit - 1] + window
+            retry_at = max(retry_at, t) if retry_at else t
     if retry_at is None:
         return None
     seconds = max(1, int((retry_at - now).total_seconds() + 0.999))
@@ -508,6 +527,20 @@ def record_attempt(
     session.flush()
 
 
+CERTIFICATE_REQUIRED = "certificate_required"
+
+
+def certificate_required() -> AppError:
+    return AppError(
+        "投标人须使用单位的 CA 数字证书登录，不能使用密码登录：请按 /login/certificate 页面的说明，"
+        "用签名证书登录（tenderhall user cert-login）",
+        "Bidders sign in with their company's CA certificate, not with a password: see "
+        "/login/certificate and sign in with your signing certificate (tenderhall user cert-login)",
+        status=403,
+        code=CERTIFICATE_REQUIRED,
+    )
+
+
 def _bad_credentials() -> Unauthorized:
     return Unauthorized("用户名或密码错误", "Wrong username or password", code="bad_credentials")
 
@@ -526,7 +559,12 @@ def login_with_password(
     """Password (and, for ``auth.totp_roles``, TOTP) sign-in; returns a cookie session or API token."""
     now = now or utcnow()
     uname = normalise_username(username)
-    limited = rate_limit_error(session, settings, uname, client_ip, now=now)
+    user = (
+        session.execute(sa.select(User).where(col(User.username) == uname)).scalar_one_or_none()
+        if uname
+        else None
+    )
+    limited = rate_limit_error(session, settings, uname if user else None, client_ip, now=now)
     if limited is not None:
         record_attempt(
             session,
@@ -538,7 +576,6 @@ def login_with_password(
             now=now,
         )
         return LoginOutcome(error=limited)
-    user = session.execute(sa.select(User).where(col(User.username) == uname)).scalar_one_or_none()
     if not verify_password(user.password_hash if user else None, password or "") or user is None:
         record_attempt(
             session,
@@ -570,6 +607,21 @@ def login_with_password(
                 code="inactive",
             )
         )
+    if Role(user.role) == Role.bidder:
+        # Bidders sign in with their company's CA certificate only (DOMAIN.md section 1): a
+        # password someone set on a bidder account is never a way in. Checked after the password,
+        # so that this answer does not tell a stranger which usernames are bidders.
+        record_attempt(
+            session,
+            username=uname,
+            client_ip=client_ip,
+            method="password",
+            success=False,
+            reason=CERTIFICATE_REQUIRED,
+            user=user,
+            now=now,
+        )
+        return LoginOutcome(error=certificate_required())
     method = "password"
     if totp_required(settings, user):
         method = "totp"

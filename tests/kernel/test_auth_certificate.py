@@ -17,7 +17,7 @@ from litestar.testing import TestClient
 
 from tenderhall.audit.models import AuditEvent
 from tenderhall.auth import certclient, certlogin, service
-from tenderhall.auth.models import OrgKind, Role
+from tenderhall.auth.models import OrgKind, Role, UserSession
 from tenderhall.auth.principal import SYSTEM
 from tenderhall.db import Database, utcnow
 from tenderhall.identifiers import make_credit_code
@@ -308,3 +308,63 @@ def test_cli_client_helper_signs_in_with_a_pkcs12_file(
     with pytest.raises(certclient.CertLoginFailed) as ei:
         certclient.certificate_login(wrong, "p12-password", "http://testserver.local", client=client)
     assert ei.value.reason == "wrong_key_usage"
+
+
+def _page_csrf(client: TestClient, path: str) -> str:  # type: ignore[type-arg]
+    import re
+
+    page = client.get(path)
+    assert page.status_code == 200, page.text
+    m = re.search(r'name="_csrf_token" value="([^"]+)"', page.text)
+    assert m, "the page has no form with a CSRF token"
+    return m.group(1)
+
+
+def test_a_certificate_sign_in_token_opens_a_browser_session_bound_to_the_company(
+    client: TestClient,
+    db: Database,
+    sign_cert: Issued,
+    bidder: Bidder,  # type: ignore[type-arg]
+) -> None:
+    token = login(client, sign_cert).json()["token"]
+    r = client.post(
+        "/login/certificate",
+        data={
+            "token": token,
+            "next": "/my/notifications",
+            "_csrf_token": _page_csrf(client, "/login/certificate"),
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    assert r.headers["location"] == "/my/notifications"
+    cookie = r.cookies.get("th_session")
+    assert cookie
+    assert cookie != token
+    assert client.get("/my/notifications", cookies={"th_session": cookie}).status_code == 200
+    with db.unit_of_work() as s:
+        row = s.execute(
+            sa.select(UserSession).where(UserSession.kind == "cookie", UserSession.user_id == bidder.user_id)
+        ).scalar_one()
+    assert row.certificate_fingerprint == sign_cert.certificate.fingerprint(hashes.SHA256()).hex()
+    assert row.organisation_id == bidder.org_id
+
+
+def test_only_a_certificate_sign_in_token_opens_a_browser_session(
+    client: TestClient,
+    db: Database,
+    settings: Settings,
+    bidder: Bidder,  # type: ignore[type-arg]
+) -> None:
+    with db.unit_of_work() as s:  # an administrator-issued token (no certificate behind it)
+        staff = service.create_user(s, SYSTEM, "ops", "运维", Role.admin)
+        api_token = service.issue_session(s, settings, staff, "api").token
+    for token in (api_token, "not-a-token"):
+        r = client.post(
+            "/login/certificate",
+            data={"token": token, "_csrf_token": _page_csrf(client, "/login/certificate")},
+            follow_redirects=False,
+        )
+        assert r.status_code == 401, r.text
+        assert "th_session" not in r.cookies
+        assert "tenderhall user cert-login" in r.text

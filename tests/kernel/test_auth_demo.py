@@ -47,6 +47,10 @@ def test_demo_identities_cover_every_role_and_a_second_run_reuses_them(
         assert service.login_with_password(
             s, settings, "supervisor", DEMO_PASSWORD, pyotp.TOTP(secret).now(), "1.1.1.1"
         ).ok
+    with db.unit_of_work() as s:  # bidders have no password: they sign in with their certificate
+        assert s.execute(sa.select(User.password_hash).where(User.username == "bidder1")).scalar_one() is None
+        assert not service.login_with_password(s, settings, "bidder1", DEMO_PASSWORD, None, "1.1.1.1").ok
+    assert all(row["password"].startswith("-") for row in first["logins"] if row["role"] == "bidder")
     p12 = Path(first["certificates"]["bidder2"]["sign"])
     result = certificate_login(p12, DEMO_PASSWORD, "http://testserver.local", client=client)
     assert result.credit_code == first["credit_codes"]["bidders"][1]

@@ -3,21 +3,25 @@ sessions and tokens, CSRF on the login form, and every attempt audited."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
+from typing import Any
 
 import pyotp
 import pytest
 import sqlalchemy as sa
+from litestar import Request
 from litestar.testing import TestClient
 
 from tenderhall.audit.models import AuditEvent
 from tenderhall.auth import service
-from tenderhall.auth.models import LoginAttempt, OrgKind, Role, User
+from tenderhall.auth.addresses import client_ip
+from tenderhall.auth.models import LoginAttempt, OrgKind, Role, User, UserSession
 from tenderhall.auth.principal import SYSTEM
 from tenderhall.db import Database, utcnow
 from tenderhall.identifiers import InvalidCreditCode
-from tenderhall.settings import Settings
+from tenderhall.settings import AuthSettings, Settings
 from tests import factories
 
 PASSWORD = "correct horse battery"
@@ -169,7 +173,7 @@ def test_repeated_wrong_passwords_are_rate_limited_until_the_window_passes(
     assert reasons == ["bad_password"] * limit + ["rate_limited", None]
 
 
-def test_failures_from_one_address_rate_limit_that_address_across_usernames(
+def test_failures_from_one_address_refuse_unknown_names_and_failing_accounts_from_it(
     db: Database, settings: Settings
 ) -> None:
     make_staff(db, settings)
@@ -178,14 +182,58 @@ def test_failures_from_one_address_rate_limit_that_address_across_usernames(
         with db.unit_of_work() as s:
             service.login_with_password(s, settings, f"user{i}", "x" * 10, None, "203.0.113.9", now=t0)
     with db.unit_of_work() as s:
-        blocked = service.login_with_password(s, settings, "wang", PASSWORD, None, "203.0.113.9", now=t0)
+        unknown = service.login_with_password(s, settings, "user99", "x" * 10, None, "203.0.113.9", now=t0)
+        # an account with no recent failures is not locked by the address: its (wrong) attempt is
+        # answered normally, and counts; the next attempt for it from that address is refused
+        first = service.login_with_password(s, settings, "wang", "bad password", None, "203.0.113.9", now=t0)
+        second = service.login_with_password(s, settings, "wang", PASSWORD, None, "203.0.113.9", now=t0)
         elsewhere = service.login_with_password(
             s, settings, "wang", "bad password", None, "198.51.100.1", now=t0
         )
-    assert blocked.error is not None
-    assert blocked.error.status == 429
+    assert unknown.error is not None
+    assert unknown.error.status == 429
+    assert first.error is not None
+    assert first.error.status == 401
+    assert second.error is not None
+    assert second.error.status == 429
     assert elsewhere.error is not None
     assert elsewhere.error.status == 401
+
+
+def test_failures_with_an_empty_username_do_not_block_the_admins_correct_sign_in(
+    db: Database, settings: Settings
+) -> None:
+    secret = make_staff(db, settings, role=Role.admin, username="admin")
+    t0 = utcnow()
+    for i in range(settings.auth.login_max_failures + 2):
+        with db.unit_of_work() as s:
+            out = service.login_with_password(s, settings, "", f"guess {i}", None, "127.0.0.1", now=t0)
+    assert out.error is not None
+    assert out.error.status == 429  # the address is slowed for unknown names
+    with db.unit_of_work() as s:
+        ok = service.login_with_password(
+            s, settings, "admin", PASSWORD, pyotp.TOTP(secret).at(t0), "127.0.0.1", now=t0
+        )
+    assert ok.ok, ok.error
+
+
+def test_one_users_typos_do_not_lock_out_a_colleague_behind_the_same_address(
+    db: Database, settings: Settings
+) -> None:
+    make_staff(db, settings, username="wang")
+    colleague = make_staff(db, settings, username="li")
+    t0 = utcnow()
+    for i in range(settings.auth.login_max_failures):
+        with db.unit_of_work() as s:
+            service.login_with_password(s, settings, "wang", f"typo {i}", None, "192.0.2.10", now=t0)
+    with db.unit_of_work() as s:
+        wang = service.login_with_password(s, settings, "wang", PASSWORD, None, "192.0.2.10", now=t0)
+        li = service.login_with_password(
+            s, settings, "li", PASSWORD, pyotp.TOTP(colleague).at(t0), "192.0.2.10", now=t0
+        )
+    assert wang.error is not None
+    assert wang.error.status == 429  # the account that failed is locked
+    assert li.ok, li.error
 
 
 # --- over HTTP -----------------------------------------------------------------------------------
@@ -311,3 +359,149 @@ def test_login_redirect_never_leaves_the_site(client: TestClient, db: Database, 
     )
     assert r.status_code == 303
     assert r.headers["location"] == "/"
+
+
+# --- bidders sign in with their certificate only -------------------------------------------------
+
+
+def make_bidder_with_password(db: Database, username: str = "zhang.bidder") -> None:
+    """A bidder user that (wrongly, e.g. set by an administrator) has a password."""
+    with db.unit_of_work() as s:
+        org = factories.organisation(s, kind=OrgKind.bidder)
+        service.create_user(
+            s, SYSTEM, username, "张投标", Role.bidder, password=PASSWORD, organisation_id=org.id
+        )
+
+
+def test_a_bidder_cannot_sign_in_with_a_password_and_is_pointed_at_certificate_sign_in(
+    db: Database, settings: Settings
+) -> None:
+    make_bidder_with_password(db)
+    with db.unit_of_work() as s:
+        out = service.login_with_password(s, settings, "zhang.bidder", PASSWORD, None, "10.0.0.1")
+    assert out.token is None
+    assert out.error is not None
+    assert out.error.status == 403
+    assert out.error.code == "certificate_required"
+    assert "/login/certificate" in out.error.en
+    assert "CA" in out.error.zh
+    with db.unit_of_work() as s:
+        assert s.execute(sa.select(sa.func.count()).select_from(UserSession)).scalar_one() == 0
+    refusals = [d["reason"] for a, d in audit_actions(db) if a == "auth.login.refused"]
+    assert refusals == ["certificate_required"]
+
+
+def test_api_token_refuses_a_bidders_password(client: TestClient, db: Database) -> None:  # type: ignore[type-arg]
+    make_bidder_with_password(db)
+    r = client.post("/api/auth/token", json={"username": "zhang.bidder", "password": PASSWORD})
+    assert r.status_code == 403, r.text
+    body = r.json()
+    assert body["code"] == "certificate_required"
+    assert "证书" in body["detail_zh"]
+    assert "certificate" in body["detail_en"]
+
+
+def test_login_page_refuses_a_bidders_password_with_the_certificate_hint(
+    client: TestClient,
+    db: Database,  # type: ignore[type-arg]
+) -> None:
+    make_bidder_with_password(db)
+    page = client.get("/login")
+    r = client.post(
+        "/login",
+        data={"username": "zhang.bidder", "password": PASSWORD, "_csrf_token": _csrf_from(page.text)},
+        follow_redirects=False,
+    )
+    assert r.status_code == 403
+    assert "th_session" not in r.cookies
+    assert "/login/certificate" in r.text
+
+
+# --- the client's address: forwarded headers only from trusted proxies ---------------------------
+
+
+def _request(peer: str, forwarded_for: str | None) -> Request[Any, Any, Any]:
+    headers = [(b"x-forwarded-for", forwarded_for.encode())] if forwarded_for else []
+    return Request(
+        {  # type: ignore[arg-type]
+            "type": "http",
+            "method": "POST",
+            "path": "/api/auth/token",
+            "headers": headers,
+            "client": (peer, 40000),
+            "query_string": b"",
+        }
+    )
+
+
+def test_x_forwarded_for_is_ignored_unless_the_peer_is_a_configured_proxy() -> None:
+    default = AuthSettings()
+    assert default.trusted_proxies == []
+    assert client_ip(_request("127.0.0.1", "198.51.100.7"), default) == "127.0.0.1"
+    proxied = AuthSettings(trusted_proxies=["10.0.0.0/8", "192.0.2.1"])
+    assert client_ip(_request("203.0.113.5", "198.51.100.7"), proxied) == "203.0.113.5"
+    assert client_ip(_request("10.1.2.3", "198.51.100.7"), proxied) == "198.51.100.7"
+    # the right-most address that is not a trusted proxy is the client: what it put before is
+    # whatever the client claimed
+    assert client_ip(_request("192.0.2.1", "1.2.3.4, 198.51.100.7, 10.9.9.9"), proxied) == "198.51.100.7"
+    assert client_ip(_request("10.1.2.3", "not-an-address"), proxied) == "10.1.2.3"
+
+
+def test_a_rotating_x_forwarded_for_does_not_escape_the_address_limit(
+    client: TestClient,
+    db: Database,
+    settings: Settings,  # type: ignore[type-arg]
+) -> None:
+    for i in range(settings.auth.login_max_failures):
+        r = client.post(
+            "/api/auth/token",
+            json={"username": f"nobody{i}", "password": "x" * 10},
+            headers={"X-Forwarded-For": f"198.51.100.{i}"},
+        )
+        assert r.status_code == 401
+    r = client.post(
+        "/api/auth/token",
+        json={"username": "nobody", "password": "x" * 10},
+        headers={"X-Forwarded-For": "198.51.100.200"},
+    )
+    assert r.status_code == 429
+
+
+@pytest.mark.parametrize(
+    ("trusted", "expected"), [([], "127.0.0.1"), (["127.0.0.1"], "198.51.100.7")], ids=["none", "loopback"]
+)
+def test_serve_lets_uvicorn_trust_forwarded_headers_only_from_configured_proxies(
+    trusted: list[str], expected: str
+) -> None:
+    import anyio
+
+    from tenderhall.cli import serve_options
+    from tenderhall.serving import _config
+
+    opts = serve_options(Settings(auth=AuthSettings(trusted_proxies=trusted)), None, None, 1)
+    assert opts.app == "tenderhall.app:create_app"
+    config = _config(dataclasses.replace(opts, app="tests.kernel.serving_app:create"))
+    config.load()
+    scope: dict[str, Any] = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/pid",
+        "raw_path": b"/pid",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"x"), (b"x-forwarded-for", b"198.51.100.7")],
+        "client": ("127.0.0.1", 40000),
+        "server": ("127.0.0.1", 8000),
+    }
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        pass
+
+    anyio.run(config.loaded_app, scope, receive, send)  # type: ignore[arg-type]
+    assert scope["client"][0] == expected

@@ -132,9 +132,11 @@ def test_registration_refuses_a_wrong_credit_code_check_character(client: Any) -
     r = client.post("/api/trading/organisations/register", json=bad)
     assert r.status_code == 422
     assert "check character" in r.json()["detail_en"]
-    ok = client.post("/api/trading/organisations/register", json={**bad, "credit_code": "91350100M000100Y43"})
-    assert ok.status_code == 201
-    assert ok.json()["organisation"]["kind"] == "bidder"
+    # a valid code still needs the company's certificate (tests/trading/test_registration.py)
+    good_code = {**bad, "credit_code": "91350100M000100Y43"}
+    bare = client.post("/api/trading/organisations/register", json=good_code)
+    assert bare.status_code == 403
+    assert bare.json()["reason"] == "certificate_proof_required"
 
 
 def test_document_uploads_refuse_forbidden_types_and_oversized_files(

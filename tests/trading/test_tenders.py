@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from tenderhall.audit.models import AuditEvent
 from tenderhall.auth.principal import SYSTEM
 from tenderhall.db import Database, utcnow
-from tenderhall.errors import RuleViolation
+from tenderhall.errors import AppError, RuleViolation
 from tenderhall.identifiers import InvalidCreditCode
 from tenderhall.jobs.models import OutboxJob
 from tenderhall.settings import Settings
@@ -119,17 +119,16 @@ def test_an_invalid_credit_code_is_refused_at_registration(db: Database) -> None
             ),
         )
     assert "check character" in err.value.en
-    with db.unit_of_work() as s:
-        org, user = organisations.register_bidder(
+    # a valid code still needs the company's certificate (tests/trading/test_registration.py)
+    with db.unit_of_work() as s, pytest.raises(AppError) as refused:
+        organisations.register_bidder(
             s,
             SYSTEM,
             RegisterBidderIn(
                 credit_code="91350100M000100Y43", name="某公司", username="x1", display_name="张三"
             ),
         )
-        assert org.kind == "bidder"
-        assert user.role == "bidder"
-        assert user.organisation_id == org.id
+    assert refused.value.extra["reason"] == "certificate_proof_required"
 
 
 def test_a_late_clarification_moves_the_deadline_so_that_fifteen_days_remain(
