@@ -280,6 +280,10 @@ class RequestSession:
     async def run_sync(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return await self.db.run(fn, *args, writes=self.writes, **kwargs)
 
+    async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """A read-only call of a writing request (its slow checks, before a short write)."""
+        return await self.db.run(fn, *args, writes=False, **kwargs)
+
 
 async def in_thread(executor: ThreadPoolExecutor | None, fn: Callable[[], T]) -> T:
     """Run ``fn`` in one of ``executor``'s threads (the loop's default executor if None) with the

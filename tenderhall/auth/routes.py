@@ -33,7 +33,7 @@ from tenderhall.auth.schemas import (
     TrustedCAOut,
     UserOut,
 )
-from tenderhall.db import RequestSession, run
+from tenderhall.db import RequestSession, run, utcnow
 from tenderhall.errors import AppError
 from tenderhall.pki import truststore
 from tenderhall.settings import Settings
@@ -88,19 +88,30 @@ def _safe_next(nxt: str | None) -> str:
 # --- API --------------------------------------------------------------------------------------------
 
 
+async def _password_sign_in(
+    session: RequestSession,
+    settings: Settings,
+    username: str,
+    password: str,
+    totp: str | None,
+    request: Request[Any, Any, Any],
+    *,
+    kind: str = "api",
+) -> service.LoginOutcome:
+    """A password sign-in in two calls: the read-only check (rate limit and argon2), then the
+    short write that records the attempt and issues the session."""
+    ip, now = client_ip(request, settings), utcnow()
+    check = await session.read(service.check_password, settings, username, password, ip, now=now)
+    return await run(
+        session, service.finish_password_login, settings, check, password, totp, ip, kind=kind, now=now
+    )
+
+
 @post("/api/auth/token", tags=["auth"], summary="Password (+TOTP) sign-in: a bearer token", status_code=200)
 async def api_token(
     request: Request[Any, Any, Any], data: TokenRequest, session: RequestSession, settings: Settings
 ) -> Response[Any]:
-    outcome = await run(
-        session,
-        service.login_with_password,
-        settings,
-        data.username,
-        data.password,
-        data.totp,
-        client_ip(request, settings),
-    )
+    outcome = await _password_sign_in(session, settings, data.username, data.password, data.totp, request)
     if outcome.error is not None:
         return problem_response(request, outcome.error)
     return Response(_token_response(outcome), status_code=200)
@@ -264,15 +275,8 @@ async def login_submit(
     session: RequestSession,
     settings: Settings,
 ) -> Any:
-    outcome = await run(
-        session,
-        service.login_with_password,
-        settings,
-        data.username,
-        data.password,
-        data.totp or None,
-        client_ip(request, settings),
-        kind="cookie",
+    outcome = await _password_sign_in(
+        session, settings, data.username, data.password, data.totp or None, request, kind="cookie"
     )
     if outcome.error is not None:
         headers = (

@@ -545,6 +545,35 @@ def _bad_credentials() -> Unauthorized:
     return Unauthorized("用户名或密码错误", "Wrong username or password", code="bad_credentials")
 
 
+@dataclass(frozen=True)
+class PasswordCheck:
+    """What the read-only first step of a password sign-in found (:func:`check_password`)."""
+
+    username: str  # normalised
+    user_id: int | None
+    verified_hash: str | None  # the password hash the password matched, None if it did not
+    limited: AppError | None  # the rate limit refused the attempt before the password was checked
+
+
+def check_password(
+    session: Session, settings: Settings, username: str, password: str, client_ip: str, *, now: dt.datetime
+) -> PasswordCheck:
+    """The first step of a password sign-in, which writes nothing: the rate limit, then the
+    password (argon2, slow by design, so it runs outside any write transaction: on SQLite a
+    writing transaction holds the database's one write lock)."""
+    uname = normalise_username(username)
+    user = (
+        session.execute(sa.select(User).where(col(User.username) == uname)).scalar_one_or_none()
+        if uname
+        else None
+    )
+    limited = rate_limit_error(session, settings, uname if user else None, client_ip, now=now)
+    if limited is not None:
+        return PasswordCheck(uname, None, None, limited)
+    ok = verify_password(user.password_hash if user else None, password or "") and user is not None
+    return PasswordCheck(uname, user.id if user else None, user.password_hash if ok and user else None, None)
+
+
 def login_with_password(
     session: Session,
     settings: Settings,
@@ -556,16 +585,29 @@ def login_with_password(
     kind: str = "api",
     now: dt.datetime | None = None,
 ) -> LoginOutcome:
-    """Password (and, for ``auth.totp_roles``, TOTP) sign-in; returns a cookie session or API token."""
+    """Password (and, for ``auth.totp_roles``, TOTP) sign-in in one session: both steps."""
     now = now or utcnow()
-    uname = normalise_username(username)
-    user = (
-        session.execute(sa.select(User).where(col(User.username) == uname)).scalar_one_or_none()
-        if uname
-        else None
-    )
-    limited = rate_limit_error(session, settings, uname if user else None, client_ip, now=now)
-    if limited is not None:
+    check = check_password(session, settings, username, password, client_ip, now=now)
+    return finish_password_login(session, settings, check, password, totp_code, client_ip, kind=kind, now=now)
+
+
+def finish_password_login(
+    session: Session,
+    settings: Settings,
+    check: PasswordCheck,
+    password: str,
+    totp_code: str | None,
+    client_ip: str,
+    *,
+    kind: str = "api",
+    now: dt.datetime | None = None,
+) -> LoginOutcome:
+    """The second step of a password sign-in (a short write): record the attempt, and for a
+    right password check the account and the second factor and issue a cookie session or API
+    token. A password changed since the first step counts as wrong."""
+    now = now or utcnow()
+    uname = check.username
+    if check.limited is not None:
         record_attempt(
             session,
             username=uname,
@@ -575,8 +617,9 @@ def login_with_password(
             reason=RATE_LIMITED,
             now=now,
         )
-        return LoginOutcome(error=limited)
-    if not verify_password(user.password_hash if user else None, password or "") or user is None:
+        return LoginOutcome(error=check.limited)
+    user = session.get(User, check.user_id) if check.user_id is not None else None
+    if user is None or check.verified_hash is None or user.password_hash != check.verified_hash:
         record_attempt(
             session,
             username=uname,

@@ -83,6 +83,27 @@ def test_staff_sign_in_with_password_and_totp(db: Database, settings: Settings) 
     assert ("auth.login.succeeded", "totp") in [(a, d.get("method")) for a, d in audit_actions(db)]
 
 
+def test_the_password_check_writes_nothing_and_a_password_changed_after_it_counts_as_wrong(
+    db: Database, settings: Settings
+) -> None:
+    """A password sign-in checks the password (argon2) in a read-only step, outside any write
+    transaction, then writes in a short second step; a password changed in between must not let
+    the old one in."""
+    secret = make_staff(db, settings)
+    now = utcnow()
+    with db.transaction(writes=False) as s:
+        check = service.check_password(s, settings, "wang", PASSWORD, "10.0.0.1", now=now)
+    assert check.verified_hash is not None and check.limited is None
+    with db.unit_of_work() as s:
+        service.set_password(s, SYSTEM, check.user_id, "another password 123")  # type: ignore[arg-type]
+    with db.unit_of_work() as s:
+        out = service.finish_password_login(
+            s, settings, check, PASSWORD, pyotp.TOTP(secret).at(now), "10.0.0.1", now=now
+        )
+    assert out.error is not None and out.error.code == "bad_credentials"
+    assert [d["reason"] for a, d in audit_actions(db) if a == "auth.login.refused"] == ["bad_password"]
+
+
 def test_wrong_totp_is_refused_and_audited(db: Database, settings: Settings) -> None:
     secret = make_staff(db, settings)
     now = utcnow()
