@@ -109,7 +109,7 @@ def add_document(
     simply added; on a published tender only through an amendment (``amendment_reason``)."""
     now = now or utcnow()
     tender = get_tender(session, tender_id)
-    require_manager(actor, tender)
+    require_manager(session, actor, tender)
     filename = check_upload(settings, filename, size)
     if document_type not in DOCUMENT_TYPES:
         raise InvalidInput(f"文件类别无效：{document_type!r}", f"Unknown document type {document_type!r}")
@@ -206,7 +206,7 @@ def document_for_download(
         raise NotFound(f"找不到文件 {document_id}", f"Document {document_id} does not exist")
     tender = session.get(Tender, doc.tender_id)
     assert tender is not None
-    manager = can_manage(actor, tender)
+    manager = can_manage(session, actor, tender)
     if tender.state == TenderState.draft and not manager:
         raise NotFound(f"找不到文件 {document_id}", f"Document {document_id} does not exist")
     if actor.user_id is None:
