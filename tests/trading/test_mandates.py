@@ -257,3 +257,21 @@ def test_the_demo_agency_runs_the_demo_tenders_under_a_mandate(db: Database, set
         assert ctx["tenders"]["draft_works"] in {t.id for t in mandates.tenders_managed_by(s, agency)}
         u = s.get(User, ctx["users"]["agency"])
         assert u is not None
+
+
+def test_after_opening_only_the_tenders_managers_and_supervisors_see_who_downloaded(
+    db: Database, world: World, make_tender: Callable[..., int]
+) -> None:
+    from trading.service import documents
+
+    tid = make_tender()
+    with db.unit_of_work() as s:
+        t = s.get(Tender, tid)
+        assert t is not None
+        t.state = TenderState.opening
+        s.flush()
+        for stranger in (world.bidders[0], world.other_agency):
+            with pytest.raises(NotYourTender):
+                documents.downloads(s, stranger, tid)
+        for allowed in (world.tenderee, world.agency, world.supervisor):
+            assert documents.downloads(s, allowed, tid) == []

@@ -18,7 +18,7 @@ from tenderhall.auth.principal import Principal
 from tenderhall.db import utcnow
 from tenderhall.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from tenderhall.settings import Settings
-from trading.exceptions import DocumentTooLarge, DocumentTypeRefused, DownloadsHidden, WrongState
+from trading.exceptions import DocumentTooLarge, DocumentTypeRefused, DownloadsHidden, NotYourTender, WrongState
 from trading.models import AFTER_OPENING, OPEN_STATES, Document, DocumentDownload, Tender, TenderState
 from trading.schemas import DownloadOut
 from trading.service.tenders import amend_tender, can_manage, get_tender, require_manager, state_label
@@ -232,9 +232,17 @@ def document_for_download(
 
 
 def downloads(session: Session, actor: Principal, tender_id: int) -> list[DownloadOut]:
-    """Who downloaded the documents: supervisors at any time; everyone else only after opening."""
+    """Who downloaded the documents: supervisors (and admins) at any time; the tender's tenderee
+    and mandated agency only after opening; nobody else (other companies never)."""
     tender = get_tender(session, tender_id)
-    if actor.role != Role.supervisor and TenderState(tender.state) not in AFTER_OPENING:
+    if actor.role in (Role.supervisor, Role.admin):
+        pass
+    elif not can_manage(session, actor, tender):
+        raise NotYourTender(
+            "只有监管人员和该项目的招标人、受托代理可以查看获取招标文件的单位名单",
+            "Only supervisors and this tender's tenderee or mandated agency see who downloaded the documents",
+        )
+    elif TenderState(tender.state) not in AFTER_OPENING:
         raise DownloadsHidden(
             "规则：开标前不公开获取招标文件的单位名单",
             "Rule: the companies that downloaded the documents are not disclosed before opening",
