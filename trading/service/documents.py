@@ -18,7 +18,13 @@ from tenderhall.auth.principal import Principal
 from tenderhall.db import utcnow
 from tenderhall.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from tenderhall.settings import Settings
-from trading.exceptions import DocumentTooLarge, DocumentTypeRefused, DownloadsHidden, NotYourTender, WrongState
+from trading.exceptions import (
+    DocumentTooLarge,
+    DocumentTypeRefused,
+    DownloadsHidden,
+    NotYourTender,
+    WrongState,
+)
 from trading.models import AFTER_OPENING, OPEN_STATES, Document, DocumentDownload, Tender, TenderState
 from trading.schemas import DownloadOut
 from trading.service.tenders import amend_tender, can_manage, get_tender, require_manager, state_label

@@ -280,7 +280,7 @@ def _validate_fields(
                 require_mandate(session, agency_id, tenderee_id)
             raise NoMandate(
                 f"贵单位尚未委托 {agency.name} 代理招标：请先在“委托代理”页面授予委托",
-                f"Your organisation has not given {agency.name} a mandate: grant one on the mandates page first",
+                f"Your organisation has not given {agency.name} a mandate: grant one on the mandates page",
             )
     for i, lot in enumerate(f.lots, 1):
         if not (lot.title or "").strip():
