@@ -36,6 +36,7 @@ from trading.models import (
     Category,
     EvaluationMethod,
     Method,
+    Tender,
     TenderState,
 )
 from trading.schemas import (
@@ -286,10 +287,17 @@ async def manage_list(
     return render(request, "trading/manage_list.html", L=LABELS, items=items)
 
 
-def _form_ctx(s: Session) -> dict[str, Any]:
+def _form_ctx(s: Session, principal: Principal, tender: Tender | None = None) -> dict[str, Any]:
+    """The form's choices: an agency picks among the tenderees that mandated it, a tenderee among
+    the agencies it mandated (a tender's fixed tenderee is always offered on its own edit form)."""
+    offered = mandates.mandating_organisations(s, principal)
+    tenderees = offered if principal.role == Role.agency else []
+    if tender is not None and tender.tenderee_org_id not in {o.id for o in tenderees}:
+        own = s.get(Organisation, tender.tenderee_org_id)
+        tenderees = [own, *tenderees] if own is not None else tenderees
     return {
-        "tenderees": _orgs(s, OrgKind.tenderee),
-        "agencies": _orgs(s, OrgKind.agency),
+        "tenderees": tenderees,
+        "agencies": offered if principal.role == Role.tenderee else [],
         "categories": list(Category),
         "methods": list(Method),
         "evaluations": list(EvaluationMethod),
@@ -298,8 +306,10 @@ def _form_ctx(s: Session) -> dict[str, Any]:
 
 
 @get("/manage/tenders/new", guards=STAFF, include_in_schema=False, cache=False)
-async def manage_new(request: Request[Any, Any, Any], session: RequestSession) -> Template:
-    ctx = await session.run_sync(_form_ctx)
+async def manage_new(
+    request: Request[Any, Any, Any], session: RequestSession, principal: Principal
+) -> Template:
+    ctx = await run(session, _form_ctx, principal)
     return render(request, "trading/manage_form.html", L=LABELS, t=None, **ctx)
 
 
@@ -319,7 +329,7 @@ async def manage_edit(
     def load(s: Session) -> dict[str, Any]:
         t = tenders.get_tender(s, tender_id)
         tenders.require_manager(s, principal, t)
-        return {"t": views.tender_out(s, t), **_form_ctx(s)}
+        return {"t": views.tender_out(s, t), **_form_ctx(s, principal, t)}
 
     return render(request, "trading/manage_form.html", L=LABELS, **await session.run_sync(load))
 

@@ -275,3 +275,19 @@ def test_after_opening_only_the_tenders_managers_and_supervisors_see_who_downloa
                 documents.downloads(s, stranger, tid)
         for allowed in (world.tenderee, world.agency, world.supervisor):
             assert documents.downloads(s, allowed, tid) == []
+
+
+def test_the_tender_form_offers_an_agency_only_the_tenderees_that_mandated_it(
+    db: Database, client: Any
+) -> None:
+    agency_user, _, cookies = factories.signed_in(db, Role.agency)
+    with db.unit_of_work() as s:
+        mandating = factories.organisation(s, kind=OrgKind.tenderee, name="委托我们的招标人")
+        factories.organisation(s, kind=OrgKind.tenderee, name="没有委托的招标人")
+        factories.mandate(s, mandating.id, agency_user.organisation_id)  # type: ignore[arg-type]
+    client.cookies.update(cookies)
+    form = client.get("/manage/tenders/new")
+    assert form.status_code == 200
+    assert "委托我们的招标人" in form.text
+    assert "没有委托的招标人" not in form.text
+    assert 'id="no-mandate"' not in form.text

@@ -220,3 +220,24 @@ def tenders_managed_by(session: Session, actor: Principal, *, limit: int = 200) 
     else:
         return []
     return list(session.execute(stmt).scalars())
+
+
+def mandating_organisations(session: Session, actor: Principal) -> list[Organisation]:
+    """For an agency, the tenderees that gave it a live general mandate; for a tenderee, the
+    agencies holding a live mandate from it (what the tender form offers)."""
+    org = actor.organisation_id
+    if org is None or actor.role not in (Role.tenderee, Role.agency):
+        return []
+    mine, theirs = (
+        (Mandate.agency_org_id, Mandate.tenderee_org_id)
+        if actor.role == Role.agency
+        else (Mandate.tenderee_org_id, Mandate.agency_org_id)
+    )
+    stmt = sa.select(col(theirs)).where(col(mine) == org, col(Mandate.ended_at).is_(None))
+    if actor.role == Role.agency:
+        stmt = stmt.where(col(Mandate.tender_id).is_(None))
+    return list(
+        session.execute(
+            sa.select(Organisation).where(col(Organisation.id).in_(stmt)).order_by(col(Organisation.name))
+        ).scalars()
+    )
