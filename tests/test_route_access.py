@@ -53,7 +53,7 @@ ALL_SUBJECT_ROLES = (Role.bidder, Role.tenderee, Role.agency, Role.expert)
 class Rule:
     """Who may call a route. ``who``: PUBLIC, LOGIN or the roles its guard admits.
 
-    ``obj``: the object its path parameter names (a key of ``Objects``); ``scoped``: whether
+    ``obj``: the object its path parameter names (a key of the world's object maps); ``scoped``: whether
     the answer depends on the caller's relation to that object. On a scoped route, ``owners``
     (roles that can own such an object) get their own object, ``sees_all`` roles any object, and
     every other admitted role is refused even someone else's. ``anon``: the anonymous status
@@ -168,7 +168,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/credit/changes"): Rule(PUBLIC),
     ("GET", "/api/credit/records/{record_id:int}"): Rule(PUBLIC, obj="violation"),
     ("GET", "/api/credit/records"): Rule(PUBLIC),
-    ("GET", "/api/credit/standing"): Rule(PUBLIC, query={"credit_code": "91350100M000100Y43"}),
+    ("GET", "/api/credit/standing"): Rule(PUBLIC, query={"credit_code": factories.credit_code(1)}),
     ("GET", "/api/credit/types"): Rule(PUBLIC),
     ("GET", "/credit"): Rule(PUBLIC),
     ("GET", "/credit/records/{record_id:int}"): Rule(PUBLIC, obj="violation"),
@@ -347,11 +347,6 @@ class Caller:
     credit_code: str | None
     api: str
     cookie: str
-
-
-@dataclass
-class Objects:
-    ids: dict[str, str] = field(default_factory=dict)
 
 
 def _principal(u: User, org: Organisation | None) -> Principal:
