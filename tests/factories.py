@@ -77,3 +77,18 @@ def signed_in(
         cookie = token_for(s, u, kind="cookie")
         s.expunge(u)
     return u, {"Authorization": f"Bearer {api}"}, {"th_session": cookie}
+
+
+def mandate(s: Session, tenderee_org_id: int, agency_org_id: int, *, tender_id: int | None = None) -> int:
+    """A live mandate (委托代理) from the tenderee to the agency; returns its id."""
+    from trading.models import Mandate
+
+    m = Mandate(
+        tenderee_org_id=tenderee_org_id,
+        agency_org_id=agency_org_id,
+        tender_id=tender_id,
+        granted_by="test",
+    )
+    s.add(m)
+    s.flush()
+    return m.id  # type: ignore[return-value]

@@ -32,6 +32,9 @@ from trading.schemas import (
     DocumentOut,
     DownloadOut,
     LotFailIn,
+    MandateEndIn,
+    MandateIn,
+    MandateOut,
     NotificationOut,
     OrganisationIn,
     OrganisationOut,
@@ -49,6 +52,7 @@ from trading.schemas import (
 from trading.service import (
     clarifications,
     documents,
+    mandates,
     notifications,
     organisations,
     procedures,
@@ -118,6 +122,38 @@ class TradingApi(Controller):
         self, session: RequestSession, principal: Principal, data: OrganisationIn
     ) -> OrganisationOut:
         return _org_out(await run(session, organisations.create_organisation, principal, data))
+
+    # --- mandates (委托代理) ----------------------------------------------------------------------
+
+    @get("/mandates", guards=STAFF, summary="Mandates a tenderee granted, or an agency holds")
+    async def mandates(self, session: RequestSession, principal: Principal) -> list[MandateOut]:
+        return await run(session, mandates.mandates_for, principal)
+
+    @post("/mandates", guards=[requires(Role.tenderee)], summary="A tenderee mandates an agency (委托代理)")
+    async def grant_mandate(
+        self, session: RequestSession, principal: Principal, data: MandateIn
+    ) -> MandateOut:
+        def op(s: Session) -> MandateOut:
+            m = mandates.grant_mandate(
+                s, principal, data.agency_org_id, tender_id=data.tender_id, note=data.note
+            )
+            return mandates.mandate_out(s, m)
+
+        return await session.run_sync(op)
+
+    @post(
+        "/mandates/{mandate_id:int}/end",
+        guards=[requires(Role.tenderee)],
+        status_code=200,
+        summary="The tenderee ends a mandate",
+    )
+    async def end_mandate(
+        self, session: RequestSession, principal: Principal, mandate_id: int, data: MandateEndIn
+    ) -> MandateOut:
+        def op(s: Session) -> MandateOut:
+            return mandates.mandate_out(s, mandates.end_mandate(s, principal, mandate_id, data.reason))
+
+        return await session.run_sync(op)
 
     # --- tenders ---------------------------------------------------------------------------------
 

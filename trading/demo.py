@@ -27,7 +27,7 @@ from tenderhall.settings import Settings
 from trading.models import Lot, Tender
 from trading.pdf import store_announcement
 from trading.schemas import LotFields, TenderFields
-from trading.service import clarifications, documents, notifications, tenders
+from trading.service import clarifications, documents, mandates, notifications, tenders
 
 WAN = 1_000_000  # 1 万元 in fen
 
@@ -114,13 +114,16 @@ def seed(session: Session, ctx: dict[str, Any]) -> None:
     settings: Settings = ctx["settings"]
     orgs, users = ctx["organisations"], ctx["users"]
     tenderee_id: int = orgs["tenderee"]
+    tenderee = _principal(session, users["tenderee"])
+    if mandates.live_mandate(session, tenderee_id, orgs["agency"], None) is None:
+        # the demo agency runs the demo tenderee's tenders under a mandate (委托代理)
+        mandates.grant_mandate(session, tenderee, orgs["agency"], note="演示：委托代理全部招标项目")
     if session.execute(
         sa.select(col(Tender.id)).where(col(Tender.tenderee_org_id) == tenderee_id).limit(1)
     ).first():
         ctx.setdefault("tenders", {})
         return
     agency = _principal(session, users["agency"])
-    tenderee = _principal(session, users["tenderee"])
     bidders = [_principal(session, uid) for uid in users["bidders"]]
     now = utcnow()
     day = dt.timedelta(days=1)

@@ -53,3 +53,19 @@ class DuplicateOrganisation(Conflict):
 
 class DownloadsHidden(Forbidden):
     code = "downloads_hidden"
+
+
+class NoMandate(Forbidden):
+    code = "no_mandate"
+
+
+class MandateNotFound(NotFound):
+    code = "mandate_not_found"
+
+
+class MandateExists(Conflict):
+    code = "mandate_exists"
+
+
+class TendereeFixed(RuleViolation):
+    code = "tenderee_fixed"

@@ -370,3 +370,28 @@ class OcdsRelease(SQLModel, table=True):
     summary_en: str = Field(max_length=400)
     date: dt.datetime = utc_field()
     data: dict[str, Any] = json_field()
+
+
+class Mandate(SQLModel, table=True):
+    """A tenderee's mandate (委托代理) to an agency: the agency may run the tenderee's tenders
+    (create, edit, publish, amend, clarify, cancel, close) while the mandate is live. Scoped to
+    one tender when ``tender_id`` is set, else to every tender of the tenderee. Ended, never
+    deleted: who granted and who ended it stay on record (and in the audit chain)."""
+
+    __tablename__ = "trading_mandate"
+    __table_args__ = (
+        sa.Index("ix_trading_mandate_pair_live", "tenderee_org_id", "agency_org_id", "ended_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenderee_org_id: int = Field(foreign_key="core_organisation.id", index=True)
+    agency_org_id: int = Field(foreign_key="core_organisation.id", index=True)
+    tender_id: int | None = Field(default=None, foreign_key="trading_tender.id")
+    note: str = Field(default="", max_length=500)
+    granted_at: dt.datetime = utc_field(default_now=True)
+    granted_by_user_id: int | None = Field(default=None, foreign_key="core_user.id")
+    granted_by: str = Field(max_length=200)
+    ended_at: dt.datetime | None = utc_field(nullable=True)
+    ended_by_user_id: int | None = Field(default=None, foreign_key="core_user.id")
+    ended_by: str | None = Field(default=None, max_length=200)
+    end_reason: str | None = Field(default=None, max_length=500)

@@ -10,14 +10,12 @@ import datetime as dt
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
-import sqlalchemy as sa
 from litestar import Request, get, post
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, Parameter
 from litestar.response import Redirect, Stream, Template
 from sqlalchemy.orm import Session
-from sqlmodel import col
 
 from tenderhall.auth.guards import requires
 from tenderhall.auth.models import Organisation, OrgKind, Role
@@ -50,6 +48,7 @@ from trading.schemas import (
 from trading.service import (
     clarifications,
     documents,
+    mandates,
     notifications,
     organisations,
     procedures,
@@ -266,24 +265,21 @@ def _orgs(s: Session, kind: OrgKind) -> list[Organisation]:
 async def manage_list(
     request: Request[Any, Any, Any], session: RequestSession, principal: Principal
 ) -> Template:
-    def load(s: Session) -> list[Tender]:
-        org = principal.organisation_id
-        return list(
-            s.execute(
-                sa.select(Tender)
-                .where(sa.or_(col(Tender.tenderee_org_id) == org, col(Tender.agency_org_id) == org))
-                .order_by(col(Tender.id).desc())  # type: ignore[union-attr]
-                .limit(200)
-            ).scalars()
-        )
-
-    return render(request, "trading/manage_list.html", L=LABELS, items=await session.run_sync(load))
+    items = await run(session, mandates.tenders_managed_by, principal)
+    return render(request, "trading/manage_list.html", L=LABELS, items=items)
 
 
-def _form_ctx(s: Session) -> dict[str, Any]:
+def _form_ctx(s: Session, principal: Principal, tender: Tender | None = None) -> dict[str, Any]:
+    """The form's choices: an agency picks among the tenderees that mandated it, a tenderee among
+    the agencies it mandated (a tender's fixed tenderee is always offered on its own edit form)."""
+    offered = mandates.mandating_organisations(s, principal)
+    tenderees = offered if principal.role == Role.agency else []
+    if tender is not None and tender.tenderee_org_id not in {o.id for o in tenderees}:
+        own = s.get(Organisation, tender.tenderee_org_id)
+        tenderees = [own, *tenderees] if own is not None else tenderees
     return {
-        "tenderees": _orgs(s, OrgKind.tenderee),
-        "agencies": _orgs(s, OrgKind.agency),
+        "tenderees": tenderees,
+        "agencies": offered if principal.role == Role.tenderee else [],
         "categories": list(Category),
         "methods": list(Method),
         "evaluations": list(EvaluationMethod),
@@ -292,8 +288,10 @@ def _form_ctx(s: Session) -> dict[str, Any]:
 
 
 @get("/manage/tenders/new", guards=STAFF, include_in_schema=False, cache=False)
-async def manage_new(request: Request[Any, Any, Any], session: RequestSession) -> Template:
-    ctx = await session.run_sync(_form_ctx)
+async def manage_new(
+    request: Request[Any, Any, Any], session: RequestSession, principal: Principal
+) -> Template:
+    ctx = await run(session, _form_ctx, principal)
     return render(request, "trading/manage_form.html", L=LABELS, t=None, **ctx)
 
 
@@ -312,8 +310,8 @@ async def manage_edit(
 ) -> Template:
     def load(s: Session) -> dict[str, Any]:
         t = tenders.get_tender(s, tender_id)
-        tenders.require_manager(principal, t)
-        return {"t": views.tender_out(s, t), **_form_ctx(s)}
+        tenders.require_manager(s, principal, t)
+        return {"t": views.tender_out(s, t), **_form_ctx(s, principal, t)}
 
     return render(request, "trading/manage_form.html", L=LABELS, **await session.run_sync(load))
 
@@ -335,7 +333,7 @@ async def manage_tender(
 ) -> Template:
     def load(s: Session) -> dict[str, Any]:
         t = tenders.get_tender(s, tender_id)
-        tenders.require_manager(principal, t)
+        tenders.require_manager(s, principal, t)
         dls = documents.downloads(s, principal, tender_id) if TenderState(t.state) in AFTER_OPENING else None
         return {
             "t": views.tender_out(s, t),
@@ -515,6 +513,51 @@ async def manage_retender(
     return redirect(f"/manage/tenders/{new.id}/edit", flash="已创建重新招标草稿 / Re-tender draft created")
 
 
+# --- mandates (委托代理) ---------------------------------------------------------------------
+
+
+@get("/manage/mandates", guards=STAFF, include_in_schema=False, cache=False)
+async def mandates_page(
+    request: Request[Any, Any, Any], session: RequestSession, principal: Principal
+) -> Template:
+    def load(s: Session) -> dict[str, Any]:
+        return {
+            "rows": mandates.mandates_for(s, principal),
+            "agencies": _orgs(s, OrgKind.agency) if principal.role == Role.tenderee else [],
+        }
+
+    return render(request, "trading/mandates.html", **await session.run_sync(load))
+
+
+@post("/manage/mandates", guards=[requires(Role.tenderee)], include_in_schema=False)
+async def mandates_grant(session: RequestSession, principal: Principal, data: Form) -> Redirect:
+    agency = (data.get("agency_org_id") or "").strip()
+    tender = (data.get("tender_id") or "").strip()
+    if not agency.isdigit():
+        raise InvalidInput("请选择招标代理机构", "Choose the agency")
+    if data.get("confirm") != "on":
+        raise InvalidInput("请勾选确认后再授予委托", "Tick the confirmation box to grant the mandate")
+    if tender and not tender.isdigit():
+        raise InvalidInput("招标项目编号应为数字", "The tender number must be a number")
+    m = await run(
+        session,
+        mandates.grant_mandate,
+        principal,
+        int(agency),
+        tender_id=int(tender) if tender else None,
+        note=data.get("note", ""),
+    )
+    return redirect("/manage/mandates", flash=f"已授予委托 #{m.id} / Mandate granted")
+
+
+@post("/manage/mandates/{mandate_id:int}/end", guards=[requires(Role.tenderee)], include_in_schema=False)
+async def mandates_end(
+    session: RequestSession, principal: Principal, mandate_id: int, data: Form
+) -> Redirect:
+    await run(session, mandates.end_mandate, principal, mandate_id, data.get("reason", ""))
+    return redirect("/manage/mandates", flash=f"已终止委托 #{mandate_id} / Mandate ended")
+
+
 # --- admin pages -----------------------------------------------------------------------------
 
 
@@ -595,6 +638,9 @@ PAGES = [
     manage_cancel,
     manage_fail_lot,
     manage_retender,
+    mandates_page,
+    mandates_grant,
+    mandates_end,
     procedures_page,
     procedures_update,
     organisations_page,

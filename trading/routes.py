@@ -9,6 +9,7 @@ from trading.pages import PAGES
 
 add_nav("/tenders", "招标公告", "Tenders")
 add_nav("/manage/tenders", "项目管理", "My tenders", {Role.tenderee, Role.agency})
+add_nav("/manage/mandates", "委托代理", "Mandates", {Role.tenderee, Role.agency})
 add_nav("/my/notifications", "我的通知", "Notifications", {Role.bidder})
 add_nav("/manage/procedures", "程序设置", "Procedures", {Role.admin})
 add_nav("/manage/organisations", "单位管理", "Organisations", {Role.admin})

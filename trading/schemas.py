@@ -287,3 +287,32 @@ class NotificationOut:
     title: str
     created_at: dt.datetime
     read: bool
+
+
+@dataclass
+class MandateIn:
+    agency_org_id: int
+    tender_id: int | None = None  # None: every tender of the tenderee
+    note: str = ""
+
+
+@dataclass
+class MandateEndIn:
+    reason: str = ""
+
+
+@dataclass
+class MandateOut:
+    id: int
+    tenderee_org_id: int
+    tenderee: str
+    agency_org_id: int
+    agency: str
+    tender_id: int | None
+    note: str
+    granted_at: dt.datetime
+    granted_by: str
+    ended_at: dt.datetime | None
+    ended_by: str | None
+    end_reason: str | None
+    live: bool

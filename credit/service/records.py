@@ -562,11 +562,10 @@ def decide_repair(
 
 
 def visible_to(principal: Principal, v: Violation) -> bool:
-    """Supervisors and admins see everything; the subject sees its own records once notified;
-    everyone sees published records."""
+    """Who reads a record in full (evidence, defences, repair applications): supervisors and
+    admins, and the subject once notified. A published record's public part is read through
+    ``credit.service.public`` by everyone; its private parts stay private (decision 0142)."""
     if principal.role in (Role.supervisor, Role.admin):
-        return True
-    if v.status == Status.published:
         return True
     return v.status != Status.draft and owns(principal, v.subject_key)
 

@@ -15,7 +15,7 @@ from tenderhall.db import Database, utcnow
 from tenderhall.settings import Settings
 from tests import factories
 from trading.schemas import LotFields, TenderFields
-from trading.service import tenders
+from trading.service import mandates, tenders
 
 
 @dataclass
@@ -50,6 +50,8 @@ def world(db: Database) -> World:
         other = _principal(s, Role.agency, OrgKind.agency)
         bidders = [_principal(s, Role.bidder, OrgKind.bidder) for _ in range(3)]
         sup = _principal(s, Role.supervisor, None)
+        # the agency runs the tenderee's tenders under a mandate; the other agency has none
+        mandates.grant_mandate(s, tenderee, agency.organisation_id)  # type: ignore[arg-type]
     return World(tenderee, agency, other, bidders, sup, tenderee.organisation_id, agency.organisation_id)  # type: ignore[arg-type]
 
 

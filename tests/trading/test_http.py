@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tenderhall.auth.models import OrgKind, Role
+from tenderhall.auth.models import OrgKind, Role, User
 from tenderhall.db import Database, utcnow
 from tenderhall.settings import Settings
 from tests import factories
@@ -20,9 +20,12 @@ from trading.service import notifications
 SCRIPT = "<script>alert('x')</script>"
 
 
-def _tenderee(db: Database) -> int:
+def _tenderee(db: Database, agency: User) -> int:
+    """A tenderee organisation that has given ``agency``'s organisation a mandate."""
     with db.unit_of_work() as s:
-        return factories.organisation(s, kind=OrgKind.tenderee, name="某市住房和城乡建设局").id  # type: ignore[return-value]
+        org = factories.organisation(s, kind=OrgKind.tenderee, name="某市住房和城乡建设局")
+        factories.mandate(s, org.id, agency.organisation_id)  # type: ignore[arg-type]
+        return org.id  # type: ignore[return-value]
 
 
 def _body(tenderee_id: int, **over: Any) -> dict[str, Any]:
@@ -60,8 +63,8 @@ def _publish(client: Any, headers: dict[str, str], body: dict[str, Any]) -> dict
 def test_an_agency_publishes_through_the_api_and_the_public_finds_it_by_search(
     db: Database, client: Any, shared_dir: Path
 ) -> None:
-    _, agency, _ = factories.signed_in(db, Role.agency)
-    t = _publish(client, agency, _body(_tenderee(db)))
+    agency_user, agency, _ = factories.signed_in(db, Role.agency)
+    t = _publish(client, agency, _body(_tenderee(db, agency_user)))
     assert t["state"] == "published"
     found = client.get(
         "/api/trading/tenders", params={"q": "照明改造", "category": "works", "status": "open"}
@@ -89,8 +92,8 @@ def test_an_agency_publishes_through_the_api_and_the_public_finds_it_by_search(
 
 
 def test_drafts_are_not_public(db: Database, client: Any) -> None:
-    _, agency, _ = factories.signed_in(db, Role.agency)
-    r = client.post("/api/trading/tenders", json=_body(_tenderee(db)), headers=agency)
+    agency_user, agency, _ = factories.signed_in(db, Role.agency)
+    r = client.post("/api/trading/tenders", json=_body(_tenderee(db, agency_user)), headers=agency)
     tid = r.json()["id"]
     assert client.get(f"/api/trading/tenders/{tid}").status_code == 404
     assert client.get(f"/api/trading/tenders/{tid}", headers=agency).status_code == 200
@@ -98,8 +101,8 @@ def test_drafts_are_not_public(db: Database, client: Any) -> None:
 
 
 def test_api_refusals_carry_the_rule_and_the_right_status(db: Database, client: Any) -> None:
-    _, agency, _ = factories.signed_in(db, Role.agency)
-    tenderee = _tenderee(db)
+    agency_user, agency, _ = factories.signed_in(db, Role.agency)
+    tenderee = _tenderee(db, agency_user)
     soon = _body(tenderee, bid_deadline_at=(utcnow() + dt.timedelta(days=5)).isoformat())
     t = client.post("/api/trading/tenders", json=soon, headers=agency).json()
     r = client.post(f"/api/trading/tenders/{t['id']}/publish", json={}, headers=agency)
@@ -142,8 +145,8 @@ def test_registration_refuses_a_wrong_credit_code_check_character(client: Any) -
 def test_document_uploads_refuse_forbidden_types_and_oversized_files(
     db: Database, client: Any, settings: Settings
 ) -> None:
-    _, agency, _ = factories.signed_in(db, Role.agency)
-    t = client.post("/api/trading/tenders", json=_body(_tenderee(db)), headers=agency).json()
+    agency_user, agency, _ = factories.signed_in(db, Role.agency)
+    t = client.post("/api/trading/tenders", json=_body(_tenderee(db, agency_user)), headers=agency).json()
     url = f"/api/trading/tenders/{t['id']}/documents"
     exe = client.post(url, params={"filename": "setup.exe"}, content=b"MZ", headers=agency)
     assert exe.status_code == 415
@@ -176,8 +179,8 @@ def test_document_uploads_refuse_forbidden_types_and_oversized_files(
 def test_bidders_download_recorded_hidden_from_tenderee_questions_stay_anonymous(
     db: Database, client: Any, settings: Settings
 ) -> None:
-    _, agency, _ = factories.signed_in(db, Role.agency)
-    t = client.post("/api/trading/tenders", json=_body(_tenderee(db)), headers=agency).json()
+    agency_user, agency, _ = factories.signed_in(db, Role.agency)
+    t = client.post("/api/trading/tenders", json=_body(_tenderee(db, agency_user)), headers=agency).json()
     up = client.post(
         f"/api/trading/tenders/{t['id']}/documents",
         params={"filename": "z.pdf", "name": "招标文件"},
@@ -238,8 +241,8 @@ def _csrf(html: str) -> str:
 def test_an_agency_publishes_with_the_pages_and_script_in_the_title_is_escaped_everywhere(
     db: Database, client: Any, settings: Settings
 ) -> None:
-    tenderee = _tenderee(db)
-    _, _, cookies = factories.signed_in(db, Role.agency)
+    agency_user, _, cookies = factories.signed_in(db, Role.agency)
+    tenderee = _tenderee(db, agency_user)
     client.cookies.update(cookies)
     form_page = client.get("/manage/tenders/new")
     assert form_page.status_code == 200

@@ -48,7 +48,9 @@ def test_publishing_stores_a_release_and_schedules_the_close_at_the_deadline(
         assert job.available_at == t.bid_deadline_at
         assert job.args == {"tender_id": tid}
         assert s.execute(
-            sa.select(AuditEvent.action).where(AuditEvent.object_id == str(tid))
+            sa.select(AuditEvent.action).where(
+                AuditEvent.object_type == "tender", AuditEvent.object_id == str(tid)
+            )
         ).scalars().all() == ["trading.tender.create", "trading.tender.publish"]
 
 

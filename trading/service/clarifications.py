@@ -85,7 +85,7 @@ def ask_question(
 def questions_for_manager(session: Session, actor: Principal, tender_id: int) -> list[QuestionOut]:
     """The tenderee's view of the questions: the text, never who asked."""
     tender = get_tender(session, tender_id)
-    require_manager(actor, tender)
+    require_manager(session, actor, tender)
     rows = session.execute(
         sa.select(Clarification)
         .where(col(Clarification.tender_id) == tender_id)
@@ -182,7 +182,7 @@ def answer_question(
     if c is None:
         raise NotFound(f"找不到问题 {clarification_id}", f"Question {clarification_id} does not exist")
     tender = get_tender(session, c.tender_id)
-    require_manager(actor, tender)
+    require_manager(session, actor, tender)
     _require_open(tender, "答疑", "answers are published")
     if c.answered_at is not None:
         raise WrongState("状态规则：该问题已答复", "State rule: this question has been answered already")
@@ -202,7 +202,7 @@ def issue_clarification(
     """A clarification the tenderee issues on its own (主动澄清)."""
     now = now or utcnow()
     tender = get_tender(session, tender_id)
-    require_manager(actor, tender)
+    require_manager(session, actor, tender)
     _require_open(tender, "澄清", "clarifications are issued")
     c = Clarification(tender_id=tender_id, question="")
     session.add(c)

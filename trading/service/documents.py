@@ -18,7 +18,13 @@ from tenderhall.auth.principal import Principal
 from tenderhall.db import utcnow
 from tenderhall.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from tenderhall.settings import Settings
-from trading.exceptions import DocumentTooLarge, DocumentTypeRefused, DownloadsHidden, WrongState
+from trading.exceptions import (
+    DocumentTooLarge,
+    DocumentTypeRefused,
+    DownloadsHidden,
+    NotYourTender,
+    WrongState,
+)
 from trading.models import AFTER_OPENING, OPEN_STATES, Document, DocumentDownload, Tender, TenderState
 from trading.schemas import DownloadOut
 from trading.service.tenders import amend_tender, can_manage, get_tender, require_manager, state_label
@@ -109,7 +115,7 @@ def add_document(
     simply added; on a published tender only through an amendment (``amendment_reason``)."""
     now = now or utcnow()
     tender = get_tender(session, tender_id)
-    require_manager(actor, tender)
+    require_manager(session, actor, tender)
     filename = check_upload(settings, filename, size)
     if document_type not in DOCUMENT_TYPES:
         raise InvalidInput(f"文件类别无效：{document_type!r}", f"Unknown document type {document_type!r}")
@@ -206,7 +212,7 @@ def document_for_download(
         raise NotFound(f"找不到文件 {document_id}", f"Document {document_id} does not exist")
     tender = session.get(Tender, doc.tender_id)
     assert tender is not None
-    manager = can_manage(actor, tender)
+    manager = can_manage(session, actor, tender)
     if tender.state == TenderState.draft and not manager:
         raise NotFound(f"找不到文件 {document_id}", f"Document {document_id} does not exist")
     if actor.user_id is None:
@@ -232,9 +238,17 @@ def document_for_download(
 
 
 def downloads(session: Session, actor: Principal, tender_id: int) -> list[DownloadOut]:
-    """Who downloaded the documents: supervisors at any time; everyone else only after opening."""
+    """Who downloaded the documents: supervisors (and admins) at any time; the tender's tenderee
+    and mandated agency only after opening; nobody else (other companies never)."""
     tender = get_tender(session, tender_id)
-    if actor.role != Role.supervisor and TenderState(tender.state) not in AFTER_OPENING:
+    if actor.role in (Role.supervisor, Role.admin):
+        pass
+    elif not can_manage(session, actor, tender):
+        raise NotYourTender(
+            "只有监管人员和该项目的招标人、受托代理可以查看获取招标文件的单位名单",
+            "Only supervisors and this tender's tenderee or mandated agency see who downloaded the documents",
+        )
+    elif TenderState(tender.state) not in AFTER_OPENING:
         raise DownloadsHidden(
             "规则：开标前不公开获取招标文件的单位名单",
             "Rule: the companies that downloaded the documents are not disclosed before opening",

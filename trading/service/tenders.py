@@ -27,9 +27,11 @@ from trading import ocds
 from trading.exceptions import (
     ClarificationCutoff,
     DeadlineTooSoon,
+    NoMandate,
     NotYourTender,
     PublishedTenderLocked,
     StaleVersion,
+    TendereeFixed,
     TenderNotFound,
     WrongState,
 )
@@ -51,6 +53,7 @@ from trading.models import (
 )
 from trading.schemas import AMENDABLE_FIELDS, LotFields, TenderFields
 from trading.service import search_index
+from trading.service.mandates import acts_for, live_mandate, require_mandate
 from trading.service.procedures import parse_method, procedure_settings
 
 MANAGER_ROLES = frozenset({Role.tenderee, Role.agency})
@@ -74,19 +77,16 @@ def get_public_tender(session: Session, tender_id: int) -> Tender:
     return tender
 
 
-def can_manage(actor: Principal, tender: Tender) -> bool:
-    return (
-        actor.role in MANAGER_ROLES
-        and actor.organisation_id is not None
-        and actor.organisation_id in (tender.tenderee_org_id, tender.agency_org_id)
-    )
+def can_manage(session: Session, actor: Principal, tender: Tender) -> bool:
+    """The tender's tenderee, or its agency under a live mandate from the tenderee."""
+    return acts_for(session, actor, tender)
 
 
-def require_manager(actor: Principal, tender: Tender) -> None:
-    if not can_manage(actor, tender):
+def require_manager(session: Session, actor: Principal, tender: Tender) -> None:
+    if not can_manage(session, actor, tender):
         raise NotYourTender(
-            "只有该项目的招标人或招标代理可以执行此操作",
-            "Only this tender's tenderee or agency may do this",
+            "只有该项目的招标人或受其有效委托的招标代理可以执行此操作",
+            "Only this tender's tenderee, or an agency holding its live mandate, may do this",
         )
 
 
@@ -202,7 +202,12 @@ def _aware(value: dt.datetime, what_zh: str, what_en: str) -> dt.datetime:
 
 
 def _validate_fields(
-    session: Session, actor: Principal, settings: Settings, f: TenderFields
+    session: Session,
+    actor: Principal,
+    settings: Settings,
+    f: TenderFields,
+    *,
+    current: Tender | None = None,
 ) -> dict[str, Any]:
     title = (f.title or "").strip()
     if not title:
@@ -232,6 +237,16 @@ def _validate_fields(
     deadline = _aware(f.bid_deadline_at, "投标截止时间", "The bid deadline")
 
     tenderee_id, agency_id = f.tenderee_org_id, f.agency_org_id
+    if current is not None:
+        # the tenderee of a tender never changes (decision 0141): a draft in the wrong name is
+        # cancelled and made again by, or under a mandate from, the right tenderee
+        if tenderee_id not in (None, current.tenderee_org_id):
+            raise TendereeFixed(
+                "规则：招标项目创建后不能更换招标人；如招标人有误，请终止本草稿并由正确的招标人（或受其委托的代理）重新创建",
+                "Rule: a tender's tenderee cannot be changed after creation; if it is wrong, cancel this "
+                "draft and have the right tenderee (or an agency it mandates) create it again",
+            )
+        tenderee_id = current.tenderee_org_id
     if actor.role == Role.tenderee:
         if tenderee_id not in (None, actor.organisation_id):
             raise Forbidden(
@@ -256,6 +271,16 @@ def _validate_fields(
         if agency is None or agency.kind != OrgKind.agency:
             raise InvalidInput(
                 f"代理单位 {agency_id} 不存在或不是招标代理", f"Organisation {agency_id} is not an agency"
+            )
+        # an agency runs a tender only under a live mandate from its tenderee: the agency itself
+        # creating one, or the tenderee naming it (decision 0140)
+        covering = current.id if current is not None else None
+        if live_mandate(session, tenderee_id, agency_id, covering) is None:
+            if actor.role == Role.agency:
+                require_mandate(session, agency_id, tenderee_id)
+            raise NoMandate(
+                f"贵单位尚未委托 {agency.name} 代理招标：请先在“委托代理”页面授予委托",
+                f"Your organisation has not given {agency.name} a mandate: grant one on the mandates page",
             )
     for i, lot in enumerate(f.lots, 1):
         if not (lot.title or "").strip():
@@ -372,14 +397,14 @@ def update_draft(
     """Edit a draft. A published tender changes only through an amendment (变更公告)."""
     now = now or utcnow()
     tender = get_tender(session, tender_id)
-    require_manager(actor, tender)
+    require_manager(session, actor, tender)
     if tender.state != TenderState.draft:
         raise PublishedTenderLocked(
             "规则：已发布的招标项目只能通过变更公告修改，不能直接编辑",
             "Rule: a published tender can only be changed through an amendment, not edited",
         )
     check_version(tender, expected_version)
-    values = _validate_fields(session, actor, settings, fields)
+    values = _validate_fields(session, actor, settings, fields, current=tender)
     for k, v in values.items():
         setattr(tender, k, v)
     tender.updated_at = now
@@ -466,7 +491,7 @@ def publish_tender(
 ) -> Tender:
     now = now or utcnow()
     tender = get_tender(session, tender_id)
-    require_manager(actor, tender)
+    require_manager(session, actor, tender)
     check_version(tender, expected_version)
     if tender.state != TenderState.draft:
         transition(tender, TenderState.published, now)  # raises the state rule
@@ -582,7 +607,7 @@ def amend_tender(
     cut-off rule requires; bidders who downloaded the documents are notified through a job."""
     now = now or utcnow()
     tender = get_tender(session, tender_id)
-    require_manager(actor, tender)
+    require_manager(session, actor, tender)
     if tender.state not in OPEN_STATES:
         transition(tender, TenderState.amended, now)  # raises the state rule
     check_version(tender, expected_version)
@@ -726,7 +751,7 @@ def cancel_tender(
 ) -> Tender:
     now = now or utcnow()
     tender = get_tender(session, tender_id)
-    require_manager(actor, tender)
+    require_manager(session, actor, tender)
     check_version(tender, expected_version)
     reason = (reason or "").strip()
     if not reason:
@@ -782,7 +807,7 @@ def mark_lot_failed(
     if lot is None:
         raise TenderNotFound(f"找不到标段 {lot_id}", f"Lot {lot_id} does not exist")
     tender = get_tender(session, lot.tender_id)
-    require_manager(actor, tender)
+    require_manager(session, actor, tender)
     if tender.state not in FAILABLE_STATES:
         sz, se = state_label(tender.state)
         raise WrongState(
@@ -839,7 +864,7 @@ def retender(
     """Start a re-tender of the failed lots: a new draft copying the tender, linked to it."""
     now = now or utcnow()
     old = get_tender(session, tender_id)
-    require_manager(actor, old)
+    require_manager(session, actor, old)
     failed = [
         x for x in lots_of(session, tender_id) if x.state == LotState.failed and x.retendered_as_id is None
     ]

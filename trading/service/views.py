@@ -19,7 +19,7 @@ from trading.service.tenders import can_manage, get_tender
 def tender_view(session: Session, actor: Principal, tender_id: int) -> TenderOut:
     """The tender as ``actor`` may see it: drafts only for their tenderee and agency."""
     t = get_tender(session, tender_id)
-    if t.state == TenderState.draft and not can_manage(actor, t):
+    if t.state == TenderState.draft and not can_manage(session, actor, t):
         raise TenderNotFound(f"找不到招标项目 {tender_id}", f"Tender {tender_id} does not exist")
     return tender_out(session, t)
 
