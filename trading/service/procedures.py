@@ -41,14 +41,10 @@ def defaults(settings: Settings, method: Method) -> ProcedureSettings:
 
 
 def procedure_settings(session: Session, settings: Settings, method: Method | str) -> ProcedureSettings:
-    """The rules for ``method``: the table row, created from the defaults on first use."""
+    """The rules for ``method``: the table row, or the defaults from the settings while no one has
+    changed them (reading them writes nothing: a read-only request may ask)."""
     m = parse_method(method) if isinstance(method, str) else method
-    row = session.get(ProcedureSettings, m.value)
-    if row is None:
-        row = defaults(settings, m)
-        session.add(row)
-        session.flush()
-    return row
+    return session.get(ProcedureSettings, m.value) or defaults(settings, m)
 
 
 def all_procedure_settings(session: Session, settings: Settings) -> list[ProcedureSettings]:
@@ -59,6 +55,7 @@ def update_procedure_settings(
     session: Session, actor: Principal, settings: Settings, method: str, values: ProcedureSettingsIn
 ) -> ProcedureSettings:
     row = procedure_settings(session, settings, method)
+    session.add(row)  # the defaults become the table row at their first change
     before = {k: getattr(row, k) for k in vars(values)}
     for k, v in vars(values).items():
         if not isinstance(v, int) or v < 0 or (k == "min_valid_bids" and v < 1):
