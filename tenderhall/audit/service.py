@@ -66,9 +66,13 @@ def compute_hash(prev_hash: str, e: Any) -> str:
     return hashlib.sha256(prev_hash.encode() + canonical(event_payload(e))).hexdigest()
 
 
+_STAGED = "tenderhall.audit.staged"  # session.info key: events recorded, not yet sequenced
+
+
 def _lock_chain(session: Session) -> None:
-    """Serialise writers of the chain. PostgreSQL: a transaction-scoped advisory lock; SQLite:
-    writers already hold the database write lock from BEGIN IMMEDIATE (tenderhall.db)."""
+    """Serialise writers of the chain. PostgreSQL: a transaction-scoped advisory lock (released by
+    the COMMIT that follows); SQLite: writers already hold the database write lock from BEGIN
+    IMMEDIATE (tenderhall.db)."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_LOCK_KEY})
 
@@ -82,28 +86,81 @@ def record(
     summary: str,
     data: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append one event to the chain, in the caller's transaction."""
-    _lock_chain(session)
-    last = session.execute(
-        sa.select(col(AuditEvent.seq), col(AuditEvent.hash)).order_by(col(AuditEvent.seq).desc()).limit(1)
-    ).first()
-    seq, prev = (last[0] + 1, last[1]) if last else (0, GENESIS_HASH)
+    """Record one event in the caller's transaction.
+
+    The event is staged, not yet in the chain: its position (seq), prev_hash, time (occurred_at)
+    and hash are given when the transaction commits (:func:`sequence_staged`), in the short step
+    that holds the chain lock, so that audited transactions do not queue behind one another while
+    they work. Until then ``seq``, ``hash`` and ``id`` are None; after the commit the returned
+    object carries them. A rolled-back transaction (or savepoint) leaves nothing."""
+    session.connection()  # the transaction is open (and will be committed) even if nothing else is written
     event = AuditEvent(
-        seq=seq,
-        occurred_at=utcnow(),
+        seq=None,  # type: ignore[arg-type]  # given at commit
+        occurred_at=None,  # type: ignore[arg-type]
         actor=(actor.audit_name if isinstance(actor, Principal) else actor)[:200],
         action=action,
         object_type=object_type,
         object_id=str(object_id),
         summary=summary[:1000],
         data=json.loads(canonical(data or {})),
-        prev_hash=prev,
-        hash="",
+        prev_hash="",
+        hash=None,  # type: ignore[arg-type]
     )
-    event.hash = compute_hash(prev, event)
-    session.add(event)
-    session.flush()
+    txn = session.get_nested_transaction() or session.get_transaction()
+    session.info.setdefault(_STAGED, []).append((event, txn))
     return event
+
+
+def sequence_staged(session: Session) -> list[AuditEvent]:
+    """Give the events staged in ``session`` their chain positions and insert them: take the chain
+    lock, read the chain's head, assign seq, prev_hash, occurred_at (now: chain order and time
+    agree) and hash in the order they were recorded. Runs at commit (before_commit); the lock is
+    held from here to the end of the COMMIT. Returns the events sequenced."""
+    staged = session.info.pop(_STAGED, None)
+    if not staged:
+        return []
+    session.flush()  # the transaction's own changes first, outside the chain lock
+    _lock_chain(session)
+    last = session.execute(
+        sa.select(col(AuditEvent.seq), col(AuditEvent.hash)).order_by(col(AuditEvent.seq).desc()).limit(1)
+    ).first()
+    seq, prev = (last[0] + 1, last[1]) if last else (0, GENESIS_HASH)
+    now = utcnow()
+    events = [e for e, _ in staged]
+    for event in events:
+        event.seq, event.occurred_at, event.prev_hash = seq, now, prev
+        event.hash = prev = compute_hash(prev, event)
+        seq += 1
+    session.add_all(events)
+    session.flush()
+    return events
+
+
+@sa.event.listens_for(Session, "before_commit")
+def _sequence_at_commit(session: Session) -> None:
+    if session.info.get(_STAGED) and not session.in_nested_transaction():
+        sequence_staged(session)
+
+
+@sa.event.listens_for(Session, "after_soft_rollback")
+def _drop_rolled_back(session: Session, previous_transaction: Any) -> None:
+    """Forget the events staged in a transaction (or savepoint) that was rolled back."""
+    staged = session.info.get(_STAGED)
+    if not staged:
+        return
+
+    def within(txn: Any) -> bool:
+        while txn is not None:
+            if txn is previous_transaction:
+                return True
+            txn = txn.parent
+        return False
+
+    kept = [(e, t) for e, t in staged if not within(t)]
+    if kept:
+        session.info[_STAGED] = kept
+    else:
+        session.info.pop(_STAGED, None)
 
 
 # --- tree heads ----------------------------------------------------------------------------------

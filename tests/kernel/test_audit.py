@@ -4,7 +4,9 @@ heads, and `tenderhall audit verify` naming the first tampered event (SQLite and
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
+import itertools
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -110,6 +112,110 @@ def test_concurrent_appends_keep_a_single_unbroken_chain(db: Database, settings:
     with db.unit_of_work() as s:
         report = verify_log(s, {})
     assert report.ok, report.problems
+
+
+def test_concurrent_multi_event_transactions_keep_one_contiguous_verified_chain(db: Database) -> None:
+    """Several threads commit transactions of three events each (beside an unaudited read) at the
+    same time: positions are handed out at commit, so the chain must stay contiguous and verify,
+    and each transaction's events must be adjacent and in the order they were recorded."""
+    errors: list[BaseException] = []
+
+    def worker(k: int) -> None:
+        try:
+            for i in range(6):
+                with db.unit_of_work() as s:
+                    for j in range(3):
+                        record(s, f"worker-{k}", "test.batch", "thing", f"{k}-{i}-{j}", "批量写入")
+                    s.execute(sa.text("SELECT 1"))
+        except BaseException as exc:  # noqa: BLE001 - surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    events = _events(db)
+    assert [e.seq for e in events] == list(range(72))
+    for start in range(0, 72, 3):  # a transaction's three events are adjacent, j = 0, 1, 2
+        ids = [e.object_id for e in events[start : start + 3]]
+        assert [i.rsplit("-", 1)[0] for i in ids] == [ids[0].rsplit("-", 1)[0]] * 3
+        assert [i.rsplit("-", 1)[1] for i in ids] == ["0", "1", "2"]
+    assert all(a.occurred_at <= b.occurred_at for a, b in itertools.pairwise(events))
+    with db.unit_of_work() as s:
+        report = verify_log(s, {})
+    assert report.ok, report.problems
+
+
+def test_an_open_audited_transaction_does_not_hold_up_another_until_it_commits(db: Database) -> None:
+    """Transaction A records an event and stays open; transaction B records and commits without
+    waiting for A (on PostgreSQL; SQLite writers hold the database write lock from BEGIN anyway)."""
+    if db.dialect != "postgresql":
+        pytest.skip("SQLite serialises writing transactions from BEGIN IMMEDIATE by design")
+    b_done = threading.Event()
+    b_errors: list[BaseException] = []
+
+    def transaction_b() -> None:
+        try:
+            with db.unit_of_work() as s:
+                record(s, "system", "test.b", "thing", "b", "事务 B")
+            b_done.set()
+        except BaseException as exc:  # noqa: BLE001 - surfaced below
+            b_errors.append(exc)
+
+    with db.unit_of_work() as a:
+        record(a, "system", "test.a", "thing", "a", "事务 A")
+        a.execute(sa.text("SELECT 1"))  # A's transaction is open on the server
+        b = threading.Thread(target=transaction_b)
+        b.start()
+        committed_while_a_open = b_done.wait(timeout=20)
+    b.join(timeout=20)
+    assert not b_errors
+    assert committed_while_a_open, "transaction B waited for transaction A to end"
+    events = _events(db)
+    assert [(e.seq, e.action) for e in events] == [(0, "test.b"), (1, "test.a")]
+    assert events[1].prev_hash == events[0].hash
+
+
+def test_an_event_is_sequenced_and_timed_at_commit(db: Database) -> None:
+    """``record`` stages the event; its position, time and hash are given at commit, so the
+    chain's order and its times agree."""
+    with db.unit_of_work() as s:
+        staged = record(s, "system", "test.staged", "thing", 1, "暂存")
+        assert staged.id is None
+        assert staged.seq is None
+        assert s.execute(sa.select(sa.func.count()).select_from(AuditEvent)).scalar_one() == 0
+        before_commit = dt.datetime.now(dt.UTC)
+    assert staged.seq == 0
+    assert staged.id is not None
+    assert staged.occurred_at >= before_commit
+    assert staged.hash == compute_hash(GENESIS_HASH, staged)
+    assert _events(db)[0].occurred_at == staged.occurred_at
+
+
+class _Boom(Exception):
+    pass
+
+
+def test_a_rolled_back_transaction_leaves_no_event_and_no_gap(db: Database) -> None:
+    with contextlib.suppress(_Boom), db.unit_of_work() as s:
+        record(s, "system", "test.lost", "thing", 1, "回滚")
+        raise _Boom
+    with db.unit_of_work() as s:
+        record(s, "system", "test.kept", "thing", 2, "保留")
+    assert [(e.seq, e.action) for e in _events(db)] == [(0, "test.kept")]
+
+
+def test_an_event_recorded_in_a_rolled_back_savepoint_is_not_recorded(db: Database) -> None:
+    with db.unit_of_work() as s:
+        record(s, "system", "test.outer", "thing", 1, "外层")
+        with contextlib.suppress(_Boom), s.begin_nested():
+            record(s, "system", "test.inner_lost", "thing", 2, "保存点回滚")
+            raise _Boom
+        with s.begin_nested():
+            record(s, "system", "test.inner_kept", "thing", 3, "保存点提交")
+    assert [e.action for e in _events(db)] == ["test.outer", "test.inner_kept"]
 
 
 def test_application_session_cannot_update_an_event(db: Database) -> None:
