@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from tenderhall.audit import merkle
-from tenderhall.audit.models import AuditEvent, TreeHead
+from tenderhall.audit.models import AuditEvent, AuditNode, TreeHead
 from tenderhall.auth.principal import Principal
 from tenderhall.db import utcnow
 from tenderhall.errors import InvalidInput, NotFound
@@ -42,6 +42,7 @@ GENESIS_HASH = "0" * 64
 LOG_ID = "tenderhall-audit-log"
 HEAD_VERSION = 1
 _ADVISORY_LOCK_KEY = 7_310_001  # serialises appends to the chain on PostgreSQL
+_TREE_LOCK_KEY = 7_310_002  # serialises builders of the stored tree (signers of heads)
 
 
 def canonical(obj: Any) -> bytes:
@@ -184,6 +185,136 @@ def leaf_hashes(session: Session, tree_size: int) -> list[bytes]:
     return [merkle.leaf_hash(h) for _, h in rows]
 
 
+# --- stored tree nodes ---------------------------------------------------------------------------
+
+_NODE = AuditNode.__table__  # type: ignore[attr-defined]
+_EVENT = AuditEvent.__table__  # type: ignore[attr-defined]
+
+
+def built_size(session: Session) -> int:
+    """How many leaves the stored nodes cover: every complete subtree of level ≥ 1 that ends at or
+    before this size is stored (the builder always builds every level; an odd last leaf has none)."""
+    top = session.execute(sa.select(sa.func.max(_NODE.c.idx)).where(_NODE.c.level == 1)).scalar()
+    return 0 if top is None else 2 * (int(top) + 1)
+
+
+def _stored(session: Session, wanted: set[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+    if not wanted:
+        return {}
+    cond = sa.or_(*(sa.and_(_NODE.c.level == lv, _NODE.c.idx == i) for lv, i in sorted(wanted)))
+    rows = session.execute(sa.select(_NODE.c.level, _NODE.c.idx, _NODE.c.hash).where(cond)).all()
+    found = {(lv, i): bytes.fromhex(h) for lv, i, h in rows}
+    if len(found) != len(wanted):
+        missing = sorted(wanted - found.keys())[0]
+        raise RuntimeError(f"stored audit tree node {missing} is missing: run `tenderhall audit verify`")
+    return found
+
+
+def extend_nodes(session: Session, size: int, *, batch: int = 10_000) -> int:
+    """Store every complete subtree of the first ``size`` events not stored yet, reading only the
+    events from the last built leaf on (and O(log n) stored nodes). Returns the nodes added.
+    Callers serialise builders (:func:`sign_tree_head` holds the tree lock)."""
+    built = built_size(session)
+    if size - built < 2:
+        return 0
+    # the builder's stack at ``built``: the complete subtrees of its binary decomposition
+    parts = merkle.perfect_subtrees(0, built) if built else []
+    hashes = _stored(session, set(parts))
+    stack = [(lv, hashes[(lv, i)]) for lv, i in parts]
+    count, added, rows = built, 0, []
+    stmt = (
+        sa.select(_EVENT.c.seq, _EVENT.c.hash)
+        .where(_EVENT.c.seq >= built, _EVENT.c.seq < size)
+        .order_by(_EVENT.c.seq)
+        .execution_options(yield_per=batch)
+    )
+    for seq, event_hash in session.execute(stmt):
+        if seq != count:
+            raise RuntimeError(f"the audit log has a gap at seq {count}: run `tenderhall audit verify`")
+        level, node = 0, merkle.leaf_hash(event_hash)
+        count += 1
+        while stack and stack[-1][0] == level:
+            node = merkle.node_hash(stack.pop()[1], node)
+            level += 1
+            rows.append({"level": level, "idx": (count >> level) - 1, "hash": node.hex()})
+        stack.append((level, node))
+        if len(rows) >= batch:
+            session.execute(sa.insert(_NODE), rows)
+            added, rows = added + len(rows), []
+    if count != size:
+        raise RuntimeError(f"the audit log has gaps below seq {size}: run `tenderhall audit verify`")
+    if rows:
+        session.execute(sa.insert(_NODE), rows)
+        added += len(rows)
+    return added
+
+
+class TreeReader:
+    """Roots of proof ranges of the tree of the first ``size`` events, from stored nodes (and the
+    leaves of the tail not built yet): O(log n) lookups per proof, in two or three statements."""
+
+    def __init__(self, session: Session, size: int) -> None:
+        self.session = session
+        self.size = size
+        self.built = min(built_size(session), size)
+
+    def roots(self, ranges: list[tuple[int, int]]) -> list[bytes]:
+        built = self.built
+        plans = [merkle.perfect_subtrees(lo, hi) for lo, hi in ranges]
+        nodes: set[tuple[int, int]] = set()
+        leaves: set[int] = set()
+        tail_end = built
+
+        def need(level: int, idx: int) -> None:
+            nonlocal tail_end
+            start, end = idx << level, (idx + 1) << level
+            if level == 0 and start < built:
+                leaves.add(start)
+            elif end <= built:
+                nodes.add((level, idx))
+            elif start >= built:
+                tail_end = max(tail_end, end)
+            else:  # straddles the last built leaf
+                need(level - 1, 2 * idx)
+                need(level - 1, 2 * idx + 1)
+
+        for plan in plans:
+            for level, idx in plan:
+                need(level, idx)
+        stored = _stored(self.session, nodes)
+        leaf_of = self._leaves(leaves, built, tail_end)
+        tail = [leaf_of[i] for i in range(built, tail_end)]
+
+        def hash_of(level: int, idx: int) -> bytes:
+            start, end = idx << level, (idx + 1) << level
+            if level == 0 and start < built:
+                return leaf_of[start]
+            if end <= built:
+                return stored[(level, idx)]
+            if start >= built:
+                return merkle.root(tail[start - built : end - built])
+            return merkle.node_hash(hash_of(level - 1, 2 * idx), hash_of(level - 1, 2 * idx + 1))
+
+        return [merkle.fold([hash_of(lv, i) for lv, i in plan]) for plan in plans]
+
+    def _leaves(self, seqs: set[int], tail_start: int, tail_end: int) -> dict[int, bytes]:
+        conds = []
+        if seqs:
+            conds.append(_EVENT.c.seq.in_(sorted(seqs)))
+        if tail_end > tail_start:
+            conds.append(sa.and_(_EVENT.c.seq >= tail_start, _EVENT.c.seq < tail_end))
+        if not conds:
+            return {}
+        rows = self.session.execute(sa.select(_EVENT.c.seq, _EVENT.c.hash).where(sa.or_(*conds))).all()
+        out = {int(seq): merkle.leaf_hash(h) for seq, h in rows}
+        if len(out) != len(seqs) + max(0, tail_end - tail_start):
+            raise RuntimeError("the audit log has gaps: run `tenderhall audit verify`")
+        return out
+
+    def root(self) -> bytes:
+        return merkle.EMPTY_ROOT if self.size == 0 else self.roots([(0, self.size)])[0]
+
+
 def _timestamp(at: dt.datetime) -> str:
     return at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -220,15 +351,26 @@ def sign_tree_head(
     session: Session, signer: PlatformSigner, *, now: dt.datetime | None = None, force: bool = False
 ) -> TreeHead | None:
     """Sign a head over the whole log if it grew since the latest head (or ``force`` with an empty
-    log and no head yet). Returns the new head, or None when there was nothing new to sign."""
+    log and no head yet). Returns the new head, or None when there was nothing new to sign.
+
+    The stored nodes are extended first (outside the chain lock: committed events never change);
+    then, holding the chain lock (PostgreSQL; SQLite's writer lock), the size is read, the last few
+    nodes built, and the head timed and signed, so that every event sequenced after this head
+    has ``occurred_at`` ≥ its ``signed_at`` (``signed_at`` is truncated to the second, downwards,
+    so the truncation keeps that true). ``now`` (tests) replaces the clock."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _TREE_LOCK_KEY})
+    extend_nodes(session, log_size(session))
+    _lock_chain(session)
     size = log_size(session)
     latest = latest_tree_head(session)
     if latest is not None and latest.tree_size >= size:
         return None
     if size == 0 and not force:
         return None
+    extend_nodes(session, size)
     at = (now or utcnow()).astimezone(dt.UTC).replace(microsecond=0)
-    root_hex = merkle.root(leaf_hashes(session, size)).hex()
+    root_hex = TreeReader(session, size).root().hex()
     head = TreeHead(tree_size=size, root_hash=root_hex, signed_at=at, signature="", key_id=signer.key_id)
     head.signature = base64.b64encode(signer.sign(signed_bytes(head))).decode()
     session.add(head)
@@ -292,17 +434,18 @@ def inclusion_proof(session: Session, seq: int, tree_size: int | None = None) ->
             f"树（规模 {n}）中没有序号为 {seq} 的审计事件",
             f"There is no audit event with seq {seq} in the tree of size {n}",
         )
-    leaves = leaf_hashes(session, n)
     event_hash = session.execute(
         sa.select(col(AuditEvent.hash)).where(col(AuditEvent.seq) == seq)
     ).scalar_one()
+    ranges = merkle.inclusion_ranges(seq, n)
+    root_hash, *path = TreeReader(session, n).roots([(0, n), *ranges])
     return InclusionProof(
         seq=seq,
         tree_size=n,
         event_hash=event_hash,
-        leaf_hash=leaves[seq].hex(),
-        root_hash=merkle.root(leaves).hex(),
-        path=[p.hex() for p in merkle.inclusion_proof(leaves, seq)],
+        leaf_hash=merkle.leaf_hash(event_hash).hex(),
+        root_hash=root_hash.hex(),
+        path=[p.hex() for p in path],
         head=tree_head_of_size(session, n),
     )
 
@@ -317,13 +460,15 @@ def consistency_proof(session: Session, first: int, second: int | None = None) -
             f"一致性证明要求 1 ≤ first ≤ second，实际 first={m}，second={n}",
             f"A consistency proof needs 1 ≤ first ≤ second; got first={m}, second={n}",
         )
-    leaves = leaf_hashes(session, n)
+    first_root, second_root, *path = TreeReader(session, n).roots(
+        [(0, m), (0, n), *merkle.consistency_ranges(m, n)]
+    )
     return ConsistencyProof(
         first=m,
         second=n,
-        first_root=merkle.root(leaves[:m]).hex(),
-        second_root=merkle.root(leaves).hex(),
-        path=[p.hex() for p in merkle.consistency_proof(leaves, m)],
+        first_root=first_root.hex(),
+        second_root=second_root.hex(),
+        path=[p.hex() for p in path],
         first_head=tree_head_of_size(session, m),
         second_head=tree_head_of_size(session, n),
     )

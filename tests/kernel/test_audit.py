@@ -17,7 +17,7 @@ from click.testing import CliRunner, Result
 
 from tenderhall.audit import merkle
 from tenderhall.audit.cli import group as audit_cli
-from tenderhall.audit.models import AuditEvent, TreeHead
+from tenderhall.audit.models import AuditEvent, AuditNode, TreeHead
 from tenderhall.audit.service import (
     GENESIS_HASH,
     compute_hash,
@@ -472,3 +472,87 @@ def test_audit_head_command_signs_once_per_growth(db: Database, settings: Settin
     assert "unchanged" in again.output
     with db.unit_of_work() as s:
         assert s.execute(sa.select(sa.func.count()).select_from(TreeHead)).scalar_one() == 1
+
+
+def _reference_nodes(db: Database, size: int) -> dict[tuple[int, int], str]:
+    """Every complete subtree (level ≥ 1) of the first ``size`` events, from the leaves."""
+    leaves = [merkle.leaf_hash(e.hash) for e in _events(db)[:size]]
+    out = {}
+    level = 1
+    while 1 << level <= size:
+        for idx in range(size >> level):
+            out[(level, idx)] = merkle.root(leaves[idx << level : (idx + 1) << level]).hex()
+        level += 1
+    return out
+
+
+def _stored_nodes(db: Database) -> dict[tuple[int, int], str]:
+    with db.unit_of_work() as s:
+        return {(n.level, n.idx): n.hash for n in s.execute(sa.select(AuditNode)).scalars()}
+
+
+def test_signing_a_head_stores_every_complete_subtree_built_on_from_the_last_leaf(
+    db: Database, settings: Settings
+) -> None:
+    signer = platform_signer(settings)
+    _append(db, 5)
+    with db.unit_of_work() as s:
+        sign_tree_head(s, signer)
+    first = _stored_nodes(db)
+    assert first == _reference_nodes(db, 5)
+    _append(db, 14, start=5)
+    with db.unit_of_work() as s:
+        sign_tree_head(s, signer)
+    second = _stored_nodes(db)
+    assert second == _reference_nodes(db, 19)
+    assert {k: second[k] for k in first} == first
+
+
+def test_stored_tree_nodes_cannot_be_updated_or_deleted(db: Database, settings: Settings) -> None:
+    _append(db, 4)
+    with db.unit_of_work() as s:
+        sign_tree_head(s, platform_signer(settings))
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"), db.unit_of_work() as s:
+        s.execute(sa.update(AuditNode).values(hash="0" * 64))
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"), db.unit_of_work() as s:
+        s.execute(sa.delete(AuditNode))
+    assert _stored_nodes(db) == _reference_nodes(db, 4)
+
+
+def test_proofs_over_built_nodes_and_an_unbuilt_tail_verify_and_read_no_leaf_prefix(
+    db: Database, settings: Settings
+) -> None:
+    """Proofs come from stored nodes (plus the leaves after the last build): a few statements,
+    none of which reads the events from seq 0 up; and they match the all-leaves definitions."""
+    _append(db, 37)
+    with db.unit_of_work() as s:
+        sign_tree_head(s, platform_signer(settings))
+    _append(db, 6, start=37)  # a tail of 6 events no build has covered
+    leaves = [merkle.leaf_hash(e.hash) for e in _events(db)]
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    sa.event.listen(db.sync_engine, "before_cursor_execute", seen)
+    try:
+        with db.unit_of_work() as s:
+            for n in (1, 2, 36, 37, 38, 43):
+                for seq in {0, n // 2, n - 1}:
+                    statements.clear()
+                    p = inclusion_proof(s, seq, n)
+                    assert [bytes.fromhex(x) for x in p.path] == merkle.inclusion_proof(leaves[:n], seq)
+                    assert p.root_hash == merkle.root(leaves[:n]).hex()
+                    assert len(statements) <= 6, statements
+                for m in {1, n // 3 or 1, n - 1 or 1, n}:
+                    statements.clear()
+                    c = consistency_proof(s, m, n)
+                    assert [bytes.fromhex(x) for x in c.path] == merkle.consistency_proof(leaves[:n], m)
+                    assert (c.first_root, c.second_root) == (
+                        merkle.root(leaves[:m]).hex(),
+                        merkle.root(leaves[:n]).hex(),
+                    )
+                    assert len(statements) <= 6, statements
+                    assert not any("core_audit_event.seq < " in x and ">=" not in x for x in statements)
+    finally:
+        sa.event.remove(db.sync_engine, "before_cursor_execute", seen)
