@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import hashlib
 import json
 from collections.abc import Callable, Iterator
@@ -198,11 +199,21 @@ def built_size(session: Session) -> int:
     return 0 if top is None else 2 * (int(top) + 1)
 
 
+@functools.lru_cache(maxsize=128)
+def _nodes_statement(k: int) -> sa.TextClause:
+    """``k`` stored nodes by primary key, one statement (each term an index lookup; built once per
+    ``k``: building the expression per proof cost more than running it)."""
+    terms = " OR ".join(f"(level = :l{j} AND idx = :i{j})" for j in range(k))
+    return sa.text(f"SELECT level, idx, hash FROM core_audit_node WHERE {terms}")
+
+
 def _stored(session: Session, wanted: set[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
     if not wanted:
         return {}
-    cond = sa.or_(*(sa.and_(_NODE.c.level == lv, _NODE.c.idx == i) for lv, i in sorted(wanted)))
-    rows = session.execute(sa.select(_NODE.c.level, _NODE.c.idx, _NODE.c.hash).where(cond)).all()
+    params: dict[str, int] = {}
+    for k, (lv, i) in enumerate(sorted(wanted)):
+        params[f"l{k}"], params[f"i{k}"] = lv, i
+    rows = session.execute(_nodes_statement(len(wanted)), params).all()
     found = {(lv, i): bytes.fromhex(h) for lv, i, h in rows}
     if len(found) != len(wanted):
         missing = sorted(wanted - found.keys())[0]
