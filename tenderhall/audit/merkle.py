@@ -194,14 +194,20 @@ class RootAccumulator:
         self._stack: list[tuple[int, bytes]] = []  # (subtree size, hash), sizes strictly decreasing
         self.size = 0
 
-    def add(self, leaf: bytes) -> None:
-        size, h = 1, leaf
+    def add(self, leaf: bytes) -> list[tuple[int, bytes]]:
+        """Add the next leaf; returns the complete subtrees it completed, as ``(level, hash)``
+        (the subtree of level ``L`` ends at this leaf: its index is ``(size >> L) - 1``)."""
+        size, h, level = 1, leaf, 0
+        completed = []
         while self._stack and self._stack[-1][0] == size:
             left_size, left = self._stack.pop()
             h = node_hash(left, h)
             size += left_size
+            level += 1
+            completed.append((level, h))
         self._stack.append((size, h))
         self.size += 1
+        return completed
 
     def root(self) -> bytes:
         if not self._stack:

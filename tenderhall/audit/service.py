@@ -748,6 +748,37 @@ def verify_log(
                 )
             )
 
+    computed_nodes: dict[tuple[int, int], bytes] = {}
+    node_problem = False
+
+    def check_nodes() -> None:
+        """Compare the subtrees the walk completed with the stored ones (one range per level)."""
+        nonlocal node_problem
+        by_level: dict[int, list[int]] = {}
+        for lv, i in computed_nodes:
+            by_level.setdefault(lv, []).append(i)
+        for lv, idxs in sorted(by_level.items()):
+            rows = session.execute(
+                sa.select(_NODE.c.idx, _NODE.c.hash)
+                .where(_NODE.c.level == lv, _NODE.c.idx >= min(idxs), _NODE.c.idx <= max(idxs))
+                .order_by(_NODE.c.idx)
+            ).all()
+            for i, stored in rows:
+                if not node_problem and computed_nodes[(lv, i)].hex() != stored:
+                    node_problem = True
+                    report.problems.append(
+                        Problem(
+                            "node_mismatch",
+                            None,
+                            None,
+                            f"存储的树节点（level {lv}，index {i}）与审计事件不符：由它给出的证明是错误的"
+                            f"（事件 seq {i << lv}–{((i + 1) << lv) - 1}）",
+                            f"The stored tree node (level {lv}, index {i}) does not match the audit events "
+                            f"(seq {i << lv}–{((i + 1) << lv) - 1}): proofs served from it are wrong",
+                        )
+                    )
+        computed_nodes.clear()
+
     expected_seq = 0
     prev_hash = GENESIS_HASH
     prev_event: Any = None
@@ -829,12 +860,16 @@ def verify_log(
             chain_broken = True
             continue
         check_times(e)
-        acc.add(merkle.leaf_hash(e.hash))
+        for lv, h in acc.add(merkle.leaf_hash(e.hash)):
+            computed_nodes[(lv, (acc.size >> lv) - 1)] = h
+        if len(computed_nodes) >= 20_000:
+            check_nodes()
         prevprev_hash, prev_hash, prev_event = prev_hash, e.hash, e
         expected_seq += 1
         check_heads_at(acc.size)
         check_anchors_at(acc.size)
 
+    check_nodes()
     for head in pending_heads:  # heads larger than the (intact part of the) log
         if chain_broken:
             break

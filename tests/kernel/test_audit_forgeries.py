@@ -40,6 +40,8 @@ def tamper(db: Database) -> Tamper:
             else:
                 conn.exec_driver_sql("DROP TRIGGER IF EXISTS core_audit_event_no_update")
                 conn.exec_driver_sql("DROP TRIGGER IF EXISTS core_audit_event_no_delete")
+                conn.exec_driver_sql("DROP TRIGGER IF EXISTS core_audit_node_no_update")
+                conn.exec_driver_sql("DROP TRIGGER IF EXISTS core_audit_node_no_delete")
             conn.execute(sa.text(sql) if isinstance(sql, str) else sql, params or {})
 
     return run
@@ -327,6 +329,7 @@ def test_verify_against_a_head_fetched_from_a_url_detects_a_rewrite_hidden_by_de
     events = _events(db)
     events[2].summary = "改写的历史"
     _rechain(tamper, events[2:], events[1].hash)
+    tamper("DELETE FROM core_audit_node", None)  # a careful forger leaves no stale tree nodes
     with db.sync_engine.begin() as conn:
         conn.execute(sa.text("DELETE FROM core_tree_head"))
     assert _verify(settings).exit_code == 0  # recent events, no heads: the local log alone looks fine
@@ -393,3 +396,24 @@ def test_verify_against_an_unreadable_head_says_so_in_both_languages(
     assert result.exit_code != 0
     assert "not a TenderHall tree head" in result.output
     assert "树头" in result.output
+
+
+def test_verify_names_a_stored_tree_node_that_no_longer_matches_the_events(
+    db: Database, settings: Settings
+) -> None:
+    """Proofs are served from stored nodes: one altered in the database is named (the events and
+    heads are intact, so nothing else would show it)."""
+    _append(db, 9)
+    _head_now(db, settings)
+    with db.sync_engine.begin() as conn:
+        if db.dialect == "postgresql":
+            conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
+        else:
+            conn.exec_driver_sql("DROP TRIGGER IF EXISTS core_audit_node_no_update")
+        conn.execute(
+            sa.text("UPDATE core_audit_node SET hash = :h WHERE level = 2 AND idx = 1"), {"h": "ab" * 32}
+        )
+    result = _verify(settings)
+    assert result.exit_code == 1, result.output
+    assert "[node_mismatch]" in result.output
+    assert "level 2, index 1" in result.output

@@ -96,3 +96,14 @@ def test_every_proof_range_is_the_fold_of_complete_subtrees() -> None:
 def test_a_range_that_is_no_subtree_of_the_tree_is_refused() -> None:
     with pytest.raises(ValueError, match="not a subtree range"):
         merkle.perfect_subtrees(2, 6)
+
+
+def test_the_accumulator_reports_each_complete_subtree_when_its_last_leaf_arrives() -> None:
+    leaves = _leaves(37)
+    acc = merkle.RootAccumulator()
+    seen = {}
+    for leaf in leaves:
+        for level, h in acc.add(leaf):
+            seen[(level, (acc.size >> level) - 1)] = h
+    expected = {(lv, i): _subtree(leaves, lv, i) for lv in range(1, 6) for i in range(37 >> lv)}
+    assert seen == expected
