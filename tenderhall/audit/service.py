@@ -144,6 +144,14 @@ def _sequence_at_commit(session: Session) -> None:
         sequence_staged(session)
 
 
+@sa.event.listens_for(Session, "after_transaction_end")
+def _drop_at_end(session: Session, transaction: Any) -> None:
+    """A session's outermost transaction ended (committed: already sequenced; rolled back or
+    closed): nothing staged in it may reach the session's next transaction."""
+    if transaction.parent is None:
+        session.info.pop(_STAGED, None)
+
+
 @sa.event.listens_for(Session, "after_soft_rollback")
 def _drop_rolled_back(session: Session, previous_transaction: Any) -> None:
     """Forget the events staged in a transaction (or savepoint) that was rolled back."""

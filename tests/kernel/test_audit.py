@@ -207,6 +207,18 @@ def test_a_rolled_back_transaction_leaves_no_event_and_no_gap(db: Database) -> N
     assert [(e.seq, e.action) for e in _events(db)] == [(0, "test.kept")]
 
 
+def test_a_session_closed_without_commit_does_not_carry_its_events_into_its_next_transaction(
+    db: Database,
+) -> None:
+    s = db.sync_sessions()
+    record(s, "system", "test.abandoned", "thing", 1, "未提交即关闭")
+    s.close()
+    record(s, "system", "test.next", "thing", 2, "下一个事务")
+    s.commit()
+    s.close()
+    assert [e.action for e in _events(db)] == ["test.next"]
+
+
 def test_an_event_recorded_in_a_rolled_back_savepoint_is_not_recorded(db: Database) -> None:
     with db.unit_of_work() as s:
         record(s, "system", "test.outer", "thing", 1, "外层")
