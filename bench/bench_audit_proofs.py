@@ -111,13 +111,8 @@ def _median_ms(fn: Callable[[int], object], args: list[int]) -> float:
 def run() -> list[Result]:
     from tenderhall import registry
     from tenderhall.audit import merkle
-    from tenderhall.audit.service import (
-        consistency_proof,
-        extend_nodes,
-        inclusion_proof,
-        leaf_hashes,
-        sign_tree_head,
-    )
+    from tenderhall.audit.service import consistency_proof, inclusion_proof, leaf_hashes, sign_tree_head
+    from tenderhall.audit.tree import extend_nodes
     from tenderhall.db import Database
     from tenderhall.settings import Settings
     from tenderhall.signing import platform_signer

@@ -66,7 +66,7 @@ def verify(
     import datetime as dt
 
     from tenderhall.audit.models import AuditEvent
-    from tenderhall.audit.service import AnchorError, anchor_from_json, verify_log
+    from tenderhall.audit.verification import AnchorError, anchor_from_json, verify_log
     from tenderhall.db import Database
     from tenderhall.signing import platform_signer
 
@@ -142,7 +142,7 @@ def _public_key_pem(pem: str) -> str:
 
 def _fetch(source: str) -> str:
     """A head's JSON from a file or an http(s) URL."""
-    from tenderhall.audit.service import AnchorError
+    from tenderhall.audit.verification import AnchorError
 
     if source.startswith(("http://", "https://")):
         import httpx

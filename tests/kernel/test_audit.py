@@ -26,8 +26,8 @@ from tenderhall.audit.service import (
     record,
     sign_tree_head,
     signed_bytes,
-    verify_log,
 )
+from tenderhall.audit.verification import verify_log
 from tenderhall.auth.models import Role
 from tenderhall.auth.principal import Principal
 from tenderhall.db import Database

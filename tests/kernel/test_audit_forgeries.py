@@ -20,7 +20,8 @@ from litestar.testing import TestClient
 
 from tenderhall.audit.cli import group as audit_cli
 from tenderhall.audit.models import AuditEvent, TreeHead
-from tenderhall.audit.service import compute_hash, record, sequence_staged, sign_tree_head, verify_log
+from tenderhall.audit.service import compute_hash, record, sequence_staged, sign_tree_head
+from tenderhall.audit.verification import verify_log
 from tenderhall.db import Database, UTCDateTime, utcnow
 from tenderhall.settings import Settings
 from tenderhall.signing import platform_signer
