@@ -58,6 +58,9 @@ class JobSettings(BaseModel):
     worker_threads: int = 4
     scheduler_interval_seconds: float = 5.0
     tree_head_interval_seconds: int = 600
+    # `audit verify`: an event with no tree head signed within this many intervals of it means
+    # heads are missing (deleted, or the signing job is not running)
+    tree_head_grace_intervals: float = Field(default=3.0, ge=1.0)
 
 
 class CreditSettings(BaseModel):

@@ -40,12 +40,33 @@ def group() -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="an extra PEM public key that may have signed older heads (repeatable)",
 )
+@click.option(
+    "--against",
+    "against",
+    multiple=True,
+    metavar="HEAD_FILE_OR_URL",
+    help="a tree head obtained elsewhere (a JSON file, or an http(s) URL answering with the public "
+    "tree-head JSON): the log's first tree_size events must reproduce its root (repeatable)",
+)
+@click.option(
+    "--key",
+    "anchor_key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="the platform public key or certificate (PEM) that --against heads must verify with "
+    "(default: the platform key in KEY_DIR)",
+)
 @click.option("--quiet", is_flag=True, help="no progress bar")
-def verify(public_keys: tuple[Path, ...], quiet: bool) -> None:
+def verify(
+    public_keys: tuple[Path, ...], against: tuple[str, ...], anchor_key: Path | None, quiet: bool
+) -> None:
     """Recompute every event hash and every stored tree head; name the first event that was
-    altered, removed or inserted. Exit code 1 on any problem."""
+    altered, removed or inserted; check that heads were signed on schedule, that no event is
+    backdated before a head, and that the log matches heads obtained elsewhere (--against).
+    Exit code 1 on any problem."""
+    import datetime as dt
+
     from tenderhall.audit.models import AuditEvent
-    from tenderhall.audit.service import verify_log
+    from tenderhall.audit.verification import AnchorError, anchor_from_json, verify_log
     from tenderhall.db import Database
     from tenderhall.signing import platform_signer
 
@@ -55,6 +76,14 @@ def verify(public_keys: tuple[Path, ...], quiet: bool) -> None:
     for path in public_keys:
         pem = path.read_text()
         keys[_key_id(pem)] = pem
+    anchor_pem = _public_key_pem(anchor_key.read_text()) if anchor_key else signer.public_key_pem
+    try:
+        anchors = [anchor_from_json(_fetch(source), anchor_pem, source) for source in against]
+    except AnchorError as exc:
+        raise click.ClickException(f"{exc.en}\n{exc.zh}") from exc
+    grace = dt.timedelta(
+        seconds=settings.jobs.tree_head_interval_seconds * settings.jobs.tree_head_grace_intervals
+    )
     db = Database(settings.database_url)
     try:
         with db.sync_sessions() as session:
@@ -69,14 +98,24 @@ def verify(public_keys: tuple[Path, ...], quiet: bool) -> None:
                 transient=True,
             ) as progress:
                 task = progress.add_task("events", total=total)
-                report = verify_log(session, keys, progress=lambda n: progress.advance(task, n))
+                report = verify_log(
+                    session,
+                    keys,
+                    progress=lambda n: progress.advance(task, n),
+                    grace=grace,
+                    anchors=anchors,
+                )
             session.rollback()
     finally:
         db.dispose()
     if report.ok:
+        anchored = ""
+        if report.anchors:
+            n = report.anchors_checked
+            anchored = f"; matches {n} head{'' if n == 1 else 's'} obtained elsewhere / 与外部树头一致"
         click.echo(
             f"audit log OK: {report.events} events, {report.heads_checked} of {report.heads} tree heads "
-            "verified / 审计日志完好"
+            f"verified{anchored} / 审计日志完好"
         )
         return
     first = report.first
@@ -86,6 +125,42 @@ def verify(public_keys: tuple[Path, ...], quiet: bool) -> None:
     for p in report.problems[1:]:
         click.echo(f"also [{p.kind}]: {p.en}", err=True)
     sys.exit(1)
+
+
+def _public_key_pem(pem: str) -> str:
+    """The public key of a PEM public key or certificate."""
+    from cryptography import x509
+
+    if "BEGIN CERTIFICATE" in pem:
+        key = x509.load_pem_x509_certificate(pem.encode()).public_key()
+        return key.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        ).decode()
+    serialization.load_pem_public_key(pem.encode())  # refuses what is not a public key
+    return pem
+
+
+def _fetch(source: str) -> str:
+    """A head's JSON from a file or an http(s) URL."""
+    from tenderhall.audit.verification import AnchorError
+
+    if source.startswith(("http://", "https://")):
+        import httpx
+
+        try:
+            r = httpx.get(source, timeout=30, follow_redirects=True)
+            r.raise_for_status()
+        except httpx.HTTPError as exc:
+            raise AnchorError(
+                f"无法获取树头 {source}：{exc}", f"Could not fetch the tree head {source}: {exc}"
+            ) from exc
+        return r.text
+    try:
+        return Path(source).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise AnchorError(
+            f"无法读取树头文件 {source}：{exc}", f"Could not read the tree head file {source}: {exc}"
+        ) from exc
 
 
 @group.command()

@@ -51,40 +51,78 @@ def root(leaves: Sequence[bytes]) -> bytes:
 
 def inclusion_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:
     """PATH(m, D[n]): the audit path for leaf ``index`` in the tree of ``leaves``."""
-    n = len(leaves)
-    if not 0 <= index < n:
-        raise ValueError(f"leaf index {index} is outside a tree of size {n}")
-    return _path(index, leaves)
-
-
-def _path(m: int, d: Sequence[bytes]) -> list[bytes]:
-    n = len(d)
-    if n == 1:
-        return []
-    k = _split(n)
-    if m < k:
-        return [*_path(m, d[:k]), root(d[k:])]
-    return [*_path(m - k, d[k:]), root(d[:k])]
+    return [root(leaves[lo:hi]) for lo, hi in inclusion_ranges(index, len(leaves))]
 
 
 def consistency_proof(leaves: Sequence[bytes], first: int) -> list[bytes]:
     """PROOF(m, D[n]): proves the tree of the first ``first`` leaves is a prefix of ``leaves``."""
-    n = len(leaves)
-    if not 0 < first <= n:
-        raise ValueError(f"first size {first} must be between 1 and {n}")
-    if first == n:
-        return []
-    return _subproof(first, leaves, True)
+    return [root(leaves[lo:hi]) for lo, hi in consistency_ranges(first, len(leaves))]
 
 
-def _subproof(m: int, d: Sequence[bytes], b: bool) -> list[bytes]:
-    n = len(d)
-    if m == n:
-        return [] if b else [root(d)]
-    k = _split(n)
-    if m <= k:
-        return [*_subproof(m, d[:k], b), root(d[k:])]
-    return [*_subproof(m - k, d[k:], False), root(d[:k])]
+# --- proofs as leaf ranges: each proof element is MTH(D[lo:hi]) of one range --------------------
+
+
+def inclusion_ranges(index: int, tree_size: int) -> list[tuple[int, int]]:
+    """The leaf ranges ``[lo, hi)`` whose roots form PATH(index, D[tree_size]), in proof order."""
+    if not 0 <= index < tree_size:
+        raise ValueError(f"leaf index {index} is outside a tree of size {tree_size}")
+    out: list[tuple[int, int]] = []
+    lo, hi = 0, tree_size
+    while hi - lo > 1:
+        k = _split(hi - lo)
+        if index < lo + k:
+            out.append((lo + k, hi))
+            hi = lo + k
+        else:
+            out.append((lo, lo + k))
+            lo += k
+    out.reverse()
+    return out
+
+
+def consistency_ranges(first: int, tree_size: int) -> list[tuple[int, int]]:
+    """The leaf ranges whose roots form PROOF(first, D[tree_size]) (RFC 6962 2.1.2), in order."""
+    if not 0 < first <= tree_size:
+        raise ValueError(f"first size {first} must be between 1 and {tree_size}")
+    out: list[tuple[int, int]] = []
+    m, lo, hi, whole = first, 0, tree_size, True
+    while m != hi - lo:
+        k = _split(hi - lo)
+        if m <= k:
+            out.append((lo + k, hi))
+            hi = lo + k
+        else:
+            out.append((lo, lo + k))
+            m, lo, whole = m - k, lo + k, False
+    if not whole:
+        out.append((lo, hi))
+    out.reverse()
+    return out
+
+
+def perfect_subtrees(lo: int, hi: int) -> list[tuple[int, int]]:
+    """The complete subtrees ``(level, index)`` (leaves ``[index·2^level, (index+1)·2^level)``)
+    whose right fold is MTH(D[lo:hi]), left to right. ``lo`` must be a multiple of the smallest
+    power of two ≥ ``hi - lo``, as it is for every range of a proof (and for ``lo = 0``)."""
+    n = hi - lo
+    if n <= 0:
+        raise ValueError(f"empty leaf range [{lo}, {hi})")
+    if lo % (1 << (n - 1).bit_length()):
+        raise ValueError(f"leaf range [{lo}, {hi}) is not a subtree range of an RFC 6962 tree")
+    out = []
+    for level in range(n.bit_length() - 1, -1, -1):
+        if n >> level & 1:
+            out.append((level, lo >> level))
+            lo += 1 << level
+    return out
+
+
+def fold(subtrees: Sequence[bytes]) -> bytes:
+    """MTH from the hashes of :func:`perfect_subtrees`: ``H(s0, H(s1, … H(sk-1, sk)))``."""
+    h = subtrees[-1]
+    for left in reversed(subtrees[:-1]):
+        h = node_hash(left, h)
+    return h
 
 
 def verify_inclusion(
@@ -156,14 +194,20 @@ class RootAccumulator:
         self._stack: list[tuple[int, bytes]] = []  # (subtree size, hash), sizes strictly decreasing
         self.size = 0
 
-    def add(self, leaf: bytes) -> None:
-        size, h = 1, leaf
+    def add(self, leaf: bytes) -> list[tuple[int, bytes]]:
+        """Add the next leaf; returns the complete subtrees it completed, as ``(level, hash)``
+        (the subtree of level ``L`` ends at this leaf: its index is ``(size >> L) - 1``)."""
+        size, h, level = 1, leaf, 0
+        completed = []
         while self._stack and self._stack[-1][0] == size:
             left_size, left = self._stack.pop()
             h = node_hash(left, h)
             size += left_size
+            level += 1
+            completed.append((level, h))
         self._stack.append((size, h))
         self.size += 1
+        return completed
 
     def root(self) -> bytes:
         if not self._stack:

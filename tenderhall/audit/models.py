@@ -41,3 +41,16 @@ class TreeHead(SQLModel, table=True):
     signed_at: dt.datetime = utc_field()
     signature: str  # base64, platform key over the canonical head
     key_id: str = Field(max_length=64)
+
+
+class AuditNode(SQLModel, table=True):
+    """A complete RFC 6962 subtree of the log: the root of leaves ``[idx·2^level, (idx+1)·2^level)``
+    (level ≥ 1; the leaves are the events). Every complete subtree of the signed part of the log is
+    stored, so a proof needs O(log n) lookups. Append-only like the events (triggers, migration
+    kernel0003); built by :func:`tenderhall.audit.service.extend_nodes`."""
+
+    __tablename__ = "core_audit_node"
+
+    level: int = Field(primary_key=True)
+    idx: int = Field(primary_key=True)
+    hash: str = Field(max_length=64)  # hex

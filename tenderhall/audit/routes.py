@@ -24,13 +24,16 @@ KEY_PATH = "/.well-known/tenderhall-signing-key.pem"
 CERT_PATH = "/.well-known/tenderhall-signing-cert.pem"
 
 VERIFY_HEAD_ZH = (
-    "树头签名覆盖 signed_payload（UTF-8 字节）。用平台公钥验证："
+    "树头签名覆盖 signed_payload（规范 JSON 字符串的 UTF-8 字节，其中的 tree_size、root_hash、"
+    "timestamp、key_id 与本树头相同）。用平台公钥验证："
     "base64 解码 signature 得到 DER 格式 ECDSA-SHA256 签名，"
     "例如 openssl dgst -sha256 -verify tenderhall-signing-key.pem -signature sig.der payload.json。"
     "root_hash 是前 tree_size 条审计事件的 RFC 6962 Merkle 根。"
 )
 VERIFY_HEAD_EN = (
-    "The signature covers signed_payload (its UTF-8 bytes). Verify it with the platform public key: "
+    "The signature covers signed_payload (the UTF-8 bytes of that canonical JSON string, which "
+    "repeats this head's tree_size, root_hash, timestamp and key_id). Verify it with the platform "
+    "public key: "
     "base64-decode signature to a DER ECDSA-SHA256 signature, e.g. openssl dgst -sha256 -verify "
     "tenderhall-signing-key.pem -signature sig.der payload.json. root_hash is the RFC 6962 Merkle root "
     "of the first tree_size audit events."
@@ -55,6 +58,7 @@ VERIFY_CONSISTENCY_EN = (
 
 def head_out(head: TreeHead, settings: Settings) -> TreeHeadOut:
     base = settings.base_url.rstrip("/")
+    payload = service.signed_bytes(head).decode()
     return TreeHeadOut(
         tree_size=head.tree_size,
         root_hash=head.root_hash,
@@ -63,10 +67,11 @@ def head_out(head: TreeHead, settings: Settings) -> TreeHeadOut:
         ],
         key_id=head.key_id,
         signature=head.signature,
+        signed_payload=payload,
         how_to_verify=HowToVerify(
             zh=VERIFY_HEAD_ZH,
             en=VERIFY_HEAD_EN,
-            signed_payload=service.signed_bytes(head).decode(),
+            signed_payload=payload,
             public_key_url=base + KEY_PATH,
             certificate_url=base + CERT_PATH,
         ),

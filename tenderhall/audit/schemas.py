@@ -24,6 +24,7 @@ class TreeHeadOut:
     timestamp: str
     key_id: str
     signature: str
+    signed_payload: str  # the exact canonical JSON (UTF-8) the signature covers
     how_to_verify: HowToVerify
 
 

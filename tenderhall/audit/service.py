@@ -23,8 +23,7 @@ import base64
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -33,6 +32,7 @@ from sqlmodel import col
 
 from tenderhall.audit import merkle
 from tenderhall.audit.models import AuditEvent, TreeHead
+from tenderhall.audit.tree import TreeReader, extend_nodes
 from tenderhall.auth.principal import Principal
 from tenderhall.db import utcnow
 from tenderhall.errors import InvalidInput, NotFound
@@ -42,6 +42,7 @@ GENESIS_HASH = "0" * 64
 LOG_ID = "tenderhall-audit-log"
 HEAD_VERSION = 1
 _ADVISORY_LOCK_KEY = 7_310_001  # serialises appends to the chain on PostgreSQL
+_TREE_LOCK_KEY = 7_310_002  # serialises builders of the stored tree (signers of heads)
 
 
 def canonical(obj: Any) -> bytes:
@@ -66,9 +67,13 @@ def compute_hash(prev_hash: str, e: Any) -> str:
     return hashlib.sha256(prev_hash.encode() + canonical(event_payload(e))).hexdigest()
 
 
+_STAGED = "tenderhall.audit.staged"  # session.info key: events recorded, not yet sequenced
+
+
 def _lock_chain(session: Session) -> None:
-    """Serialise writers of the chain. PostgreSQL: a transaction-scoped advisory lock; SQLite:
-    writers already hold the database write lock from BEGIN IMMEDIATE (tenderhall.db)."""
+    """Serialise writers of the chain. PostgreSQL: a transaction-scoped advisory lock (released by
+    the COMMIT that follows); SQLite: writers already hold the database write lock from BEGIN
+    IMMEDIATE (tenderhall.db)."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_LOCK_KEY})
 
@@ -82,28 +87,89 @@ def record(
     summary: str,
     data: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append one event to the chain, in the caller's transaction."""
-    _lock_chain(session)
-    last = session.execute(
-        sa.select(col(AuditEvent.seq), col(AuditEvent.hash)).order_by(col(AuditEvent.seq).desc()).limit(1)
-    ).first()
-    seq, prev = (last[0] + 1, last[1]) if last else (0, GENESIS_HASH)
+    """Record one event in the caller's transaction.
+
+    The event is staged, not yet in the chain: its position (seq), prev_hash, time (occurred_at)
+    and hash are given when the transaction commits (:func:`sequence_staged`), in the short step
+    that holds the chain lock, so that audited transactions do not queue behind one another while
+    they work. Until then ``seq``, ``hash`` and ``id`` are None; after the commit the returned
+    object carries them. A rolled-back transaction (or savepoint) leaves nothing."""
+    session.connection()  # the transaction is open (and will be committed) even if nothing else is written
     event = AuditEvent(
-        seq=seq,
-        occurred_at=utcnow(),
+        seq=None,  # type: ignore[arg-type]  # given at commit
+        occurred_at=None,  # type: ignore[arg-type]
         actor=(actor.audit_name if isinstance(actor, Principal) else actor)[:200],
         action=action,
         object_type=object_type,
         object_id=str(object_id),
         summary=summary[:1000],
         data=json.loads(canonical(data or {})),
-        prev_hash=prev,
-        hash="",
+        prev_hash="",
+        hash=None,  # type: ignore[arg-type]
     )
-    event.hash = compute_hash(prev, event)
-    session.add(event)
-    session.flush()
+    txn = session.get_nested_transaction() or session.get_transaction()
+    session.info.setdefault(_STAGED, []).append((event, txn))
     return event
+
+
+def sequence_staged(session: Session) -> list[AuditEvent]:
+    """Give the events staged in ``session`` their chain positions and insert them: take the chain
+    lock, read the chain's head, assign seq, prev_hash, occurred_at (now: chain order and time
+    agree) and hash in the order they were recorded. Runs at commit (before_commit); the lock is
+    held from here to the end of the COMMIT. Returns the events sequenced."""
+    staged = session.info.pop(_STAGED, None)
+    if not staged:
+        return []
+    session.flush()  # the transaction's own changes first, outside the chain lock
+    _lock_chain(session)
+    last = session.execute(
+        sa.select(col(AuditEvent.seq), col(AuditEvent.hash)).order_by(col(AuditEvent.seq).desc()).limit(1)
+    ).first()
+    seq, prev = (last[0] + 1, last[1]) if last else (0, GENESIS_HASH)
+    now = utcnow()
+    events = [e for e, _ in staged]
+    for event in events:
+        event.seq, event.occurred_at, event.prev_hash = seq, now, prev
+        event.hash = prev = compute_hash(prev, event)
+        seq += 1
+    session.add_all(events)
+    session.flush()
+    return events
+
+
+@sa.event.listens_for(Session, "before_commit")
+def _sequence_at_commit(session: Session) -> None:
+    if session.info.get(_STAGED) and not session.in_nested_transaction():
+        sequence_staged(session)
+
+
+@sa.event.listens_for(Session, "after_transaction_end")
+def _drop_at_end(session: Session, transaction: Any) -> None:
+    """A session's outermost transaction ended (committed: already sequenced; rolled back or
+    closed): nothing staged in it may reach the session's next transaction."""
+    if transaction.parent is None:
+        session.info.pop(_STAGED, None)
+
+
+@sa.event.listens_for(Session, "after_soft_rollback")
+def _drop_rolled_back(session: Session, previous_transaction: Any) -> None:
+    """Forget the events staged in a transaction (or savepoint) that was rolled back."""
+    staged = session.info.get(_STAGED)
+    if not staged:
+        return
+
+    def within(txn: Any) -> bool:
+        while txn is not None:
+            if txn is previous_transaction:
+                return True
+            txn = txn.parent
+        return False
+
+    kept = [(e, t) for e, t in staged if not within(t)]
+    if kept:
+        session.info[_STAGED] = kept
+    else:
+        session.info.pop(_STAGED, None)
 
 
 # --- tree heads ----------------------------------------------------------------------------------
@@ -163,15 +229,26 @@ def sign_tree_head(
     session: Session, signer: PlatformSigner, *, now: dt.datetime | None = None, force: bool = False
 ) -> TreeHead | None:
     """Sign a head over the whole log if it grew since the latest head (or ``force`` with an empty
-    log and no head yet). Returns the new head, or None when there was nothing new to sign."""
+    log and no head yet). Returns the new head, or None when there was nothing new to sign.
+
+    The stored nodes are extended first (outside the chain lock: committed events never change);
+    then, holding the chain lock (PostgreSQL; SQLite's writer lock), the size is read, the last few
+    nodes built, and the head timed and signed, so that every event sequenced after this head
+    has ``occurred_at`` ≥ its ``signed_at`` (``signed_at`` is truncated to the second, downwards,
+    so the truncation keeps that true). ``now`` (tests) replaces the clock."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _TREE_LOCK_KEY})
+    extend_nodes(session, log_size(session))
+    _lock_chain(session)
     size = log_size(session)
     latest = latest_tree_head(session)
     if latest is not None and latest.tree_size >= size:
         return None
     if size == 0 and not force:
         return None
+    extend_nodes(session, size)
     at = (now or utcnow()).astimezone(dt.UTC).replace(microsecond=0)
-    root_hex = merkle.root(leaf_hashes(session, size)).hex()
+    root_hex = TreeReader(session, size).root().hex()
     head = TreeHead(tree_size=size, root_hash=root_hex, signed_at=at, signature="", key_id=signer.key_id)
     head.signature = base64.b64encode(signer.sign(signed_bytes(head))).decode()
     session.add(head)
@@ -235,17 +312,18 @@ def inclusion_proof(session: Session, seq: int, tree_size: int | None = None) ->
             f"树（规模 {n}）中没有序号为 {seq} 的审计事件",
             f"There is no audit event with seq {seq} in the tree of size {n}",
         )
-    leaves = leaf_hashes(session, n)
     event_hash = session.execute(
         sa.select(col(AuditEvent.hash)).where(col(AuditEvent.seq) == seq)
     ).scalar_one()
+    ranges = merkle.inclusion_ranges(seq, n)
+    root_hash, *path = TreeReader(session, n).roots([(0, n), *ranges])
     return InclusionProof(
         seq=seq,
         tree_size=n,
         event_hash=event_hash,
-        leaf_hash=leaves[seq].hex(),
-        root_hash=merkle.root(leaves).hex(),
-        path=[p.hex() for p in merkle.inclusion_proof(leaves, seq)],
+        leaf_hash=merkle.leaf_hash(event_hash).hex(),
+        root_hash=root_hash.hex(),
+        path=[p.hex() for p in path],
         head=tree_head_of_size(session, n),
     )
 
@@ -260,214 +338,15 @@ def consistency_proof(session: Session, first: int, second: int | None = None) -
             f"一致性证明要求 1 ≤ first ≤ second，实际 first={m}，second={n}",
             f"A consistency proof needs 1 ≤ first ≤ second; got first={m}, second={n}",
         )
-    leaves = leaf_hashes(session, n)
+    first_root, second_root, *path = TreeReader(session, n).roots(
+        [(0, m), (0, n), *merkle.consistency_ranges(m, n)]
+    )
     return ConsistencyProof(
         first=m,
         second=n,
-        first_root=merkle.root(leaves[:m]).hex(),
-        second_root=merkle.root(leaves).hex(),
-        path=[p.hex() for p in merkle.consistency_proof(leaves, m)],
+        first_root=first_root.hex(),
+        second_root=second_root.hex(),
+        path=[p.hex() for p in path],
         first_head=tree_head_of_size(session, m),
         second_head=tree_head_of_size(session, n),
     )
-
-
-# --- verification of the whole log ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Problem:
-    kind: str  # altered | removed | inserted | head_mismatch | head_signature | head_beyond_log
-    seq: int | None
-    event_id: int | None
-    zh: str
-    en: str
-
-    def __str__(self) -> str:
-        return f"{self.en} / {self.zh}"
-
-
-@dataclass
-class VerifyReport:
-    events: int = 0
-    heads: int = 0
-    heads_checked: int = 0
-    problems: list[Problem] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    @property
-    def first(self) -> Problem | None:
-        return self.problems[0] if self.problems else None
-
-
-def _iter_events(session: Session, batch: int = 5000) -> Iterator[Any]:
-    """Plain rows (not ORM objects: 3-4x faster on long logs) with the event's attribute names."""
-    table = AuditEvent.__table__  # type: ignore[attr-defined]
-    stmt = sa.select(table).order_by(table.c.seq).execution_options(yield_per=batch)
-    yield from session.execute(stmt)
-
-
-def _hash_at_seq(e: Any, seq: int) -> str:
-    payload = event_payload(e)
-    payload["seq"] = seq
-    return hashlib.sha256(e.prev_hash.encode() + canonical(payload)).hexdigest()
-
-
-def _describe(e: Any) -> str:
-    return f"seq {e.seq} (id {e.id}, {e.action} {e.object_type}:{e.object_id})"
-
-
-def verify_log(
-    session: Session,
-    public_keys: dict[str, str],
-    *,
-    progress: Callable[[int], None] | None = None,
-) -> VerifyReport:
-    """Recompute the whole chain and every stored tree head; report problems, earliest first.
-
-    ``public_keys`` maps key ids to PEM public keys that may have signed heads. The chain walk
-    names the first event that was altered, removed or inserted; the heads catch rewrites that
-    recomputed every later hash (a rewrite before a signed head's size changes its root).
-    """
-    report = VerifyReport()
-    heads = list(
-        session.execute(sa.select(TreeHead).order_by(col(TreeHead.tree_size), col(TreeHead.id))).scalars()
-    )
-    report.heads = len(heads)
-    pending_heads = list(heads)
-    acc = merkle.RootAccumulator()
-    chain_broken = False
-
-    def check_heads_at(size: int) -> None:
-        while pending_heads and pending_heads[0].tree_size == size:
-            head = pending_heads.pop(0)
-            report.heads_checked += 1
-            key = public_keys.get(head.key_id)
-            if key is None or not verify_tree_head(head, key):
-                report.problems.append(
-                    Problem(
-                        "head_signature",
-                        None,
-                        None,
-                        f"树头（规模 {head.tree_size}，id {head.id}）的平台签名无效或签名密钥未知",
-                        f"Tree head of size {head.tree_size} (id {head.id}) has an invalid platform "
-                        "signature or an unknown signing key",
-                    )
-                )
-            if not chain_broken and acc.root().hex() != head.root_hash:
-                report.problems.append(
-                    Problem(
-                        "head_mismatch",
-                        None,
-                        None,
-                        f"前 {head.tree_size} 条事件与 {_timestamp(head.signed_at)} 签名的树头不一致："
-                        f"该规模之前的历史被改写（包括重算后续哈希的改写）",
-                        f"The first {head.tree_size} events no longer match the tree head signed at "
-                        f"{_timestamp(head.signed_at)}: history before that size was rewritten "
-                        "(with every later hash recomputed)",
-                    )
-                )
-
-    expected_seq = 0
-    prev_hash = GENESIS_HASH
-    prev_event: Any = None
-    prevprev_hash: str | None = None
-    check_heads_at(0)
-    for e in _iter_events(session):
-        report.events += 1
-        if progress is not None:
-            progress(1)
-        if chain_broken:
-            continue
-        problem: Problem | None = None
-        content_ok = compute_hash(e.prev_hash, e) == e.hash
-        if e.prev_hash != prev_hash:
-            if prev_event is not None and e.prev_hash == prevprev_hash:
-                problem = Problem(
-                    "inserted",
-                    prev_event.seq,
-                    prev_event.id,
-                    f"审计事件 {_describe(prev_event)} 是插入的：下一条事件的前序哈希跳过了它",
-                    f"Audit event {_describe(prev_event)} was inserted: the next event's prev_hash skips it",
-                )
-            elif e.seq != expected_seq:
-                problem = Problem(
-                    "removed",
-                    expected_seq,
-                    None,
-                    f"审计事件 seq {expected_seq}–{e.seq - 1} 被删除（位于 {_describe(e)} 之前）",
-                    f"Audit event(s) seq {expected_seq}–{e.seq - 1} were removed (just before "
-                    f"{_describe(e)})",
-                )
-            elif not content_ok and any(_hash_at_seq(e, s) == e.hash for s in range(e.seq + 1, e.seq + 65)):
-                original = next(s for s in range(e.seq + 1, e.seq + 65) if _hash_at_seq(e, s) == e.hash)
-                problem = Problem(
-                    "removed",
-                    expected_seq,
-                    None,
-                    f"{original - e.seq} 条审计事件在 seq {expected_seq} 处被删除，其后事件被重新编号"
-                    f"（{_describe(e)} 原为 seq {original}）",
-                    f"{original - e.seq} audit event(s) were removed at seq {expected_seq} and later "
-                    f"events renumbered ({_describe(e)} was seq {original})",
-                )
-            elif prev_event is not None and content_ok:
-                problem = Problem(
-                    "altered",
-                    prev_event.seq,
-                    prev_event.id,
-                    f"审计事件 {_describe(prev_event)} 被改写并重算了哈希：下一条事件仍指向其原哈希",
-                    f"Audit event {_describe(prev_event)} was altered and its hash recomputed: the "
-                    "next event still points at its original hash",
-                )
-            else:
-                problem = Problem(
-                    "inserted" if content_ok else "altered",
-                    e.seq,
-                    e.id,
-                    f"审计事件 {_describe(e)} 与前一条事件不相连（被插入或被改写）",
-                    f"Audit event {_describe(e)} does not link to the previous event (inserted or altered)",
-                )
-        elif not content_ok:
-            problem = Problem(
-                "altered",
-                e.seq,
-                e.id,
-                f"审计事件 {_describe(e)} 的内容被修改：重新计算的哈希与记录不符",
-                f"Audit event {_describe(e)} was altered: its recomputed hash does not match the stored one",
-            )
-        elif e.seq != expected_seq:
-            problem = Problem(
-                "removed",
-                expected_seq,
-                None,
-                f"审计事件 seq {expected_seq}–{e.seq - 1} 被删除（位于 {_describe(e)} 之前）",
-                f"Audit event(s) seq {expected_seq}–{e.seq - 1} were removed (just before {_describe(e)})",
-            )
-        if problem is not None:
-            report.problems.append(problem)
-            chain_broken = True
-            continue
-        acc.add(merkle.leaf_hash(e.hash))
-        prevprev_hash, prev_hash, prev_event = prev_hash, e.hash, e
-        expected_seq += 1
-        check_heads_at(acc.size)
-
-    for head in pending_heads:  # heads larger than the (intact part of the) log
-        if chain_broken:
-            break
-        report.problems.append(
-            Problem(
-                "removed",
-                expected_seq,
-                None,
-                f"树头（规模 {head.tree_size}）签名时已有 {head.tree_size} 条事件，现在只剩 "
-                f"{expected_seq} 条：从 seq {expected_seq} 起的事件被删除",
-                f"The tree head of size {head.tree_size} was signed over {head.tree_size} events but "
-                f"only {expected_seq} remain: events from seq {expected_seq} on were removed",
-            )
-        )
-        break
-    return report

@@ -4,7 +4,9 @@ heads, and `tenderhall audit verify` naming the first tampered event (SQLite and
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
+import itertools
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +17,7 @@ from click.testing import CliRunner, Result
 
 from tenderhall.audit import merkle
 from tenderhall.audit.cli import group as audit_cli
-from tenderhall.audit.models import AuditEvent, TreeHead
+from tenderhall.audit.models import AuditEvent, AuditNode, TreeHead
 from tenderhall.audit.service import (
     GENESIS_HASH,
     compute_hash,
@@ -24,8 +26,8 @@ from tenderhall.audit.service import (
     record,
     sign_tree_head,
     signed_bytes,
-    verify_log,
 )
+from tenderhall.audit.verification import verify_log
 from tenderhall.auth.models import Role
 from tenderhall.auth.principal import Principal
 from tenderhall.db import Database
@@ -110,6 +112,122 @@ def test_concurrent_appends_keep_a_single_unbroken_chain(db: Database, settings:
     with db.unit_of_work() as s:
         report = verify_log(s, {})
     assert report.ok, report.problems
+
+
+def test_concurrent_multi_event_transactions_keep_one_contiguous_verified_chain(db: Database) -> None:
+    """Several threads commit transactions of three events each (beside an unaudited read) at the
+    same time: positions are handed out at commit, so the chain must stay contiguous and verify,
+    and each transaction's events must be adjacent and in the order they were recorded."""
+    errors: list[BaseException] = []
+
+    def worker(k: int) -> None:
+        try:
+            for i in range(6):
+                with db.unit_of_work() as s:
+                    for j in range(3):
+                        record(s, f"worker-{k}", "test.batch", "thing", f"{k}-{i}-{j}", "批量写入")
+                    s.execute(sa.text("SELECT 1"))
+        except BaseException as exc:  # noqa: BLE001 - surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    events = _events(db)
+    assert [e.seq for e in events] == list(range(72))
+    for start in range(0, 72, 3):  # a transaction's three events are adjacent, j = 0, 1, 2
+        ids = [e.object_id for e in events[start : start + 3]]
+        assert [i.rsplit("-", 1)[0] for i in ids] == [ids[0].rsplit("-", 1)[0]] * 3
+        assert [i.rsplit("-", 1)[1] for i in ids] == ["0", "1", "2"]
+    assert all(a.occurred_at <= b.occurred_at for a, b in itertools.pairwise(events))
+    with db.unit_of_work() as s:
+        report = verify_log(s, {})
+    assert report.ok, report.problems
+
+
+def test_an_open_audited_transaction_does_not_hold_up_another_until_it_commits(db: Database) -> None:
+    """Transaction A records an event and stays open; transaction B records and commits without
+    waiting for A (on PostgreSQL; SQLite writers hold the database write lock from BEGIN anyway)."""
+    if db.dialect != "postgresql":
+        pytest.skip("SQLite serialises writing transactions from BEGIN IMMEDIATE by design")
+    b_done = threading.Event()
+    b_errors: list[BaseException] = []
+
+    def transaction_b() -> None:
+        try:
+            with db.unit_of_work() as s:
+                record(s, "system", "test.b", "thing", "b", "事务 B")
+            b_done.set()
+        except BaseException as exc:  # noqa: BLE001 - surfaced below
+            b_errors.append(exc)
+
+    with db.unit_of_work() as a:
+        record(a, "system", "test.a", "thing", "a", "事务 A")
+        a.execute(sa.text("SELECT 1"))  # A's transaction is open on the server
+        b = threading.Thread(target=transaction_b)
+        b.start()
+        committed_while_a_open = b_done.wait(timeout=20)
+    b.join(timeout=20)
+    assert not b_errors
+    assert committed_while_a_open, "transaction B waited for transaction A to end"
+    events = _events(db)
+    assert [(e.seq, e.action) for e in events] == [(0, "test.b"), (1, "test.a")]
+    assert events[1].prev_hash == events[0].hash
+
+
+def test_an_event_is_sequenced_and_timed_at_commit(db: Database) -> None:
+    """``record`` stages the event; its position, time and hash are given at commit, so the
+    chain's order and its times agree."""
+    with db.unit_of_work() as s:
+        staged = record(s, "system", "test.staged", "thing", 1, "暂存")
+        assert staged.id is None
+        assert staged.seq is None
+        assert s.execute(sa.select(sa.func.count()).select_from(AuditEvent)).scalar_one() == 0
+        before_commit = dt.datetime.now(dt.UTC)
+    assert staged.seq == 0
+    assert staged.id is not None
+    assert staged.occurred_at >= before_commit
+    assert staged.hash == compute_hash(GENESIS_HASH, staged)
+    assert _events(db)[0].occurred_at == staged.occurred_at
+
+
+class _Boom(Exception):
+    pass
+
+
+def test_a_rolled_back_transaction_leaves_no_event_and_no_gap(db: Database) -> None:
+    with contextlib.suppress(_Boom), db.unit_of_work() as s:
+        record(s, "system", "test.lost", "thing", 1, "回滚")
+        raise _Boom
+    with db.unit_of_work() as s:
+        record(s, "system", "test.kept", "thing", 2, "保留")
+    assert [(e.seq, e.action) for e in _events(db)] == [(0, "test.kept")]
+
+
+def test_a_session_closed_without_commit_does_not_carry_its_events_into_its_next_transaction(
+    db: Database,
+) -> None:
+    s = db.sync_sessions()
+    record(s, "system", "test.abandoned", "thing", 1, "未提交即关闭")
+    s.close()
+    record(s, "system", "test.next", "thing", 2, "下一个事务")
+    s.commit()
+    s.close()
+    assert [e.action for e in _events(db)] == ["test.next"]
+
+
+def test_an_event_recorded_in_a_rolled_back_savepoint_is_not_recorded(db: Database) -> None:
+    with db.unit_of_work() as s:
+        record(s, "system", "test.outer", "thing", 1, "外层")
+        with contextlib.suppress(_Boom), s.begin_nested():
+            record(s, "system", "test.inner_lost", "thing", 2, "保存点回滚")
+            raise _Boom
+        with s.begin_nested():
+            record(s, "system", "test.inner_kept", "thing", 3, "保存点提交")
+    assert [e.action for e in _events(db)] == ["test.outer", "test.inner_kept"]
 
 
 def test_application_session_cannot_update_an_event(db: Database) -> None:
@@ -366,3 +484,87 @@ def test_audit_head_command_signs_once_per_growth(db: Database, settings: Settin
     assert "unchanged" in again.output
     with db.unit_of_work() as s:
         assert s.execute(sa.select(sa.func.count()).select_from(TreeHead)).scalar_one() == 1
+
+
+def _reference_nodes(db: Database, size: int) -> dict[tuple[int, int], str]:
+    """Every complete subtree (level ≥ 1) of the first ``size`` events, from the leaves."""
+    leaves = [merkle.leaf_hash(e.hash) for e in _events(db)[:size]]
+    out = {}
+    level = 1
+    while 1 << level <= size:
+        for idx in range(size >> level):
+            out[(level, idx)] = merkle.root(leaves[idx << level : (idx + 1) << level]).hex()
+        level += 1
+    return out
+
+
+def _stored_nodes(db: Database) -> dict[tuple[int, int], str]:
+    with db.unit_of_work() as s:
+        return {(n.level, n.idx): n.hash for n in s.execute(sa.select(AuditNode)).scalars()}
+
+
+def test_signing_a_head_stores_every_complete_subtree_built_on_from_the_last_leaf(
+    db: Database, settings: Settings
+) -> None:
+    signer = platform_signer(settings)
+    _append(db, 5)
+    with db.unit_of_work() as s:
+        sign_tree_head(s, signer)
+    first = _stored_nodes(db)
+    assert first == _reference_nodes(db, 5)
+    _append(db, 14, start=5)
+    with db.unit_of_work() as s:
+        sign_tree_head(s, signer)
+    second = _stored_nodes(db)
+    assert second == _reference_nodes(db, 19)
+    assert {k: second[k] for k in first} == first
+
+
+def test_stored_tree_nodes_cannot_be_updated_or_deleted(db: Database, settings: Settings) -> None:
+    _append(db, 4)
+    with db.unit_of_work() as s:
+        sign_tree_head(s, platform_signer(settings))
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"), db.unit_of_work() as s:
+        s.execute(sa.update(AuditNode).values(hash="0" * 64))
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"), db.unit_of_work() as s:
+        s.execute(sa.delete(AuditNode))
+    assert _stored_nodes(db) == _reference_nodes(db, 4)
+
+
+def test_proofs_over_built_nodes_and_an_unbuilt_tail_verify_and_read_no_leaf_prefix(
+    db: Database, settings: Settings
+) -> None:
+    """Proofs come from stored nodes (plus the leaves after the last build): a few statements,
+    none of which reads the events from seq 0 up; and they match the all-leaves definitions."""
+    _append(db, 37)
+    with db.unit_of_work() as s:
+        sign_tree_head(s, platform_signer(settings))
+    _append(db, 6, start=37)  # a tail of 6 events no build has covered
+    leaves = [merkle.leaf_hash(e.hash) for e in _events(db)]
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    sa.event.listen(db.sync_engine, "before_cursor_execute", seen)
+    try:
+        with db.unit_of_work() as s:
+            for n in (1, 2, 36, 37, 38, 43):
+                for seq in {0, n // 2, n - 1}:
+                    statements.clear()
+                    p = inclusion_proof(s, seq, n)
+                    assert [bytes.fromhex(x) for x in p.path] == merkle.inclusion_proof(leaves[:n], seq)
+                    assert p.root_hash == merkle.root(leaves[:n]).hex()
+                    assert len(statements) <= 6, statements
+                for m in {1, n // 3 or 1, n - 1 or 1, n}:
+                    statements.clear()
+                    c = consistency_proof(s, m, n)
+                    assert [bytes.fromhex(x) for x in c.path] == merkle.consistency_proof(leaves[:n], m)
+                    assert (c.first_root, c.second_root) == (
+                        merkle.root(leaves[:m]).hex(),
+                        merkle.root(leaves[:n]).hex(),
+                    )
+                    assert len(statements) <= 6, statements
+                    assert not any("core_audit_event.seq < " in x and ">=" not in x for x in statements)
+    finally:
+        sa.event.remove(db.sync_engine, "before_cursor_execute", seen)

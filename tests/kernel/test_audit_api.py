@@ -4,6 +4,7 @@ and the tree-head page, all without signing in."""
 from __future__ import annotations
 
 import base64
+import json
 
 from cryptography import x509
 from litestar.testing import TestClient
@@ -59,6 +60,26 @@ def test_latest_tree_head_verifies_with_the_published_key(
     assert not verify_signature(
         pem, payload.replace(b'"tree_size":3', b'"tree_size":2'), base64.b64decode(body["signature"])
     )
+
+
+def test_tree_head_carries_the_exact_signed_payload_beside_its_signature(
+    client: TestClient, db: Database, settings: Settings
+) -> None:
+    _append(db, 4)
+    _head(db, settings)
+    body = client.get("/api/audit/tree-head").json()
+    pem = client.get("/.well-known/tenderhall-signing-key.pem").text
+    payload = body["signed_payload"]
+    assert verify_signature(pem, payload.encode(), base64.b64decode(body["signature"]))
+    signed = json.loads(payload)
+    assert (signed["tree_size"], signed["root_hash"], signed["timestamp"], signed["key_id"]) == (
+        body["tree_size"],
+        body["root_hash"],
+        body["timestamp"],
+        body["key_id"],
+    )
+    assert payload == json.dumps(signed, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    assert "signed_payload" in body["how_to_verify"]["en"]
 
 
 def test_inclusion_proof_endpoint_proves_every_event(

@@ -72,3 +72,38 @@ def test_every_consistency_proof_verifies_and_a_rewritten_history_does_not() -> 
                 rewritten = merkle.root([*leaves[: m - 1], bytes(32), *leaves[m:]])
                 assert not merkle.verify_consistency(m, n, first_root, rewritten, proof)
     assert not merkle.verify_consistency(3, 2, bytes(32), bytes(32), [])
+
+
+def _subtree(leaves: list[bytes], level: int, index: int) -> bytes:
+    return merkle.root(leaves[index << level : (index + 1) << level])
+
+
+def test_every_proof_range_is_the_fold_of_complete_subtrees() -> None:
+    """Proof elements can be built from stored complete subtrees (level, index) alone."""
+    for n in range(1, 41):
+        leaves = _leaves(n)
+        ranges = {(0, n)}
+        for m in range(n):
+            ranges.update(merkle.inclusion_ranges(m, n))
+        for m in range(1, n + 1):
+            ranges.update(merkle.consistency_ranges(m, n))
+        for lo, hi in ranges:
+            parts = merkle.perfect_subtrees(lo, hi)
+            assert sum(1 << level for level, _ in parts) == hi - lo
+            assert merkle.fold([_subtree(leaves, lv, i) for lv, i in parts]) == _reference_root(leaves[lo:hi])
+
+
+def test_a_range_that_is_no_subtree_of_the_tree_is_refused() -> None:
+    with pytest.raises(ValueError, match="not a subtree range"):
+        merkle.perfect_subtrees(2, 6)
+
+
+def test_the_accumulator_reports_each_complete_subtree_when_its_last_leaf_arrives() -> None:
+    leaves = _leaves(37)
+    acc = merkle.RootAccumulator()
+    seen = {}
+    for leaf in leaves:
+        for level, h in acc.add(leaf):
+            seen[(level, (acc.size >> level) - 1)] = h
+    expected = {(lv, i): _subtree(leaves, lv, i) for lv in range(1, 6) for i in range(37 >> lv)}
+    assert seen == expected

@@ -66,3 +66,32 @@ def test_every_table_carries_its_domain_prefix() -> None:
     prefixes = ("core_", "credit_", "trading_", "evaluation_", "supervision_")
     unprefixed = [name for name in metadata.tables if not name.startswith(prefixes)]
     assert not unprefixed, f"tables without a domain prefix: {unprefixed}"
+
+
+def test_kernel0003_back_fills_the_tree_nodes_of_events_already_recorded(database_url: str) -> None:
+    from tenderhall.audit import merkle
+    from tenderhall.audit.service import record
+    from tenderhall.db import Database
+
+    cfg = _config(database_url)
+    command.downgrade(cfg, "credit0002")  # before the nodes table
+    db = Database(database_url)
+    try:
+        with db.unit_of_work() as s:
+            for i in range(11):
+                record(s, "system", "test.before_nodes", "thing", i, f"迁移前 {i}")
+        command.upgrade(cfg, "head")
+        with db.sync_engine.connect() as c:
+            hashes = [h for (h,) in c.execute(sa.text("SELECT hash FROM core_audit_event ORDER BY seq"))]
+            nodes = {
+                (lv, i): h for lv, i, h in c.execute(sa.text("SELECT level, idx, hash FROM core_audit_node"))
+            }
+    finally:
+        db.dispose()
+    leaves = [merkle.leaf_hash(h) for h in hashes]
+    expected = {
+        (lv, i): merkle.root(leaves[i << lv : (i + 1) << lv]).hex()
+        for lv in (1, 2, 3)
+        for i in range(11 >> lv)
+    }
+    assert nodes == expected
