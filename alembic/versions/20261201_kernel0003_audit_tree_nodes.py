@@ -5,7 +5,7 @@ tree heads need O(log n) lookups instead of every leaf. Append-only like core_au
 same kind of triggers). Back-filled here for the events already recorded (their contiguous prefix).
 
 Revision ID: kernel0003
-Revises: credit0002
+Revises: trading0003
 Create Date: 2026-12-01 21:45:00
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 
 
 revision: str = "kernel0003"
-down_revision: str | Sequence[str] | None = "credit0002"
+down_revision: str | Sequence[str] | None = "trading0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
