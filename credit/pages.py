@@ -6,7 +6,6 @@ Element ids and form field names are stable (a browser test relies on them)."""
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 from typing import Any
@@ -26,6 +25,7 @@ from credit.models import ChangeKind, Severity, Status, Violation
 from credit.service import catalog, public, push, records
 from credit.service.evidence import describe
 from credit.service.subjects import ID_PURPOSE, owns
+from tenderhall import csvsafe
 from tenderhall.auth.guards import requires
 from tenderhall.auth.models import Role
 from tenderhall.auth.principal import Principal
@@ -233,7 +233,7 @@ async def export_csv(
 
     def build(s: Session) -> bytes:
         buf = io.StringIO()
-        w = csv.writer(buf)
+        w = csvsafe.writer(buf)
         w.writerow(CSV_HEADER)
         for r in public.iter_public(s, query, max_rows=50_000):
             w.writerow(
