@@ -31,6 +31,7 @@ from tenderhall.auth.models import Role
 from tenderhall.auth.principal import Principal
 from tenderhall.db import Database, RequestSession, run
 from tenderhall.errors import InvalidInput
+from tenderhall.filenames import safe_filename
 from tenderhall.keys import secret_box
 from tenderhall.settings import Settings
 from tenderhall.web.i18n import current_language, local_time, pick
@@ -125,10 +126,11 @@ async def _store_upload(settings: Settings, upload: Any) -> dict[str, Any] | Non
         return None
     from tenderhall.blobs import BlobStore
 
+    name = safe_filename(upload.filename, max_length=200)
     store = BlobStore(settings.blob_dir)
     limit = credit_config(settings).evidence_max_bytes
     ref = await anyio.to_thread.run_sync(lambda: store.write_stream(upload.file, max_bytes=limit))
-    return {"type": "file", "sha256": ref.sha256, "name": upload.filename[:200], "size": ref.size}
+    return {"type": "file", "sha256": ref.sha256, "name": name, "size": ref.size}
 
 
 # --- public pages --------------------------------------------------------------------------------

@@ -46,6 +46,7 @@ from tenderhall.auth.models import Role
 from tenderhall.auth.principal import Principal
 from tenderhall.db import lock_for_update, utcnow
 from tenderhall.errors import Conflict, InvalidInput
+from tenderhall.filenames import safe_filename
 from tenderhall.jobs.outbox import enqueue
 from tenderhall.settings import Settings
 from tenderhall.web.i18n import local_time
@@ -238,6 +239,8 @@ def submit_defence(
     text = (text or "").strip()
     if not text:
         raise InvalidInput("申辩内容不能为空", "The defence must say something")
+    if file_name:
+        file_name = safe_filename(file_name, max_length=200)
     d = Defence(
         violation_id=pk(v),
         submitted_by=actor.audit_name,

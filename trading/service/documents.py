@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Iterator
-from pathlib import PurePosixPath, PureWindowsPath
+from pathlib import PurePosixPath
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -17,6 +17,7 @@ from tenderhall.auth.models import Organisation, Role
 from tenderhall.auth.principal import Principal
 from tenderhall.db import utcnow
 from tenderhall.errors import Forbidden, InvalidInput, NotFound, Unauthorized
+from tenderhall.filenames import safe_filename
 from tenderhall.settings import Settings
 from trading.exceptions import DocumentTooLarge, DocumentTypeRefused, DownloadsHidden, WrongState
 from trading.models import AFTER_OPENING, OPEN_STATES, Document, DocumentDownload, Tender, TenderState
@@ -47,10 +48,8 @@ CONTENT_TYPES = {
 
 
 def clean_filename(filename: str) -> str:
-    name = PureWindowsPath(PurePosixPath(filename or "").name).name.strip().replace("\x00", "")
-    if not name or name in (".", ".."):
-        raise InvalidInput("文件名不能为空", "The file needs a name")
-    return name[:255]
+    """The base name, refused (422) when empty or holding a control or bidi character."""
+    return safe_filename(filename, max_length=255)
 
 
 def check_upload(settings: Settings, filename: str, declared_size: int | None = None) -> str:
