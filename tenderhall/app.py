@@ -44,19 +44,37 @@ class StartupError(RuntimeError):
 
 
 def configure_logging(settings: Settings) -> None:
+    """One logging path for the kernel, the domains and every library, with no secret in it.
+
+    structlog renders its events (tracebacks as plain text, never with local variables: the
+    console renderer's default, rich, prints every frame's locals, headers and passwords with
+    them) and hands the line to the standard ``logging`` root, where uvicorn's, Litestar's,
+    dramatiq's and SQLAlchemy's records go too. Redaction runs in both: a structlog processor on
+    every field, and a record factory on every standard record (``tenderhall.redaction``)."""
+    from tenderhall.redaction import install_record_factory, redact_event
+
     level = getattr(logging, settings.log_level.upper(), logging.INFO)
+    install_record_factory()
     logging.basicConfig(level=level, format="%(message)s")
+    logging.getLogger().setLevel(level)
     processors: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,  # plain traceback text: no locals
+        redact_event,
     ]
     processors.append(
         structlog.processors.JSONRenderer()
         if settings.log_json
-        else structlog.dev.ConsoleRenderer(colors=False)
+        else structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)
     )
-    structlog.configure(processors=processors, wrapper_class=structlog.make_filtering_bound_logger(level))
+    structlog.configure(
+        processors=processors,
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        cache_logger_on_first_use=False,
+    )
 
 
 # The request-scoped dependencies form chains, settings -> principal -> session and settings -> db,
