@@ -616,6 +616,7 @@ async def mine_defence(
     violation_id: int,
 ) -> Redirect:
     form = await _form(request)
+    await run(session, records.require_subject, principal, violation_id)  # before storing the file
     upload = await _store_upload(settings, form.get("file"))
     await run(
         session,
@@ -642,6 +643,7 @@ async def mine_repair(
     form = await _form(request)
     if form.get("commitment_accepted") != "on":
         raise InvalidInput("请勾选并作出公开信用承诺", "Tick the box to make the public credit commitment")
+    await run(session, records.require_subject, principal, violation_id)  # before storing the file
     upload = await _store_upload(settings, form.get("file"))
     await run(
         session,

@@ -211,6 +211,17 @@ def notify(
     return v
 
 
+def require_subject(session: Session, actor: Principal, violation_id: int) -> Violation:
+    """403 unless ``actor`` is the record's subject: the pages check it before storing a defence's
+    or a repair application's file, so a refused submission keeps no bytes."""
+    v = get_violation(session, violation_id)
+    if not owns(actor, v.subject_key):
+        raise NotYourRecord(
+            "只有当事人本人可以为该记录提交材料", "Only the subject of the record may submit files for it"
+        )
+    return v
+
+
 def submit_defence(
     session: Session,
     actor: Principal,

@@ -79,12 +79,13 @@ def test_every_upload_route_refuses_the_name(db: Database, client: Any, settings
         )
     )
     # trading page (multipart)
-    page = client.get(f"/manage/tenders/{tid}", cookies=agency_cookies)
+    client.cookies.clear()
+    client.cookies.update(agency_cookies)
+    page = client.get(f"/manage/tenders/{tid}")
     r = client.post(
         f"/manage/tenders/{tid}/documents",
         data={"_csrf_token": _csrf(page.text), "name": "招标文件"},
         files={"file": (name, b"%PDF-1.4", "application/pdf")},
-        cookies=agency_cookies,
         headers={"Accept": "application/json"},
     )
     _refused(r)
@@ -116,7 +117,8 @@ def test_every_upload_route_refuses_the_name(db: Database, client: Any, settings
     _refused(client.post("/api/credit/violations", json=body, headers=sup_api))
     # credit page (multipart)
     client.cookies.clear()
-    page = client.get("/credit/manage/new", cookies=sup_cookies)
+    client.cookies.update(sup_cookies)
+    page = client.get("/credit/manage/new")
     r = client.post(
         "/credit/manage/new",
         data={
@@ -128,7 +130,6 @@ def test_every_upload_route_refuses_the_name(db: Database, client: Any, settings
             "facts": "另一事实",
         },
         files={"evidence_file": (name, b"photo2", "image/jpeg")},
-        cookies=sup_cookies,
         headers={"Accept": "application/json"},
     )
     _refused(r)
