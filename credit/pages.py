@@ -509,7 +509,7 @@ async def save_receiver(
 ) -> Redirect:
     form = await request.form()
     rid = (form.get("receiver_id") or "").strip()
-    events = list(form.getall("events")) if hasattr(form, "getall") else []
+    events = list(form.getall("events", [])) if "events" in form else []  # none ticked: all events
 
     await run(
         session,
