@@ -22,6 +22,7 @@ from tenderhall.auth.models import STAFF_ROLES, Role
 from tenderhall.auth.principal import Principal
 from tenderhall.db import RequestSession, run
 from tenderhall.errors import Forbidden, InvalidInput
+from tenderhall.filenames import safe_filename
 from tenderhall.keys import secret_box
 from tenderhall.settings import Settings
 
@@ -471,10 +472,11 @@ async def upload_evidence(
 ) -> S.UploadOut:
     from tenderhall.blobs import BlobStore
 
+    clean = safe_filename(name, max_length=200)
     ref = await BlobStore(settings.blob_dir).write_async_stream(
         request.stream(), max_bytes=credit_config(settings).evidence_max_bytes
     )
-    return S.UploadOut(sha256=ref.sha256, size=ref.size, name=name[:200])
+    return S.UploadOut(sha256=ref.sha256, size=ref.size, name=clean)
 
 
 # --- admins --------------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ Element ids and form field names are stable (a browser test relies on them)."""
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 from typing import Any
@@ -26,11 +25,13 @@ from credit.models import ChangeKind, Severity, Status, Violation
 from credit.service import catalog, public, push, records
 from credit.service.evidence import describe
 from credit.service.subjects import ID_PURPOSE, owns
+from tenderhall import csvsafe
 from tenderhall.auth.guards import requires
 from tenderhall.auth.models import Role
 from tenderhall.auth.principal import Principal
 from tenderhall.db import Database, RequestSession, run
 from tenderhall.errors import InvalidInput
+from tenderhall.filenames import safe_filename
 from tenderhall.keys import secret_box
 from tenderhall.settings import Settings
 from tenderhall.web.i18n import current_language, local_time, pick
@@ -125,10 +126,11 @@ async def _store_upload(settings: Settings, upload: Any) -> dict[str, Any] | Non
         return None
     from tenderhall.blobs import BlobStore
 
+    name = safe_filename(upload.filename, max_length=200)
     store = BlobStore(settings.blob_dir)
     limit = credit_config(settings).evidence_max_bytes
     ref = await anyio.to_thread.run_sync(lambda: store.write_stream(upload.file, max_bytes=limit))
-    return {"type": "file", "sha256": ref.sha256, "name": upload.filename[:200], "size": ref.size}
+    return {"type": "file", "sha256": ref.sha256, "name": name, "size": ref.size}
 
 
 # --- public pages --------------------------------------------------------------------------------
@@ -233,7 +235,7 @@ async def export_csv(
 
     def build(s: Session) -> bytes:
         buf = io.StringIO()
-        w = csv.writer(buf)
+        w = csvsafe.writer(buf)
         w.writerow(CSV_HEADER)
         for r in public.iter_public(s, query, max_rows=50_000):
             w.writerow(
@@ -507,7 +509,7 @@ async def save_receiver(
 ) -> Redirect:
     form = await request.form()
     rid = (form.get("receiver_id") or "").strip()
-    events = list(form.getall("events", [])) if hasattr(form, "getall") else []  # none ticked: []
+    events = list(form.getall("events", [])) if "events" in form else []  # none ticked: all events
 
     await run(
         session,
@@ -614,6 +616,7 @@ async def mine_defence(
     violation_id: int,
 ) -> Redirect:
     form = await _form(request)
+    await run(session, records.require_subject, principal, violation_id)  # before storing the file
     upload = await _store_upload(settings, form.get("file"))
     await run(
         session,
@@ -640,6 +643,7 @@ async def mine_repair(
     form = await _form(request)
     if form.get("commitment_accepted") != "on":
         raise InvalidInput("请勾选并作出公开信用承诺", "Tick the box to make the public credit commitment")
+    await run(session, records.require_subject, principal, violation_id)  # before storing the file
     upload = await _store_upload(settings, form.get("file"))
     await run(
         session,

@@ -5,10 +5,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 import structlog
 from litestar import Litestar, Request, Response
 from litestar.config.csrf import CSRFConfig
@@ -29,7 +31,7 @@ from tenderhall.auth.guards import principal_from
 from tenderhall.auth.middleware import auth_middleware_factory
 from tenderhall.auth.principal import Principal
 from tenderhall.db import Database, RequestSession
-from tenderhall.errors import AppError
+from tenderhall.errors import AppError, NumberOutOfRange
 from tenderhall.keys import csrf_secret
 from tenderhall.settings import Settings
 from tenderhall.web import i18n
@@ -45,19 +47,37 @@ class StartupError(RuntimeError):
 
 
 def configure_logging(settings: Settings) -> None:
+    """One logging path for the kernel, the domains and every library, with no secret in it.
+
+    structlog renders its events (tracebacks as plain text, never with local variables: the
+    console renderer's default, rich, prints every frame's locals, headers and passwords with
+    them) and hands the line to the standard ``logging`` root, where uvicorn's, Litestar's,
+    dramatiq's and SQLAlchemy's records go too. Redaction runs in both: a structlog processor on
+    every field, and a record factory on every standard record (``tenderhall.redaction``)."""
+    from tenderhall.redaction import install_record_factory, redact_event
+
     level = getattr(logging, settings.log_level.upper(), logging.INFO)
+    install_record_factory()
     logging.basicConfig(level=level, format="%(message)s")
+    logging.getLogger().setLevel(level)
     processors: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,  # plain traceback text: no locals
+        redact_event,
     ]
     processors.append(
         structlog.processors.JSONRenderer()
         if settings.log_json
-        else structlog.dev.ConsoleRenderer(colors=False)
+        else structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)
     )
-    structlog.configure(processors=processors, wrapper_class=structlog.make_filtering_bound_logger(level))
+    structlog.configure(
+        processors=processors,
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        cache_logger_on_first_use=False,
+    )
 
 
 # The request-scoped dependencies form chains, settings -> principal -> session and settings -> db,
@@ -151,6 +171,71 @@ def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
         code="internal",
     )
     return _problem(request, err)
+
+
+_INT32 = 2**31
+
+
+def _out_of_range(value: Any, limit: int) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, str):
+        text = value.strip()
+        if not text.lstrip("+-").isdigit() or len(text) > 4300:
+            return False
+        value = int(text)
+    return isinstance(value, int) and not -limit <= value < limit
+
+
+def _field_out_of_range(request: Request[Any, Any, Any], exc: Exception) -> str | None:
+    """The request field whose number no column can hold: a path or query parameter, a JSON or
+    form field (as parsed, when the handler read it), else the statement's bound parameter."""
+    from litestar.types import Empty
+    from litestar.utils.scope.state import ScopeState
+
+    limit = 2**63
+    for name, value in (request.path_params or {}).items():
+        if _out_of_range(value, limit):
+            return str(name)
+    for name, value in request.query_params.items():
+        if _out_of_range(value, limit):
+            return str(name)
+    state = ScopeState.from_scope(request.scope)
+
+    def walk(value: Any, path: str) -> str | None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                found = walk(v, f"{path}.{k}" if path else str(k))
+                if found:
+                    return found
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                found = walk(v, f"{path}[{i}]")
+                if found:
+                    return found
+        elif _out_of_range(value, limit):
+            return path or "body"
+        return None
+
+    for parsed in (state.json, state.form):
+        if parsed is not Empty:
+            found = walk(parsed, "")
+            if found:
+                return found
+    params = getattr(exc, "params", None)
+    if isinstance(params, dict):  # PostgreSQL: an INTEGER column overflows at 2**31
+        for key, value in params.items():
+            if _out_of_range(value, _INT32):
+                return re.sub(r"_\d+$", "", str(key))
+    return None
+
+
+def number_overflow_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """A number the database cannot hold (the SQLite driver's ``OverflowError``, PostgreSQL's
+    ``numeric_value_out_of_range``) is malformed input: 422 naming the field, not a 500."""
+    if isinstance(exc, sa.exc.DBAPIError) and getattr(exc.orig, "sqlstate", None) != "22003":
+        return internal_error_handler(request, exc)
+    return _problem(request, NumberOutOfRange(_field_out_of_range(request, exc) or "number"))
 
 
 def template_dirs() -> list[Path | os.PathLike[Any] | str]:
@@ -265,6 +350,8 @@ def create_app(
         exception_handlers={
             AppError: app_error_handler,
             HTTPException: http_error_handler,
+            OverflowError: number_overflow_handler,
+            sa.exc.DataError: number_overflow_handler,
             Exception: internal_error_handler,
         },
         middleware=[

@@ -5,6 +5,12 @@ bytes go to a temp file in the store's own folder (same file system) while being
 fsynced, and the file is renamed atomically to its content address. A failing or oversized stream
 leaves nothing behind. Memory use is one chunk, whatever the size of the blob.
 
+A process killed mid-write (kill -9, power loss) leaves its temp ``.part`` file: the first
+``BlobStore`` a process opens on a folder sweeps the ``.part`` files untouched for
+``TEMP_MAX_AGE`` (a live upload touches its file with every chunk), and the periodic blob
+collection (``tenderhall.storage``) sweeps again. Blobs that no table references are collected
+there too, after a grace period.
+
     store = BlobStore(settings.blob_dir)
     ref = store.write_stream(upload_chunks, max_bytes=settings.trading.document_max_bytes)
     for chunk in store.read_chunks(ref.sha256):
@@ -14,10 +20,13 @@ leaves nothing behind. Memory use is one chunk, whatever the size of the blob.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hashlib
 import os
 import re
 import tempfile
+import threading
+import time
 from collections.abc import AsyncIterable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +37,13 @@ from tenderhall.errors import AppError, InvalidInput, NotFound
 CHUNK_SIZE = 1024 * 1024
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _TMP_DIR = ".tmp"
+
+#: A temp file untouched for this long belongs to a writer that died: a live upload writes (and so
+#: touches) its file at least once a chunk.
+TEMP_MAX_AGE = dt.timedelta(minutes=15)
+
+_SWEPT: set[str] = set()  # blob folders this process has swept at start-up
+_SWEPT_LOCK = threading.Lock()
 
 
 class BlobTooLarge(AppError):
@@ -102,6 +118,35 @@ class _Writer:
 class BlobStore:
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
+        key = str(self.root.absolute())
+        if key not in _SWEPT:
+            with _SWEPT_LOCK:
+                first = key not in _SWEPT
+                _SWEPT.add(key)
+            if first:
+                self.sweep_temporary()
+
+    # --- housekeeping ----------------------------------------------------------------------------
+
+    def sweep_temporary(self, older_than: dt.timedelta = TEMP_MAX_AGE, *, now: float | None = None) -> int:
+        """Delete temp ``.part`` files not written to for ``older_than`` (left by a killed writer).
+        Returns how many were deleted."""
+        cutoff = (now if now is not None else time.time()) - older_than.total_seconds()
+        deleted = 0
+        for part in (self.root / _TMP_DIR).glob("*.part"):
+            with contextlib.suppress(FileNotFoundError):
+                if part.stat().st_mtime < cutoff:
+                    part.unlink()
+                    deleted += 1
+        return deleted
+
+    def iter_blobs(self) -> Iterator[tuple[str, float]]:
+        """Every stored blob: ``(sha256, modification time)`` (the time it was last written)."""
+        for first in sorted(self.root.glob("[0-9a-f][0-9a-f]")):
+            for path in sorted(first.glob("[0-9a-f][0-9a-f]/*")):
+                if _SHA256.fullmatch(path.name) and path.name[:2] == first.name:
+                    with contextlib.suppress(FileNotFoundError):
+                        yield path.name, path.stat().st_mtime
 
     # --- addressing ------------------------------------------------------------------------------
 

@@ -75,6 +75,24 @@ class InvalidInput(AppError):
     code = "invalid_input"
 
 
+#: The range every integer column of both databases can hold (BIGINT; an INTEGER column on
+#: PostgreSQL holds less, and its overflow is mapped to the same error by the app's handlers).
+DB_INT_MIN, DB_INT_MAX = -(2**63), 2**63 - 1
+
+
+class NumberOutOfRange(InvalidInput):
+    """A number no database column can hold: malformed input, named."""
+
+    code = "number_out_of_range"
+
+    def __init__(self, field: str) -> None:
+        super().__init__(
+            f"输入格式有误：{field} 的数值超出允许范围",
+            f"The input is malformed: {field} is out of the range of numbers accepted",
+            extra={"field": field},
+        )
+
+
 class RuleViolation(AppError):
     """A business rule refused the action (409): the message names the rule."""
 

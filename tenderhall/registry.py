@@ -11,7 +11,13 @@ from typing import Any
 #: Packages in import order (kernel first). Each may have ``models``, ``routes`` (``ROUTES``),
 #: ``tasks`` (dramatiq actors), ``cli`` (``group``) and ``demo`` (``seed(session, ctx)``) modules.
 DOMAINS = ["tenderhall", "credit", "trading", "evaluation", "supervision"]
-KERNEL_PARTS = ["tenderhall.auth", "tenderhall.pki", "tenderhall.audit", "tenderhall.jobs"]
+KERNEL_PARTS = [
+    "tenderhall.auth",
+    "tenderhall.pki",
+    "tenderhall.audit",
+    "tenderhall.jobs",
+    "tenderhall.storage",
+]
 
 
 def _optional(name: str) -> Any | None:

@@ -29,6 +29,8 @@ REDIS_URL = os.environ.get("TENDERHALL_TEST_REDIS_URL")
 AMQP_URL = os.environ.get("TENDERHALL_TEST_AMQP_URL")
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
+pytest_plugins = ["tests.logscan"]
+
 
 def need_service(name: str, value: str | None) -> str:
     """Skip (or, with TENDERHALL_REQUIRE_SERVICES=1, fail) when a service URL is not configured."""
@@ -120,7 +122,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         broker_url="memory://",
         blob_dir=tmp_path / "blobs",
         key_dir=tmp_path / "keys",
-        secret_key="test-secret-key-0123456789abcdef",  # type: ignore[arg-type]
+        secret_key="test-secret-key-0123456789abcdef",  # registered by tests/logscan.py  # type: ignore[arg-type]
     )
 
 

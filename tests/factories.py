@@ -12,6 +12,7 @@ from tenderhall.auth.middleware import hash_token
 from tenderhall.auth.models import Organisation, OrgKind, Role, User, UserSession
 from tenderhall.db import Database, utcnow
 from tenderhall.identifiers import make_credit_code
+from tests import logscan
 
 _seq = itertools.count(1)
 
@@ -48,6 +49,7 @@ def token_for(s: Session, u: User, *, kind: str = "api", hours: int = 2) -> str:
     import datetime as dt
 
     token = secrets.token_urlsafe(32)
+    logscan.remember("session cookie" if kind == "cookie" else "API token", token)
     s.add(
         UserSession(
             token_hash=hash_token(token),

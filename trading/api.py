@@ -318,7 +318,8 @@ class TradingApi(Controller):
         clean = documents.check_upload(
             settings, filename, int(declared) if declared and declared.isdigit() else None
         )
-        await run(session, tenders.get_tender, tender_id)  # 404 before reading the body
+        # 404, 403, 409 before reading the body: a refused upload stores nothing
+        await run(session, documents.require_document_upload, principal, tender_id, amendment_reason=reason)
         ref = await BlobStore(settings.blob_dir).write_async_stream(
             request.stream(), max_bytes=settings.trading.document_max_bytes
         )

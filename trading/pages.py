@@ -408,6 +408,8 @@ async def manage_upload(
     if not isinstance(upload, UploadFile):
         raise InvalidInput("请选择要上传的文件", "Choose a file to upload")
     name = documents.check_upload(settings, upload.filename or "")
+    reason = str(data.get("reason") or "") or None
+    await run(session, documents.require_document_upload, principal, tender_id, amendment_reason=reason)
     store = BlobStore(settings.blob_dir)
     import anyio.to_thread
 
@@ -432,7 +434,7 @@ async def manage_upload(
         size=ref.size,
         document_type=str(data.get("document_type") or "biddingDocuments"),
         lot_id=int(lot) if lot.isdigit() else None,
-        amendment_reason=str(data.get("reason") or "") or None,
+        amendment_reason=reason,
         expected_version=_version(data),
     )
     return redirect(f"/manage/tenders/{tender_id}#documents", flash=f"已上传 {name} / Uploaded")

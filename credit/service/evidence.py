@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from credit.exceptions import BadEvidence, EvidenceNotFound
 from tenderhall.db import metadata
+from tenderhall.filenames import safe_filename
 from tenderhall.settings import Settings
 
 #: Tables that may never be cited (secrets and session data).
@@ -108,7 +109,7 @@ def validate_evidence(
                 {
                     "type": "file",
                     "sha256": sha,
-                    "name": str(item.get("name") or "")[:200],
+                    "name": safe_filename(str(item["name"]), max_length=200) if item.get("name") else "",
                     "size": int(item.get("size") or 0),
                 }
             )

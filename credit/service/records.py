@@ -46,6 +46,7 @@ from tenderhall.auth.models import Role
 from tenderhall.auth.principal import Principal
 from tenderhall.db import lock_for_update, utcnow
 from tenderhall.errors import Conflict, InvalidInput
+from tenderhall.filenames import safe_filename
 from tenderhall.jobs.outbox import enqueue
 from tenderhall.settings import Settings
 from tenderhall.web.i18n import local_time
@@ -210,6 +211,17 @@ def notify(
     return v
 
 
+def require_subject(session: Session, actor: Principal, violation_id: int) -> Violation:
+    """403 unless ``actor`` is the record's subject: the pages check it before storing a defence's
+    or a repair application's file, so a refused submission keeps no bytes."""
+    v = get_violation(session, violation_id)
+    if not owns(actor, v.subject_key):
+        raise NotYourRecord(
+            "只有当事人本人可以为该记录提交材料", "Only the subject of the record may submit files for it"
+        )
+    return v
+
+
 def submit_defence(
     session: Session,
     actor: Principal,
@@ -238,6 +250,8 @@ def submit_defence(
     text = (text or "").strip()
     if not text:
         raise InvalidInput("申辩内容不能为空", "The defence must say something")
+    if file_name:
+        file_name = safe_filename(file_name, max_length=200)
     d = Defence(
         violation_id=pk(v),
         submitted_by=actor.audit_name,

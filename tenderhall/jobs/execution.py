@@ -31,6 +31,7 @@ from sqlmodel import col
 from tenderhall.db import Database, lock_for_update, make_sync_engine, utcnow
 from tenderhall.jobs.models import OUTBOX_TABLE, JobStatus, OutboxJob
 from tenderhall.jobs.outbox import REGISTRY
+from tenderhall.redaction import redact_text
 from tenderhall.settings import JobSettings
 
 log = structlog.get_logger("tenderhall.jobs")
@@ -107,14 +108,14 @@ class UnknownJob(Exception):
 
 
 def describe_error(exc: BaseException) -> str:
-    """``Type: first line of the message``. SQL errors lose their statement and parameters, which
-    may hold personal data."""
+    """``Type: first line of the message``, secrets redacted (it is logged and kept on the row).
+    SQL errors lose their statement and parameters, which may hold personal data."""
     if isinstance(exc, sa.exc.StatementError) and exc.orig is not None:
         inner: BaseException = exc.orig
         text = str(inner).splitlines()[0] if str(inner) else ""
-        return f"{type(exc).__name__} ({type(inner).__name__}): {text}"[:MAX_ERROR_CHARS]
+        return redact_text(f"{type(exc).__name__} ({type(inner).__name__}): {text}")[:MAX_ERROR_CHARS]
     text = str(exc).splitlines()[0] if str(exc) else ""
-    return f"{type(exc).__name__}: {text}"[:MAX_ERROR_CHARS]
+    return redact_text(f"{type(exc).__name__}: {text}")[:MAX_ERROR_CHARS]
 
 
 def max_attempts_for(name: str, jobs: JobSettings) -> int:

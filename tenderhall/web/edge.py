@@ -23,6 +23,7 @@ import structlog
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import Counter, Gauge, Histogram
 
+from tenderhall.errors import DB_INT_MAX, DB_INT_MIN, NumberOutOfRange
 from tenderhall.web import i18n
 
 _LABELS = ("method", "path", "status_code")
@@ -67,6 +68,10 @@ def edge_middleware(app: ASGIApp) -> ASGIApp:
         if scope["type"] != "http":
             await app(scope, receive, send)
             return
+        for param, number in (scope.get("path_params") or {}).items():
+            # an id no column can hold: 422 before any guard or query (Litestar's handlers render it)
+            if type(number) is int and not DB_INT_MIN <= number <= DB_INT_MAX:
+                raise NumberOutOfRange(param)
         rid = ""
         for name, value in scope["headers"]:
             if name == b"x-request-id":

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Iterator
-from pathlib import PurePosixPath, PureWindowsPath
+from pathlib import PurePosixPath
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -17,6 +17,7 @@ from tenderhall.auth.models import Organisation, Role
 from tenderhall.auth.principal import Principal
 from tenderhall.db import utcnow
 from tenderhall.errors import Forbidden, InvalidInput, NotFound, Unauthorized
+from tenderhall.filenames import safe_filename
 from tenderhall.settings import Settings
 from trading.exceptions import (
     DocumentTooLarge,
@@ -53,10 +54,8 @@ CONTENT_TYPES = {
 
 
 def clean_filename(filename: str) -> str:
-    name = PureWindowsPath(PurePosixPath(filename or "").name).name.strip().replace("\x00", "")
-    if not name or name in (".", ".."):
-        raise InvalidInput("文件名不能为空", "The file needs a name")
-    return name[:255]
+    """The base name, refused (422) when empty or holding a control or bidi character."""
+    return safe_filename(filename, max_length=255)
 
 
 def check_upload(settings: Settings, filename: str, declared_size: int | None = None) -> str:
@@ -95,6 +94,31 @@ def limited(chunks: Iterable[bytes], settings: Settings) -> Iterator[bytes]:
             yield chunk
 
 
+def require_document_upload(
+    session: Session, actor: Principal, tender_id: int, *, amendment_reason: str | None = None
+) -> Tender:
+    """Everything that may refuse an upload without its bytes: the tender exists (404), the actor
+    manages it (403), its state still takes documents and a published tender gives an amendment
+    reason (409). Upload handlers call it before storing a byte, so a refused upload keeps none."""
+    tender = get_tender(session, tender_id)
+    require_manager(session, actor, tender)
+    if tender.state != TenderState.draft:
+        if tender.state not in OPEN_STATES:
+            z, e = state_label(tender.state)
+            raise WrongState(
+                f"状态规则：“{z}”状态的项目不能再修改招标文件",
+                f"State rule: no document changes in state '{e}'",
+            )
+        if not (amendment_reason or "").strip():
+            from trading.exceptions import PublishedTenderLocked
+
+            raise PublishedTenderLocked(
+                "规则：已发布项目的招标文件只能通过变更公告修改，请填写变更理由",
+                "Rule: a published tender's documents change only through an amendment: give its reason",
+            )
+    return tender
+
+
 def add_document(
     session: Session,
     actor: Principal,
@@ -114,8 +138,7 @@ def add_document(
     """Record a stored blob as the next version of the tender document ``name``. On a draft it is
     simply added; on a published tender only through an amendment (``amendment_reason``)."""
     now = now or utcnow()
-    tender = get_tender(session, tender_id)
-    require_manager(session, actor, tender)
+    tender = require_document_upload(session, actor, tender_id, amendment_reason=amendment_reason)
     filename = check_upload(settings, filename, size)
     if document_type not in DOCUMENT_TYPES:
         raise InvalidInput(f"文件类别无效：{document_type!r}", f"Unknown document type {document_type!r}")
@@ -126,20 +149,6 @@ def add_document(
         lot = session.get(Lot, lot_id)
         if lot is None or lot.tender_id != tender.id:
             raise InvalidInput(f"标段 {lot_id} 不属于该项目", f"Lot {lot_id} is not part of this tender")
-    if tender.state != TenderState.draft:
-        if tender.state not in OPEN_STATES:
-            z, e = state_label(tender.state)
-            raise WrongState(
-                f"状态规则：“{z}”状态的项目不能再修改招标文件",
-                f"State rule: no document changes in state '{e}'",
-            )
-        if not (amendment_reason or "").strip():
-            from trading.exceptions import PublishedTenderLocked
-
-            raise PublishedTenderLocked(
-                "规则：已发布项目的招标文件只能通过变更公告修改，请填写变更理由",
-                "Rule: a published tender's documents change only through an amendment: give its reason",
-            )
     previous = (
         session.execute(
             sa.select(Document)

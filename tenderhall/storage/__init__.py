@@ -1,0 +1,2 @@
+"""Blob-store housekeeping: collecting blobs no table references (``service``), periodically
+(``tasks``)."""
