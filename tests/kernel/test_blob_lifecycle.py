@@ -41,10 +41,11 @@ def _csrf(html: str) -> str:
 def test_an_upload_refused_for_want_of_permission_stores_nothing(
     db: Database, client: Any, settings: Settings
 ) -> None:
-    _, agency, _ = factories.signed_in(db, Role.agency)
+    agent, agency, _ = factories.signed_in(db, Role.agency)
     _, stranger_api, stranger_cookies = factories.signed_in(db, Role.agency)
     with db.unit_of_work() as s:
         tenderee = factories.organisation(s, kind=OrgKind.tenderee).id
+        factories.mandate(s, tenderee, agent.organisation_id)  # type: ignore[arg-type]
     t = client.post("/api/trading/tenders", json=_body(tenderee), headers=agency).json()
     r = client.post(
         f"/api/trading/tenders/{t['id']}/documents",
@@ -154,10 +155,11 @@ def test_unreferenced_blobs_are_collected_after_the_grace_period_and_audited(
     db: Database, client: Any, settings: Settings
 ) -> None:
     store = BlobStore(settings.blob_dir)
-    _, agency, _ = factories.signed_in(db, Role.agency)
+    agent, agency, _ = factories.signed_in(db, Role.agency)
     _, sup, _ = factories.signed_in(db, Role.supervisor)
     with db.unit_of_work() as s:
         tenderee = factories.organisation(s, kind=OrgKind.tenderee).id
+        factories.mandate(s, tenderee, agent.organisation_id)  # type: ignore[arg-type]
     t = client.post("/api/trading/tenders", json=_body(tenderee), headers=agency).json()
     doc = client.post(
         f"/api/trading/tenders/{t['id']}/documents",

@@ -63,9 +63,10 @@ def test_a_query_integer_beyond_the_database_range_is_422_naming_it(db: Database
 def test_a_body_integer_beyond_the_database_range_is_422_naming_it(db: Database, client: Any) -> None:
     from tests.trading.test_http import _body
 
-    _, agency, _ = factories.signed_in(db, Role.agency)
+    agent, agency, _ = factories.signed_in(db, Role.agency)
     with db.unit_of_work() as s:
         tenderee = factories.organisation(s, kind=OrgKind.tenderee).id
+        factories.mandate(s, tenderee, agent.organisation_id)  # type: ignore[arg-type]
     r = client.post("/api/trading/tenders", json=_body(tenderee, duration_days=HUGE), headers=agency)
     assert r.status_code == 422, r.text
     assert "duration_days" in r.json()["detail_en"]

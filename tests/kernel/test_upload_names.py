@@ -44,11 +44,12 @@ def _csrf(html: str) -> str:
     return m.group(1)
 
 
-def _tender(db: Database, client: Any, api: dict[str, str]) -> int:
+def _tender(db: Database, client: Any, api: dict[str, str], agency_org_id: int) -> int:
     from tests.trading.test_http import _body
 
     with db.unit_of_work() as s:
         tenderee = factories.organisation(s, kind=OrgKind.tenderee).id
+        factories.mandate(s, tenderee, agency_org_id)
     r = client.post("/api/trading/tenders", json=_body(tenderee), headers=api)
     assert r.status_code == 201, r.text
     return int(r.json()["id"])
@@ -67,8 +68,8 @@ def _nothing_stored(settings: Any) -> None:
 
 @pytest.mark.parametrize("name", ["报告\r\n.pdf", "invoice\u202efdp.exe.pdf"])
 def test_every_upload_route_refuses_the_name(db: Database, client: Any, settings: Any, name: str) -> None:
-    _, agency_api, agency_cookies = factories.signed_in(db, Role.agency)
-    tid = _tender(db, client, agency_api)
+    agent, agency_api, agency_cookies = factories.signed_in(db, Role.agency)
+    tid = _tender(db, client, agency_api, agent.organisation_id)  # type: ignore[arg-type]
     # trading API (raw body)
     _refused(
         client.post(

@@ -192,6 +192,7 @@ def test_granting_and_ending_are_audited_and_only_the_granting_tenderee_may_end(
         with pytest.raises(MandateNotFound):
             mandates.end_mandate(s, stranger, m.id)  # type: ignore[arg-type]
         mandates.end_mandate(s, world.tenderee, m.id, "合同到期")  # type: ignore[arg-type]
+    with db.transaction(writes=False) as s:  # events take their place in the chain at commit
         events = s.execute(
             sa.select(AuditEvent.action, AuditEvent.actor)
             .where(AuditEvent.object_type == "mandate", AuditEvent.object_id == str(m.id))
