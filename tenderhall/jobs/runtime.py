@@ -52,7 +52,7 @@ class JobRuntime:
         self.relay_threads = max(1, relay_threads)
         self.with_scheduler = scheduler
         self.worker_timeout_ms = worker_timeout_ms
-        self.actors = declare_actors(broker, handler_for(db, settings.jobs))
+        self.actors = declare_actors(broker, handler_for(db, settings))
         self.relay = Relay(db, settings.jobs, broker)
         self.scheduler = Scheduler(db)
         # Several relay loops overlap their broker round trips; each has its own wake-up.

@@ -1,4 +1,5 @@
-"""The credit jobs run through the kernel's execution wrapper (one unit of work per job)."""
+"""The credit jobs run through the kernel's execution wrapper (claim, work, complete), with the
+settings passed in, never read from the environment."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-import credit.tasks
+import credit.tasks  # noqa: F401 - declares the credit jobs
 from credit.models import Delivery, DeliveryStatus, Status, Violation
 from credit.receiver import ReceiverServer
 from credit.service.push import save_receiver
@@ -27,16 +28,12 @@ def _run_jobs(db: Database, settings: Settings, name: str) -> list[str]:
             .scalars()
             .all()
         )
-    return [execute(db, settings.jobs, i) for i in ids]
+    return [execute(db, settings, i) for i in ids]
 
 
 def test_publishing_enqueues_a_push_that_the_job_delivers_and_a_notice_pdf(
-    db: Database, settings: Settings, tmp_path: Path, monkeypatch: object
+    db: Database, settings: Settings, tmp_path: Path
 ) -> None:
-    import tenderhall.settings as settings_mod
-
-    monkeypatch.setattr(settings_mod, "get_settings", lambda: settings)  # type: ignore[attr-defined]
-    monkeypatch.setattr(credit.tasks, "get_settings", lambda: settings)  # type: ignore[attr-defined]
     rx = ReceiverServer(tmp_path / "rx.db", public_key_pem=platform_signer(settings).public_key_pem).start()
     try:
         with db.unit_of_work() as s:
