@@ -280,7 +280,12 @@ def execute(
         with job_transaction(db) as session:
             claimed = session.execute(
                 _CLAIM,
-                {"job_id": outbox_id, "now": when, "token": token, "lease": when + dt.timedelta(seconds=jobs.lease_seconds)},
+                {
+                    "job_id": outbox_id,
+                    "now": when,
+                    "token": token,
+                    "lease": when + dt.timedelta(seconds=jobs.lease_seconds),
+                },
             ).first()
             if claimed is None:
                 return "skipped"  # running, done, dead, unknown, or a stale early duplicate

@@ -35,7 +35,9 @@ def list_jobs(
 ) -> Sequence[OutboxJob]:
     stmt = sa.select(OutboxJob)
     if status == JobFilter.open:
-        stmt = stmt.where(col(OutboxJob.status).in_([JobStatus.pending, JobStatus.sent, JobStatus.running, JobStatus.dead]))
+        stmt = stmt.where(
+            col(OutboxJob.status).in_([JobStatus.pending, JobStatus.sent, JobStatus.running, JobStatus.dead])
+        )
     elif status == JobFilter.failed:
         stmt = stmt.where(col(OutboxJob.status) == JobStatus.pending, col(OutboxJob.attempts) > 0)
     else:

@@ -21,7 +21,6 @@ import dramatiq
 import pytest
 import sqlalchemy as sa
 from dramatiq.brokers.stub import StubBroker
-from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from tenderhall.audit.models import AuditEvent
@@ -320,7 +319,9 @@ def _run_in_child(database_url: str, job_id: int) -> None:
 
     registry.import_all_models()
     child_db = Database(database_url)
-    print(execute(child_db, Settings(database_url=database_url), job_id))  # only reached if the job did not kill us
+    print(
+        execute(child_db, Settings(database_url=database_url), job_id)
+    )  # only reached if the job did not kill us
     dispose_job_engine(child_db)
 
 

@@ -89,7 +89,13 @@ def test_the_announcement_job_renders_outside_its_transactions_and_records_only_
     with db.unit_of_work() as s:
         version = s.get(Tender, tid).version  # type: ignore[union-attr]
         tenders.amend_tender(
-            s, world.agency, settings, tid, "更正名称", {"title": "河道清淤疏浚工程"}, expected_version=version
+            s,
+            world.agency,
+            settings,
+            tid,
+            "更正名称",
+            {"title": "河道清淤疏浚工程"},
+            expected_version=version,
         )
     stale_sha = BlobStore(settings.blob_dir).write_bytes(pdf.render_announcement_pdf(settings, stale)).sha256
     with db.unit_of_work() as s:
