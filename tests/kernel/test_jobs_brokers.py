@@ -47,6 +47,14 @@ def broker_cpu(ctx: JobContext, key: str) -> None:
     broker_effect(ctx, key)
 
 
+@job("testbroker.cpu_hold", queue=CPU_QUEUE)
+def broker_cpu_hold(ctx: JobContext, key: str, pid_file: str, release_file: str) -> None:
+    """Writes its process id, waits (polling, with a deadline) to be released, then its effect."""
+    Path(pid_file).write_text(str(os.getpid()))
+    assert wait_until(lambda: Path(release_file).exists(), timeout=120), "never released"
+    broker_effect(ctx, key)
+
+
 def effects(db: Database, key: str) -> int:
     with db.unit_of_work() as s:
         return s.execute(
@@ -126,6 +134,44 @@ def test_cpu_job_through_real_broker_runs_once_in_a_worker_process(
             )
         ).scalar_one()
     assert event.data["pid"] != os.getpid()
+
+
+def test_killed_cpu_worker_process_through_real_broker_fails_one_attempt_then_the_job_completes(
+    db: Database, settings: Settings, broker_url: str, tmp_path: Path
+) -> None:
+    cpu = settings.model_copy(
+        update={
+            "jobs": settings.jobs.model_copy(
+                update={"cpu_queues": [CPU_QUEUE], "backoff_base_seconds": 0.2, "relay_interval_seconds": 0.1}
+            )
+        }
+    )
+    pid_file, release = tmp_path / "pid", tmp_path / "release"
+    runtime = JobRuntime(cpu, db, make_broker(broker_url), threads=2, queues={CPU_QUEUE}, scheduler=False)
+    runtime.start()
+    try:
+        with db.unit_of_work() as s:
+            job_id = enqueue(
+                s, "testbroker.cpu_hold", key="killed-cpu", pid_file=str(pid_file), release_file=str(release)
+            ).id
+        assert wait_until(lambda: pid_file.exists() and pid_file.read_text() != "", timeout=60)
+        first_pid = int(pid_file.read_text())
+        pid_file.unlink()
+        os.kill(first_pid, signal.SIGKILL)
+        # the retry runs in a new worker process once its back-off has passed
+        assert wait_until(lambda: pid_file.exists() and pid_file.read_text() != "", timeout=60)
+        assert int(pid_file.read_text()) != first_pid
+        with db.unit_of_work() as s:
+            retried = s.get(OutboxJob, job_id)
+            assert retried is not None
+            assert retried.attempts == 1
+            assert "BrokenProcessPool" in (retried.last_error or "")
+        release.touch()
+        assert wait_until(lambda: status_of(db, job_id) == JobStatus.done, timeout=60)
+    finally:
+        release.touch()
+        runtime.stop()
+    assert effects(db, "killed-cpu") == 1
 
 
 def test_broker_down_at_commit_then_back_job_runs_once(

@@ -150,3 +150,25 @@ def _settings_pickle(settings: Settings) -> Any:
 
 def test_settings_cross_the_process_boundary_intact(jset: Settings) -> None:
     assert _settings_pickle(jset) == jset
+
+
+def test_a_long_cpu_job_extends_its_lease_while_it_runs(db: Database, jset: Settings, tmp_path: Path) -> None:
+    short = jset.model_copy(update={"jobs": jset.jobs.model_copy(update={"lease_seconds": 3})})
+    pool = CpuPool(short)
+    pid_file, release = tmp_path / "pid", tmp_path / "release"
+    held = enqueue_committed(db, "testcpu.hold", pid_file=str(pid_file), release_file=str(release))
+    outcome: list[str] = []
+    runner = threading.Thread(target=lambda: outcome.append(execute(db, short, held, runner=pool)))
+    runner.start()
+    try:
+        assert wait_until(lambda: pid_file.exists(), timeout=60)
+        first = row_of(db, held).lease_until
+        assert first is not None
+        # the heartbeat (every third of the lease) pushes it forward while the job runs
+        assert wait_until(lambda: (row_of(db, held).lease_until or first) > first, timeout=30)
+    finally:
+        release.touch()
+        runner.join(60)
+        pool.shutdown(timeout=10)
+    assert outcome == ["done"]
+    assert row_of(db, held).attempts == 0
