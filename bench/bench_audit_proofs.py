@@ -142,7 +142,7 @@ def run() -> list[Result]:
             seqs_small = [rng.randrange(small) for _ in range(proofs)]
             firsts_big = [rng.randrange(1, n) for _ in range(proofs)]
             firsts_small = [rng.randrange(1, small) for _ in range(proofs)]
-            with db.readonly_sync_sessions() as s:
+            with db.read_sessions() as s:
                 inclusion_proof(s, 0, n)  # warm the caches alike for both sides
                 inc_small, inc_big, con_small, con_big = [], [], [], []
                 for _ in range(5):  # alternating rounds, so that machine load hits both sides alike
@@ -170,7 +170,7 @@ def run() -> list[Result]:
                 head = sign_tree_head(s, signer)
             head_ms = (time.perf_counter() - t) * 1000
             assert head is not None
-            with db.readonly_sync_sessions() as s:
+            with db.read_sessions() as s:
                 t = time.perf_counter()
                 old_root = merkle.root(leaf_hashes(s, n + small)).hex()
                 old_head_ms = (time.perf_counter() - t) * 1000

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
+from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from credit.models import Status, Violation
 from credit.service.catalog import get_type
@@ -22,9 +26,51 @@ def notice_number(v: Violation) -> str:
     return f"TH-XY-{year}-{v.id:06d}"
 
 
+@dataclass(frozen=True)
+class NoticeInputs:
+    """What the notice shows, read in one transaction (detached, loaded)."""
+
+    violation: Violation
+    violation_type: Any
+
+
+def notice_inputs(session: Session, settings: Settings, violation_id: int) -> NoticeInputs | None:
+    """The inputs of the record's notice, or None when no notice is wanted (not published) or it
+    is stored already."""
+    v = session.get(Violation, violation_id)
+    if v is None or v.published_at is None or _stored(settings, v.notice_pdf_sha256):
+        return None
+    return NoticeInputs(v, get_type(session, v.type_code))
+
+
+def _stored(settings: Settings, sha256: str | None) -> bool:
+    return sha256 is not None and BlobStore(settings.blob_dir).exists(sha256)
+
+
+def record_notice(session: Session, settings: Settings, violation_id: int, sha256: str) -> bool:
+    """Record a rendered notice if the record still wants one (published, none stored meanwhile);
+    returns whether it recorded."""
+    row = session.execute(
+        sa.select(col(Violation.published_at), col(Violation.notice_pdf_sha256)).where(
+            col(Violation.id) == violation_id
+        )
+    ).first()
+    if row is None or row.published_at is None or _stored(settings, row.notice_pdf_sha256):
+        return False
+    session.execute(
+        sa.update(Violation).where(col(Violation.id) == violation_id).values(notice_pdf_sha256=sha256)
+    )  # type: ignore[arg-type]
+    return True
+
+
 def render_notice(session: Session, settings: Settings, v: Violation) -> bytes:
     """Build the notice for ``v`` (published or archived after publication)."""
-    vt = get_type(session, v.type_code)
+    return render_notice_pdf(settings, NoticeInputs(v, get_type(session, v.type_code)))
+
+
+def render_notice_pdf(settings: Settings, inputs: NoticeInputs) -> bytes:
+    """The PDF of ``inputs`` (CPU only: no database)."""
+    v, vt = inputs.violation, inputs.violation_type
     doc = PdfDocument(settings, "失信行为信息公示", "Disclosure of a credit violation", notice_number(v))
     doc.heading("一、当事人")
     subject = [("主体类型", KIND_ZH.get(str(v.subject_kind), str(v.subject_kind))), ("名称", v.subject_name)]

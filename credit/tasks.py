@@ -1,61 +1,47 @@
-"""Credit jobs: push due deliveries to external credit platforms, expire publications on time."""
+"""Credit jobs: push due deliveries to external credit platforms, expire publications on time,
+render disclosure notices (queue ``cpu``: a worker process of its own)."""
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
-
-from sqlalchemy.orm import Session, sessionmaker
 
 from credit.config import CreditConfig
-from credit.service.push import push_due, short_transactions
+from credit.service.push import push_due
 from credit.service.records import expire_due
 from tenderhall.auth.principal import SYSTEM
+from tenderhall.blobs import BlobStore
+from tenderhall.jobs.execution import JobContext
 from tenderhall.jobs.outbox import job
 from tenderhall.jobs.scheduler_registry import periodic
-from tenderhall.settings import get_settings
-
-
-def units_for(session: Session) -> Callable[[], AbstractContextManager[Session]]:
-    """Short transactions for the push worker. On PostgreSQL each claim and result commits on its
-    own (no transaction open during HTTP calls). On SQLite the job's transaction already holds the
-    single write lock, so everything runs inside it (committed by the job runner at the end)."""
-    bind = session.get_bind()
-    if bind.dialect.name == "sqlite":
-
-        @contextlib.contextmanager
-        def same() -> Iterator[Session]:
-            yield session
-            session.flush()
-
-        return same
-    engine = bind.engine if hasattr(bind, "engine") else bind
-    return short_transactions(sessionmaker(bind=engine, expire_on_commit=False))
 
 
 @job("credit.push", max_attempts=3)
-def push(session: Session) -> None:
-    """Send every due delivery (idempotent: deliveries carry their own state)."""
-    push_due(units_for(session), get_settings())
+def push(ctx: JobContext) -> None:
+    """Send every due delivery (idempotent: deliveries carry their own state). Each claim and
+    each result is a short transaction of its own; none is open during an HTTP call."""
+    push_due(ctx.transaction, ctx.settings)
 
 
 @job("credit.notice", queue="cpu")
-def notice(session: Session, violation_id: int) -> None:
-    """Build and store the disclosure notice PDF of a published record (idempotent)."""
-    from credit.models import Violation
-    from credit.pdf import ensure_notice
+def notice(ctx: JobContext, violation_id: int) -> None:
+    """Build and store the disclosure notice PDF of a published record (idempotent): inputs in
+    one transaction, rendering with none open, the result recorded in a second that re-checks."""
+    from credit.pdf import notice_inputs, record_notice, render_notice_pdf
 
-    v = session.get(Violation, violation_id)
-    if v is not None and v.published_at is not None:
-        ensure_notice(session, get_settings(), v)
+    with ctx.transaction() as session:
+        inputs = notice_inputs(session, ctx.settings, violation_id)
+    if inputs is None:
+        return  # not published, or stored already
+    ref = BlobStore(ctx.settings.blob_dir).write_bytes(render_notice_pdf(ctx.settings, inputs))
+    with ctx.transaction(final=True) as session:
+        record_notice(session, ctx.settings, violation_id, ref.sha256)
 
 
 @job("credit.expire")
-def expire(session: Session) -> None:
+def expire(ctx: JobContext) -> None:
     """Take records whose publication period has ended out of public view."""
-    expire_due(session, SYSTEM)
+    with ctx.transaction(final=True) as session:
+        expire_due(session, SYSTEM)
 
 
 periodic("credit.push", every=dt.timedelta(seconds=CreditConfig.push_interval_seconds))

@@ -56,6 +56,11 @@ class JobSettings(BaseModel):
     backoff_base_seconds: float = 5.0
     backoff_max_seconds: float = 3600.0
     worker_threads: int = 4
+    cpu_queues: list[str] = ["cpu"]
+    """Queues whose jobs (PDFs; face matching, bid decryption) run in worker processes of their
+    own, never in the threads of a web or worker process (``tenderhall.jobs.processes``)."""
+    cpu_processes: int = Field(default=1, ge=1, le=64)
+    """Worker processes per runtime for the ``cpu_queues`` (the embedded default: one)."""
     scheduler_interval_seconds: float = 5.0
     tree_head_interval_seconds: int = 600
     # `audit verify`: an event with no tree head signed within this many intervals of it means

@@ -1,12 +1,17 @@
 """The announcement PDF (招标公告): Chinese, the platform's CJK font, signed by the platform.
 
-Rendered by the job ``trading.render_announcement`` (CPU work stays out of requests) after
-publication and each amendment, and stored in the blob store (``col(Tender.announcement_sha256)``).
+Rendered by the job ``trading.render_announcement`` (queue ``cpu``: a worker process, never a
+request) after publication and each amendment, and stored in the blob store
+(``col(Tender.announcement_sha256)``). The job reads its inputs in one transaction
+(:func:`announcement_inputs`), renders with none open (:func:`render_announcement_pdf`) and records
+the result in a second that re-checks the tender (:func:`record_announcement`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -39,9 +44,26 @@ def _local(t: dt.datetime | None) -> str:
     return t.astimezone(SHANGHAI).strftime("%Y年%m月%d日 %H:%M") if t else "—"
 
 
-def announcement_pdf(session: Session, settings: Settings, tender: Tender) -> bytes:
-    from tenderhall.pdf import PdfDocument
+@dataclass(frozen=True)
+class AnnouncementInputs:
+    """Everything the announcement shows, read in one transaction (detached rows, loaded)."""
 
+    tender: Tender
+    tenderee: Organisation | None
+    agency: Organisation | None
+    lots: Sequence[Lot]
+    docs: Sequence[Document]
+    amendments: Sequence[Amendment]
+    amendment_count: int  # as read: the announcement is current while the tender's is the same
+
+
+def announcement_inputs(session: Session, tender_id: int) -> AnnouncementInputs | None:
+    """The inputs of the tender's current announcement; None for a draft or a missing tender."""
+    from trading.models import TenderState
+
+    tender = session.get(Tender, tender_id)
+    if tender is None or tender.state == TenderState.draft:
+        return None
     tenderee = session.get(Organisation, tender.tenderee_org_id)
     agency = session.get(Organisation, tender.agency_org_id) if tender.agency_org_id else None
     lots = (
@@ -65,6 +87,15 @@ def announcement_pdf(session: Session, settings: Settings, tender: Tender) -> by
         .scalars()
         .all()
     )
+    return AnnouncementInputs(tender, tenderee, agency, lots, docs, amendments, tender.amendment_count)
+
+
+def render_announcement_pdf(settings: Settings, inputs: AnnouncementInputs) -> bytes:
+    """The PDF of ``inputs`` (CPU only: no database)."""
+    from tenderhall.pdf import PdfDocument
+
+    tender, tenderee, agency = inputs.tender, inputs.tenderee, inputs.agency
+    lots, docs, amendments = inputs.lots, inputs.docs, inputs.amendments
     doc = PdfDocument(settings, "招标公告", "Tender Notice", tender.reference)
     doc.heading(tender.title)
     doc.key_values(
@@ -146,17 +177,36 @@ def announcement_pdf(session: Session, settings: Settings, tender: Tender) -> by
     return doc.render()
 
 
-def store_announcement(session: Session, settings: Settings, tender_id: int) -> str | None:
-    """Render the tender's current 招标公告 into the blob store (idempotent: same content, same
-    address). A Core UPDATE leaves the tender's optimistic version untouched."""
-    from tenderhall.blobs import BlobStore
+def record_announcement(session: Session, inputs: AnnouncementInputs, sha256: str) -> bool:
+    """Record a rendered announcement if it is still the tender's current one: not a draft again,
+    no amendment since its inputs were read (the amendment's own job renders the newer one).
+    A Core UPDATE leaves the tender's optimistic version untouched. Returns whether it recorded."""
     from trading.models import TenderState
 
-    tender = session.get(Tender, tender_id)
-    if tender is None or tender.state == TenderState.draft:
+    tender_id = inputs.tender.id
+    now = session.execute(
+        sa.select(col(Tender.state), col(Tender.amendment_count), col(Tender.announcement_sha256)).where(
+            col(Tender.id) == tender_id
+        )
+    ).first()
+    if now is None or now.state == TenderState.draft or now.amendment_count != inputs.amendment_count:
+        return False
+    if now.announcement_sha256 != sha256:
+        session.execute(
+            sa.update(Tender).where(col(Tender.id) == tender_id).values(announcement_sha256=sha256)
+        )  # type: ignore[arg-type]
+    return True
+
+
+def store_announcement(session: Session, settings: Settings, tender_id: int) -> str | None:
+    """Render the tender's current 招标公告 into the blob store in the caller's transaction (the
+    CLI, the demo; the job does it in two transactions around the rendering). Idempotent: same
+    content, same address."""
+    from tenderhall.blobs import BlobStore
+
+    inputs = announcement_inputs(session, tender_id)
+    if inputs is None:
         return None
-    ref = BlobStore(settings.blob_dir).write_bytes(announcement_pdf(session, settings, tender))
-    session.execute(
-        sa.update(Tender).where(col(Tender.id) == tender_id).values(announcement_sha256=ref.sha256)
-    )  # type: ignore[arg-type]
+    ref = BlobStore(settings.blob_dir).write_bytes(render_announcement_pdf(settings, inputs))
+    record_announcement(session, inputs, ref.sha256)
     return ref.sha256

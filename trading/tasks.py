@@ -4,37 +4,48 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy.orm import Session
-
 from tenderhall.auth.principal import SYSTEM
+from tenderhall.blobs import BlobStore
+from tenderhall.jobs.execution import JobContext
 from tenderhall.jobs.outbox import job
 from tenderhall.jobs.scheduler_registry import periodic
-from tenderhall.settings import get_settings
 from trading.service import notifications, tenders
 
 
 @job("trading.close_tender")
-def close_tender(session: Session, tender_id: int) -> bool:
+def close_tender(ctx: JobContext, tender_id: int) -> bool:
     """At the deadline: close the tender (no-op if the deadline moved later or it is closed)."""
-    return tenders.close_tender(session, SYSTEM, get_settings(), tender_id)
+    with ctx.transaction(final=True) as session:
+        return tenders.close_tender(session, SYSTEM, ctx.settings, tender_id)
 
 
 @job("trading.close_due")
-def close_due(session: Session) -> list[int]:
+def close_due(ctx: JobContext) -> list[int]:
     """Safety net: close every open tender whose deadline has passed."""
-    return tenders.close_due(session, SYSTEM, get_settings())
+    with ctx.transaction(final=True) as session:
+        return tenders.close_due(session, SYSTEM, ctx.settings)
 
 
 @job("trading.notify_bidders")
-def notify_bidders(session: Session, kind: str, ref_id: int) -> int:
-    return notifications.notify_bidders(session, kind, ref_id)
+def notify_bidders(ctx: JobContext, kind: str, ref_id: int) -> int:
+    with ctx.transaction(final=True) as session:
+        return notifications.notify_bidders(session, kind, ref_id)
 
 
-@job("trading.render_announcement")
-def render_announcement(session: Session, tender_id: int) -> str | None:
-    from trading.pdf import store_announcement
+@job("trading.render_announcement", queue="cpu")
+def render_announcement(ctx: JobContext, tender_id: int) -> str | None:
+    """The 招标公告 PDF: inputs in one transaction, rendering with none open (a worker process),
+    the result recorded in a second that re-checks the tender is still at the same amendment."""
+    from trading.pdf import announcement_inputs, record_announcement, render_announcement_pdf
 
-    return store_announcement(session, get_settings(), tender_id)
+    with ctx.transaction() as session:
+        inputs = announcement_inputs(session, tender_id)
+    if inputs is None:
+        return None
+    ref = BlobStore(ctx.settings.blob_dir).write_bytes(render_announcement_pdf(ctx.settings, inputs))
+    with ctx.transaction(final=True) as session:
+        recorded = record_announcement(session, inputs, ref.sha256)
+    return ref.sha256 if recorded else None
 
 
 periodic("trading.close_due", every=dt.timedelta(minutes=1))

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy.orm import Session
-
 from tenderhall.auth.service import purge_expired
+from tenderhall.jobs.execution import JobContext
 from tenderhall.jobs.outbox import job
 from tenderhall.jobs.scheduler_registry import periodic
 
 
 @job("auth.purge_expired")
-def purge_expired_job(session: Session) -> None:
-    purge_expired(session)
+def purge_expired_job(ctx: JobContext) -> None:
+    with ctx.transaction(final=True) as session:
+        purge_expired(session)
 
 
 periodic("auth.purge_expired", every=dt.timedelta(hours=1))

@@ -1,16 +1,13 @@
-"""The execution wrapper every actor runs: one unit of work per job, completion in the same commit.
+"""The execution wrapper every actor runs: claim, work with no transaction open, complete.
 
-``execute(db, jobs, outbox_id)`` claims the outbox row and marks it done with one
-``UPDATE … RETURNING`` (nothing comes back when it is already done or dead, or not yet due, so a
-duplicate message is harmless), then runs the job function in the SAME transaction: the job's
-effect and its completion commit together. On PostgreSQL the claim holds the row lock for the
-whole job, so a relay never re-sends a job that is still running.
-
-On failure that transaction is rolled back and a new one records the attempt: ``attempts + 1``,
-``last_error`` (type and first line of the message, never parameters), and ``available_at`` = now
-+ exponential back-off with jitter, or status ``dead`` after the job's maximum attempts. A worker
-killed mid-job commits nothing: the row stays ``sent`` and the relay re-sends it when its lease
-expires.
+A job never holds a transaction open while it computes (on SQLite that would be the database's
+single write lock, blocking every request's write for as long as a PDF renders). ``execute`` claims
+the outbox row in a short transaction (``running``, a claim token, a lease), runs the job function
+with a :class:`JobContext` that gives it short transactions of its own, and completes the row in a
+short transaction that re-checks the claim. A worker killed mid-job leaves the row ``running``
+until its lease ends; the relay then re-sends it (counting a lost attempt), and the job's own
+re-checks of state make the re-run harmless. A failure is recorded on the row (attempts, back-off,
+``dead``) only by the claim's holder.
 """
 
 from __future__ import annotations
@@ -19,8 +16,10 @@ import contextlib
 import datetime as dt
 import random
 import threading
+import uuid
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -30,33 +29,24 @@ from sqlmodel import col
 
 from tenderhall.db import Database, lock_for_update, make_sync_engine, utcnow
 from tenderhall.jobs.models import OUTBOX_TABLE, JobStatus, OutboxJob
-from tenderhall.jobs.outbox import REGISTRY
+from tenderhall.jobs.outbox import REGISTRY, JobSpec
 from tenderhall.redaction import redact_text
-from tenderhall.settings import JobSettings
+from tenderhall.settings import JobSettings, Settings
 
 log = structlog.get_logger("tenderhall.jobs")
 
 MAX_ERROR_CHARS = 500
 
 
-_WRITE_LOCKS: weakref.WeakKeyDictionary[Database, threading.RLock] = weakref.WeakKeyDictionary()
-_WRITE_LOCKS_GUARD = threading.Lock()
-
-
 def writer(db: Database) -> contextlib.AbstractContextManager[Any]:
-    """On SQLite, the job threads of one process (workers, relay, scheduler) take turns for the
-    database's single write lock in Python, instead of polling for it in SQLite's busy handler,
-    which sleeps for milliseconds at a time. PostgreSQL needs no such turn-taking."""
-    if db.dialect != "sqlite":
-        return contextlib.nullcontext()
-    with _WRITE_LOCKS_GUARD:
-        lock = _WRITE_LOCKS.get(db)
-        if lock is None:
-            lock = _WRITE_LOCKS[db] = threading.RLock()
-    return lock
+    """On SQLite, the job threads of one process (workers, relay, scheduler) take their turn to
+    write with the request threads (:attr:`Database.write_turn`), instead of polling for the
+    database's single write lock in SQLite's busy handler. PostgreSQL needs no such turn-taking."""
+    return db.write_turn if db.dialect == "sqlite" else contextlib.nullcontext()
 
 
 _JOB_SESSIONS: weakref.WeakKeyDictionary[Database, sessionmaker[Session]] = weakref.WeakKeyDictionary()
+_JOB_SESSIONS_GUARD = threading.Lock()
 
 
 def _job_sessions(db: Database) -> sessionmaker[Session]:
@@ -71,17 +61,23 @@ def _job_sessions(db: Database) -> sessionmaker[Session]:
     scheduler) stays on the kernel's engine with full durability."""
     if db.dialect != "postgresql":
         return db.sync_sessions
-    with _WRITE_LOCKS_GUARD:
+    with _JOB_SESSIONS_GUARD:
         maker = _JOB_SESSIONS.get(db)
         if maker is None:
-            engine = make_sync_engine(db.url, connect_args={"options": "-c synchronous_commit=off"})
+            engine = make_sync_engine(
+                db.url,
+                connect_args={"options": "-c synchronous_commit=off"},
+                pool_size=db.pool_size,  # as many as the process's job threads, never more
+                max_overflow=0,
+                pool_timeout=60,
+            )
             maker = _JOB_SESSIONS[db] = sessionmaker(engine, expire_on_commit=False)
     return maker
 
 
 def dispose_job_engine(db: Database) -> None:
     """Close the job connections of ``db`` (runtimes call this when they stop)."""
-    with _WRITE_LOCKS_GUARD:
+    with _JOB_SESSIONS_GUARD:
         maker = _JOB_SESSIONS.pop(db, None)
     if maker is not None and maker.kw.get("bind") is not None:
         maker.kw["bind"].dispose()
@@ -137,77 +133,212 @@ def backoff(attempts: int, jobs: JobSettings, rng: random.Random | None = None) 
     return dt.timedelta(seconds=ceiling * (0.5 + 0.5 * r.random()))
 
 
-def _claim_statement() -> sa.Update:
-    t = OUTBOX_TABLE
-    return (
-        sa.update(t)
-        .where(
-            t.c.id == sa.bindparam("job_id"),
-            sa.or_(
-                t.c.status == JobStatus.sent.value,
-                # pending: relayed but not yet marked sent, or re-run; never before it is due
-                sa.and_(t.c.status == JobStatus.pending.value, t.c.available_at <= sa.bindparam("now")),
-            ),
-        )
-        .values(
-            status=JobStatus.done.value,
-            completed_at=sa.bindparam("completed_at"),
-            lease_until=None,
-            last_error=None,
-        )
-        .returning(t.c.actor_name, t.c.args)
+class ClaimLost(Exception):
+    """The job's claim is no longer ours: its lease ran out and the relay re-sent it (another
+    worker may be running it), or someone else completed it. The transaction that found this is
+    rolled back; the job's attempt ends without a record (the row belongs to the new claim)."""
+
+
+class JobInterrupted(Exception):
+    """The runtime stopped while the job ran (its worker process was shut down): nothing is
+    recorded, the row stays ``running`` and the relay re-sends it after its lease."""
+
+
+_T = OUTBOX_TABLE
+_CLAIM = (
+    sa.update(_T)
+    .where(
+        _T.c.id == sa.bindparam("job_id"),
+        sa.or_(
+            _T.c.status == JobStatus.sent.value,
+            # pending: relayed but not yet marked sent, or re-run; never before it is due
+            sa.and_(_T.c.status == JobStatus.pending.value, _T.c.available_at <= sa.bindparam("now")),
+        ),
     )
+    .values(
+        status=JobStatus.running.value,
+        claim_token=sa.bindparam("token"),
+        lease_until=sa.bindparam("lease"),
+    )
+    .returning(_T.c.actor_name, _T.c.args, _T.c.attempts)
+)
+_OURS = sa.and_(
+    _T.c.id == sa.bindparam("job_id"),
+    _T.c.status == JobStatus.running.value,
+    _T.c.claim_token == sa.bindparam("token"),
+)
+_FENCE = sa.select(_T.c.id).where(_OURS)
+_FENCE_LOCKED = _FENCE.with_for_update()
+_COMPLETE = (
+    sa.update(_T)
+    .where(_OURS)
+    .values(
+        status=JobStatus.done.value,
+        completed_at=sa.bindparam("completed_at"),
+        lease_until=None,
+        claim_token=None,
+        last_error=None,
+    )
+)
+_EXTEND = sa.update(_T).where(_OURS).values(lease_until=sa.bindparam("lease"))
 
 
-#: Built once: a job's hot path should not pay for building SQL expressions.
-_CLAIM = _claim_statement()
+def fence(session: Session, job_id: int, token: str) -> None:
+    """Raise :class:`ClaimLost` unless the row is still ``running`` under ``token``. On PostgreSQL
+    the row stays locked until the transaction ends, so no relay re-sends it meanwhile; on SQLite
+    the transaction already holds the database's write lock."""
+    stmt = _FENCE_LOCKED if session.get_bind().dialect.name == "postgresql" else _FENCE
+    if session.execute(stmt, {"job_id": job_id, "token": token}).first() is None:
+        raise ClaimLost(f"outbox job {job_id} is no longer claimed by this worker")
 
 
-def execute(db: Database, jobs: JobSettings, outbox_id: int, *, now: dt.datetime | None = None) -> str:
-    """Run one outbox job. Returns ``done``, ``skipped``, ``retry`` or ``dead``; never raises for a
-    job's own failure (the outbox records it), but lets interrupts (shutdown) through.
+def _complete(session: Session, job_id: int, token: str) -> bool:
+    done = session.execute(_COMPLETE, {"job_id": job_id, "token": token, "completed_at": utcnow()})
+    return bool(done.rowcount == 1)  # type: ignore[attr-defined]
 
-    The row is claimed and marked done by one ``UPDATE … RETURNING`` at the start of the job's
-    transaction (a row lock on PostgreSQL, the write lock on SQLite): if the job fails, the
-    rollback undoes it with the job's own writes; a duplicate delivery finds the row done."""
+
+@dataclass
+class JobContext:
+    """What a job function receives: ``fn(ctx, **args)``.
+
+    ``ctx.transaction()`` is one short transaction (committed on exit, rolled back on error) that
+    first checks the job is still ours (:func:`fence`); open one to read the job's inputs, do the
+    slow part (HTTP, rendering) with none open, and open another to record the result after
+    re-checking the object's state. ``ctx.transaction(final=True)`` also marks the job done in the
+    same commit, so that a DB-only job's effect and its completion commit together; it must be the
+    job's last transaction. Without one, the runner completes the job after the function returns.
+    ``ctx.settings`` are the settings the runtime was built with."""
+
+    db: Database
+    settings: Settings
+    job_id: int
+    name: str
+    token: str
+    attempt: int = 0  # failed or lost attempts before this one
+    finished: bool = field(default=False, init=False)
+
+    @contextlib.contextmanager
+    def transaction(self, *, final: bool = False) -> Iterator[Session]:
+        if self.finished:
+            raise RuntimeError(f"job {self.name}: no transaction after the final one")
+        with job_transaction(self.db) as session:
+            fence(session, self.job_id, self.token)
+            yield session
+            if final and not _complete(session, self.job_id, self.token):
+                raise ClaimLost(f"outbox job {self.job_id} could not be completed")
+        if final:
+            self.finished = True
+
+    def extend_lease(self) -> bool:
+        """Push the lease forward (a heartbeat while a long step runs); False if no longer ours."""
+        with job_transaction(self.db) as session:
+            lease = utcnow() + lease_for(self.name, self.settings.jobs)
+            res = session.execute(_EXTEND, {"job_id": self.job_id, "token": self.token, "lease": lease})
+            return bool(res.rowcount == 1)  # type: ignore[attr-defined]
+
+
+#: How a claimed job's work phase is run: ``runner(spec, ctx, args)``; the default calls the
+#: function in this thread, :class:`tenderhall.jobs.processes.CpuPool` in a worker process.
+Runner = Callable[[JobSpec, JobContext, dict[str, Any]], bool]
+
+
+def run_here(spec: JobSpec, ctx: JobContext, args: dict[str, Any]) -> bool:
+    """Run the work phase in this thread; returns whether the job completed itself (final)."""
+    spec.fn(ctx, **args)
+    return ctx.finished
+
+
+def execute(
+    db: Database,
+    settings: Settings,
+    outbox_id: int,
+    *,
+    now: dt.datetime | None = None,
+    runner: Runner | None = None,
+) -> str:
+    """Run one outbox job in two phases. Returns ``done``, ``skipped``, ``retry``, ``dead``,
+    ``lost`` or ``interrupted``; never raises for a job's own failure (the outbox records it).
+
+    1. Claim, in a short transaction: one ``UPDATE … RETURNING`` turns a ``sent`` (or due
+       ``pending``) row into ``running`` with a fresh claim token and lease, and commits. A
+       duplicate delivery finds the row running or done and is skipped.
+    2. Work, with no transaction open: the job function gets a :class:`JobContext` and opens the
+       short transactions it needs itself (each checks the claim is still ours).
+    3. Complete, in a short transaction that re-checks the claim (same token, still running),
+       unless the job's final transaction did it already. A claim lost meanwhile (the lease ran
+       out, the relay re-sent the job) ends the attempt without a record: ``lost``.
+
+    On failure a new transaction records the attempt on the row, if the claim is still ours:
+    ``attempts + 1``, ``last_error`` and back-off, or ``dead`` after the job's maximum attempts.
+    A worker killed mid-job leaves the row ``running``: the relay re-sends it after its lease."""
+    jobs = settings.jobs
     when = now or utcnow()
+    token = uuid.uuid4().hex
     try:
         with job_transaction(db) as session:
             claimed = session.execute(
-                _CLAIM, {"job_id": outbox_id, "now": when, "completed_at": utcnow()}
+                _CLAIM,
+                {
+                    "job_id": outbox_id,
+                    "now": when,
+                    "token": token,
+                    "lease": when + dt.timedelta(seconds=jobs.lease_seconds),
+                },
             ).first()
             if claimed is None:
-                return "skipped"  # done, dead, unknown, or a stale early duplicate
-            spec = REGISTRY.get(claimed.actor_name)
-            if spec is None:
-                raise UnknownJob(f"job {claimed.actor_name!r} is not declared by any loaded tasks module")
-            spec.fn(session, **dict(claimed.args or {}))
+                return "skipped"  # running, done, dead, unknown, or a stale early duplicate
+            lease = lease_for(claimed.actor_name, jobs)
+            if lease != dt.timedelta(seconds=jobs.lease_seconds):
+                session.execute(_EXTEND, {"job_id": outbox_id, "token": token, "lease": when + lease})
+        spec = REGISTRY.get(claimed.actor_name)
+        if spec is None:
+            raise UnknownJob(f"job {claimed.actor_name!r} is not declared by any loaded tasks module")
+        ctx = JobContext(db, settings, outbox_id, spec.name, token, attempt=claimed.attempts)
+        finished = (runner or run_here)(spec, ctx, dict(claimed.args or {}))
+        if not finished:
+            with job_transaction(db) as session:
+                if not _complete(session, outbox_id, token):
+                    raise ClaimLost(f"outbox job {outbox_id} could not be completed")
         return "done"
+    except ClaimLost as exc:
+        log.warning("job claim lost; its new claim decides", outbox_id=outbox_id, error=describe_error(exc))
+        return "lost"
+    except JobInterrupted:
+        return "interrupted"
     except Exception as exc:  # noqa: BLE001 - every failure of a job is recorded on its row
-        return record_failure(db, jobs, outbox_id, exc, now=now)
+        return record_failure(db, jobs, outbox_id, exc, token=token, now=now)
 
 
 def record_failure(
-    db: Database, jobs: JobSettings, outbox_id: int, exc: BaseException, *, now: dt.datetime | None = None
+    db: Database,
+    jobs: JobSettings,
+    outbox_id: int,
+    exc: BaseException,
+    *,
+    token: str,
+    now: dt.datetime | None = None,
 ) -> str:
     error = describe_error(exc)
     try:
         with writer(db), db.unit_of_work() as session:
-            return _note_failure(session, jobs, outbox_id, error, now or utcnow())
-    except Exception as exc2:  # noqa: BLE001 - the row stays sent; the relay re-sends it after its lease
+            return _note_failure(session, jobs, outbox_id, token, error, now or utcnow())
+    except Exception as exc2:  # noqa: BLE001 - the row stays running; the relay re-sends it after its lease
         log.error("job failure could not be recorded", outbox_id=outbox_id, error=describe_error(exc2))
         return "retry"
 
 
-def _note_failure(session: Session, jobs: JobSettings, outbox_id: int, error: str, now: dt.datetime) -> str:
+def _note_failure(
+    session: Session, jobs: JobSettings, outbox_id: int, token: str, error: str, now: dt.datetime
+) -> str:
     row = session.execute(
         lock_for_update(sa.select(OutboxJob).where(col(OutboxJob.id) == outbox_id), session)
     ).scalar_one_or_none()
-    if row is None or row.status in (JobStatus.done, JobStatus.dead):
-        return "skipped"
+    if row is None or row.status != JobStatus.running or row.claim_token != token:
+        return "skipped"  # not ours (any more): done, dead, or re-sent to another worker
     row.attempts += 1
     row.last_error = error
     row.lease_until = None
+    row.claim_token = None
     if row.attempts >= max_attempts_for(row.actor_name, jobs):
         row.status = JobStatus.dead
         outcome = "dead"
@@ -228,10 +359,11 @@ def _note_failure(session: Session, jobs: JobSettings, outbox_id: int, error: st
     return outcome
 
 
-def handler_for(db: Database, jobs: JobSettings) -> Any:
-    """The function every dramatiq actor calls: ``handler(job_name, outbox_id)``."""
+def handler_for(db: Database, settings: Settings, runner: Runner | None = None) -> Any:
+    """The function every dramatiq actor calls: ``handler(job_name, outbox_id)``. ``runner`` runs
+    the work phase (default: in the actor's thread; see :mod:`tenderhall.jobs.processes`)."""
 
     def handle(_name: str, outbox_id: int) -> str:
-        return execute(db, jobs, outbox_id)
+        return execute(db, settings, outbox_id, runner=runner)
 
     return handle

@@ -15,6 +15,7 @@ from tenderhall.db import json_field, utc_field
 class JobStatus(enum.StrEnum):
     pending = "pending"  # waiting to be (re)sent to the broker
     sent = "sent"  # handed to the broker, leased until lease_until
+    running = "running"  # claimed by a worker (claim_token), leased until lease_until
     done = "done"
     dead = "dead"  # gave up after max attempts: an admin may re-run it
 
@@ -32,6 +33,7 @@ class OutboxJob(SQLModel, table=True):
     attempts: int = 0
     available_at: dt.datetime = utc_field(default_now=True)
     lease_until: dt.datetime | None = utc_field(nullable=True)
+    claim_token: str | None = Field(default=None, max_length=32)  # who runs it (status running)
     created_at: dt.datetime = utc_field(default_now=True)
     completed_at: dt.datetime | None = utc_field(nullable=True)
     last_error: str | None = Field(default=None, max_length=2000)

@@ -2,8 +2,8 @@
 
 Domains declare actors with :func:`job` (in their ``tasks.py``) and enqueue them with
 :func:`enqueue` from service code. The relay (``tenderhall.jobs.relay``) hands pending rows to the
-broker; the actor wrapper runs the function in its own unit of work and completes the row in that
-same transaction, so an effect in the database and the completion commit together.
+broker; the actor wrapper (``tenderhall.jobs.execution``) claims the row, runs the function with a
+``JobContext`` (short transactions of its own, none open while it computes) and completes the row.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from tenderhall.jobs.models import OUTBOX_TABLE, JobStatus
 @dataclass(frozen=True)
 class JobSpec:
     name: str  # "<domain>.<verb>"
-    fn: Callable[..., Any]  # fn(session, **args)
+    fn: Callable[..., Any]  # fn(ctx: JobContext, **args)
     queue: str
     max_attempts: int | None
     lease_seconds: int | None
@@ -36,7 +36,10 @@ REGISTRY: dict[str, JobSpec] = {}
 def job(
     name: str, *, queue: str = "default", max_attempts: int | None = None, lease_seconds: int | None = None
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Declare a job: ``fn(session, **args)`` runs inside one transaction; it must be idempotent."""
+    """Declare a job: ``fn(ctx, **args)`` with ``ctx`` a :class:`~tenderhall.jobs.execution.JobContext`
+    (``with ctx.transaction() as session:`` for each short transaction, ``ctx.settings``). It must
+    be idempotent: it may run again after a lost worker, so it re-checks the state it changes.
+    Jobs on a queue of ``settings.jobs.cpu_queues`` run in a worker process of their own."""
     if "." not in name:
         raise ValueError(f"job names are '<domain>.<verb>', got {name!r}")
 

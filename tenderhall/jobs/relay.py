@@ -1,7 +1,8 @@
 """The outbox relay: hands due outbox rows to the broker.
 
 A pass (:meth:`Relay.run_once`) claims, in one transaction, pending rows whose ``available_at`` has
-come and ``sent`` rows whose lease has expired (their worker died or lost the message), sends one
+come and ``sent`` or ``running`` rows whose lease has expired (their worker died or lost the
+message; re-sending ends the old claim, whose holder can then neither record nor complete), sends one
 message per row carrying only the outbox id, and marks the rows it sent ``sent`` with a fresh
 lease. Rows the broker did not accept keep their state: nothing is lost when the broker is down;
 they are tried again on the next pass. Several relays may run at once: PostgreSQL claims rows with
@@ -102,7 +103,10 @@ class Relay:
             .where(
                 sa.or_(
                     sa.and_(_T.c.status == JobStatus.pending.value, _T.c.available_at <= now),
-                    sa.and_(_T.c.status == JobStatus.sent.value, _T.c.lease_until < now),
+                    sa.and_(
+                        _T.c.status.in_([JobStatus.sent.value, JobStatus.running.value]),
+                        _T.c.lease_until < now,
+                    ),
                 )
             )
             .order_by(_T.c.available_at, _T.c.id)
@@ -119,7 +123,7 @@ class Relay:
         claimed: list[tuple[Any, dt.datetime]] = []
         with job_transaction(self.db) as session:
             for row in session.execute(skip_locked(self._due, session), {"now": now}).all():
-                expired = row.status == JobStatus.sent.value
+                expired = row.status != JobStatus.pending.value  # sent or running, lease run out
                 # An expired lease means the worker holding it died. It counts as an attempt, so a
                 # job that kills its worker every time ends dead instead of looping forever.
                 if expired and row.attempts + 1 >= max_attempts_for(row.actor_name, self.jobs):

@@ -1,4 +1,5 @@
-"""Job runtimes: a dramatiq Worker plus the relay and scheduler loops, in threads of one process.
+"""Job runtimes: a dramatiq Worker plus the relay and scheduler loops, in threads of one process,
+and a pool of worker processes for the CPU queues (``tenderhall.jobs.processes``).
 
 :class:`InProcessRuntime` is what ``tenderhall serve`` runs on ``memory://`` (an in-process
 StubBroker); :class:`JobRuntime` with a Redis or RabbitMQ broker is what each ``tenderhall worker``
@@ -19,6 +20,7 @@ from tenderhall.db import Database
 from tenderhall.jobs.broker import declare_actors, make_broker
 from tenderhall.jobs.execution import describe_error, dispose_job_engine, handler_for
 from tenderhall.jobs.outbox import REGISTRY
+from tenderhall.jobs.processes import CpuPool
 from tenderhall.jobs.relay import Relay, Waker, stop_waking, wake_on_commit
 from tenderhall.jobs.scheduler import Scheduler
 from tenderhall.settings import Settings
@@ -28,7 +30,8 @@ log = structlog.get_logger("tenderhall.jobs")
 
 class JobRuntime:
     """Worker threads consuming ``broker``, relay loops (woken when a commit on ``db`` wrote a job)
-    and a scheduler loop. ``queues`` limits the queues consumed (default: every declared job's queue)."""
+    and a scheduler loop. ``queues`` limits the queues consumed (default: every declared job's queue).
+    Jobs on ``settings.jobs.cpu_queues`` run their work phase in ``self.cpu``'s worker processes."""
 
     def __init__(
         self,
@@ -52,7 +55,8 @@ class JobRuntime:
         self.relay_threads = max(1, relay_threads)
         self.with_scheduler = scheduler
         self.worker_timeout_ms = worker_timeout_ms
-        self.actors = declare_actors(broker, handler_for(db, settings.jobs))
+        self.cpu = CpuPool(settings)
+        self.actors = declare_actors(broker, handler_for(db, settings, runner=self.cpu))
         self.relay = Relay(db, settings.jobs, broker)
         self.scheduler = Scheduler(db)
         # Several relay loops overlap their broker round trips; each has its own wake-up.
@@ -118,6 +122,8 @@ class JobRuntime:
         for t in self._threads:
             t.join(timeout)
         self._threads.clear()
+        # before the worker: a thread waiting on a CPU job is released (its row is re-sent later)
+        self.cpu.shutdown(timeout)
         if self.worker is not None:
             self.worker.stop(timeout=int(timeout * 1000))
             self.worker = None

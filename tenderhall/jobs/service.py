@@ -18,11 +18,13 @@ from tenderhall.jobs.models import JobStatus, OutboxJob
 
 
 class JobFilter(enum.StrEnum):
-    """What the admin list shows: ``open`` = pending, sent and dead; ``failed`` = pending after a failure."""
+    """What the admin list shows: ``open`` = pending, sent, running and dead; ``failed`` = pending
+    after a failure."""
 
     open = "open"
     pending = "pending"
     sent = "sent"
+    running = "running"
     failed = "failed"
     dead = "dead"
     done = "done"
@@ -33,7 +35,9 @@ def list_jobs(
 ) -> Sequence[OutboxJob]:
     stmt = sa.select(OutboxJob)
     if status == JobFilter.open:
-        stmt = stmt.where(col(OutboxJob.status).in_([JobStatus.pending, JobStatus.sent, JobStatus.dead]))
+        stmt = stmt.where(
+            col(OutboxJob.status).in_([JobStatus.pending, JobStatus.sent, JobStatus.running, JobStatus.dead])
+        )
     elif status == JobFilter.failed:
         stmt = stmt.where(col(OutboxJob.status) == JobStatus.pending, col(OutboxJob.attempts) > 0)
     else:
@@ -67,7 +71,7 @@ def retry_job(
         raise NotFound(f"后台任务 {job_id} 不存在", f"Background job {job_id} does not exist")
     if row.status == JobStatus.done:
         raise Conflict(f"后台任务 {job_id} 已完成，无需重新运行", f"Background job {job_id} is already done")
-    if row.status == JobStatus.sent:
+    if row.status in (JobStatus.sent, JobStatus.running):
         raise Conflict(
             f"后台任务 {job_id} 正在运行或已交给队列，租约到期前不能重新运行",
             f"Background job {job_id} is running or queued; it cannot be re-run before its lease ends",
@@ -77,6 +81,7 @@ def retry_job(
     row.attempts = 0
     row.available_at = now or utcnow()
     row.lease_until = None
+    row.claim_token = None
     session.add(row)
     session.flush()
     record(

@@ -1,13 +1,15 @@
-"""The credit jobs run through the kernel's execution wrapper (one unit of work per job)."""
+"""The credit jobs run through the kernel's execution wrapper (claim, work, complete), with the
+settings passed in, never read from the environment."""
 
 from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
-import credit.tasks
+import credit.tasks  # noqa: F401 - declares the credit jobs
 from credit.models import Delivery, DeliveryStatus, Status, Violation
 from credit.receiver import ReceiverServer
 from credit.service.push import save_receiver
@@ -27,16 +29,12 @@ def _run_jobs(db: Database, settings: Settings, name: str) -> list[str]:
             .scalars()
             .all()
         )
-    return [execute(db, settings.jobs, i) for i in ids]
+    return [execute(db, settings, i) for i in ids]
 
 
 def test_publishing_enqueues_a_push_that_the_job_delivers_and_a_notice_pdf(
-    db: Database, settings: Settings, tmp_path: Path, monkeypatch: object
+    db: Database, settings: Settings, tmp_path: Path
 ) -> None:
-    import tenderhall.settings as settings_mod
-
-    monkeypatch.setattr(settings_mod, "get_settings", lambda: settings)  # type: ignore[attr-defined]
-    monkeypatch.setattr(credit.tasks, "get_settings", lambda: settings)  # type: ignore[attr-defined]
     rx = ReceiverServer(tmp_path / "rx.db", public_key_pem=platform_signer(settings).public_key_pem).start()
     try:
         with db.unit_of_work() as s:
@@ -83,3 +81,69 @@ def test_the_expire_job_takes_ended_publications_out_of_view(db: Database, setti
         v = s.get(Violation, vid)
         assert v is not None
         assert v.status == Status.expired
+
+
+def open_transactions_elsewhere(settings: Settings) -> str | None:
+    """What a transaction held open by the job would show from another connection: on SQLite the
+    write lock (``BEGIN IMMEDIATE`` without waiting fails), on PostgreSQL a session idle in a
+    transaction. None when there is none."""
+    url = sa.engine.make_url(settings.database_url)
+    if settings.is_sqlite:
+        engine = sa.create_engine(
+            url.set(drivername="sqlite+pysqlite"), connect_args={"timeout": 0, "isolation_level": None}
+        )
+    else:
+        engine = sa.create_engine(url.set(drivername="postgresql+psycopg"))
+    try:
+        with engine.connect() as conn:
+            if settings.is_sqlite:
+                try:
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                except sa.exc.OperationalError as exc:
+                    return f"write lock held: {exc.orig}"
+                conn.exec_driver_sql("ROLLBACK")
+                return None
+            idle = conn.exec_driver_sql(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND state LIKE 'idle in transaction%%' AND pid <> pg_backend_pid()"
+            ).scalar_one()
+            return f"{idle} sessions idle in a transaction" if idle else None
+    finally:
+        engine.dispose()
+
+
+class WatchingReceiver(ReceiverServer):
+    """The real receiver, noting while each event arrives whether the platform holds a transaction."""
+
+    def __init__(self, *args: Any, settings: Settings, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.settings = settings
+        self.seen: list[str | None] = []
+
+    def accept(self, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        self.seen.append(open_transactions_elsewhere(self.settings))
+        return super().accept(body, headers)
+
+
+def test_the_push_job_holds_no_transaction_during_its_http_calls(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    rx = WatchingReceiver(
+        tmp_path / "rx.db", public_key_pem=platform_signer(settings).public_key_pem, settings=settings
+    ).start()
+    try:
+        with db.unit_of_work() as s:
+            save_receiver(s, SUPERVISOR, name="省平台", url=f"{rx.url}/events")
+            for _ in range(2):
+                upheld(
+                    s,
+                    settings,
+                    code=factories.credit_code(),
+                    publish_it=True,
+                    decided_at=utcnow() - dt.timedelta(days=1),
+                )
+        assert _run_jobs(db, settings, "credit.push") == ["done", "done"]
+    finally:
+        rx.stop()
+    assert len(rx.seen) == 2
+    assert rx.seen == [None, None]

@@ -416,16 +416,16 @@ def test_sign_tree_head_job_is_declared_and_scheduled_every_setting_interval() -
     )
 
 
-def test_sign_tree_head_job_signs_with_the_configured_key(
-    db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_sign_tree_head_job_signs_with_the_configured_key(db: Database, settings: Settings) -> None:
     import tenderhall.audit.tasks as tasks
+    from tenderhall.jobs.execution import execute
+    from tenderhall.jobs.outbox import enqueue
 
-    monkeypatch.setattr(tasks, "get_settings", lambda: settings)
     _append(db, 2)
-    with db.unit_of_work() as s:
-        tasks.sign_tree_head(s)
-        tasks.sign_tree_head(s)  # idempotent
+    for _ in range(2):  # idempotent: the second run signs nothing new
+        with db.unit_of_work() as s:
+            job_id = enqueue(s, tasks.SIGN_TREE_HEAD).id
+        assert execute(db, settings, job_id) == "done"
     with db.unit_of_work() as s:
         heads = list(s.execute(sa.select(TreeHead)).scalars())
     assert [h.tree_size for h in heads] == [2]

@@ -57,6 +57,11 @@ def test_demo_identities_cover_every_role_and_a_second_run_reuses_them(
     assert result.username == "bidder2"
 
 
-def test_housekeeping_job_runs_on_an_empty_database(db: Database) -> None:
+def test_housekeeping_job_runs_on_an_empty_database(db: Database, settings: Settings) -> None:
+    from tenderhall.jobs.execution import execute
+    from tenderhall.jobs.outbox import REGISTRY, enqueue
+
+    assert REGISTRY["auth.purge_expired"].fn is purge_expired_job
     with db.unit_of_work() as s:
-        purge_expired_job(s)
+        job_id = enqueue(s, "auth.purge_expired").id
+    assert execute(db, settings, job_id) == "done"

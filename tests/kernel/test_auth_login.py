@@ -501,7 +501,12 @@ def test_serve_lets_uvicorn_trust_forwarded_headers_only_from_configured_proxies
 
     opts = serve_options(Settings(auth=AuthSettings(trusted_proxies=trusted)), None, None, 1)
     assert opts.app == "tenderhall.app:create_app"
-    config = _config(dataclasses.replace(opts, app="tests.kernel.serving_app:create"))
+    # (log_config None: the test process's logging stays as the test run set it up)
+    config = _config(
+        dataclasses.replace(
+            opts, app="tests.kernel.serving_app:create", uvicorn={**opts.uvicorn, "log_config": None}
+        )
+    )
     config.load()
     scope: dict[str, Any] = {
         "type": "http",

@@ -73,9 +73,7 @@ def served(settings: Settings, db: Database) -> Iterator[str]:
     app = create_app(settings, db=db, run_jobs_inprocess=False)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_config=None, lifespan="on", timeout_graceful_shutdown=5)
-    )
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="on", timeout_graceful_shutdown=5))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

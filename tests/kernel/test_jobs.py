@@ -1,5 +1,6 @@
-"""Jobs through the outbox: transactional enqueue, exactly-once effects, broker outages, killed
-workers, back-off and dead letters, and the admin re-run. Runs on SQLite and PostgreSQL."""
+"""Jobs through the outbox: transactional enqueue, exactly-once effects, two-phase execution (no
+transaction open while a job works, a lost claim neither completes nor records), broker outages,
+killed workers, back-off and dead letters, and the admin re-run. Runs on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -20,7 +21,6 @@ import dramatiq
 import pytest
 import sqlalchemy as sa
 from dramatiq.brokers.stub import StubBroker
-from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from tenderhall.audit.models import AuditEvent
@@ -29,7 +29,14 @@ from tenderhall.auth.models import Role
 from tenderhall.auth.principal import SYSTEM
 from tenderhall.db import Database, utcnow
 from tenderhall.jobs.broker import declare_actors, make_broker
-from tenderhall.jobs.execution import backoff, describe_error, dispose_job_engine, execute, handler_for
+from tenderhall.jobs.execution import (
+    JobContext,
+    backoff,
+    describe_error,
+    dispose_job_engine,
+    execute,
+    handler_for,
+)
 from tenderhall.jobs.models import JobStatus, OutboxJob
 from tenderhall.jobs.outbox import REGISTRY, enqueue, job
 from tenderhall.jobs.relay import Relay
@@ -45,21 +52,47 @@ CRASH_ENV = "TENDERHALL_TEST_CRASH_MID_JOB"
 
 
 @job("testjobs.effect")
-def effect(session: Session, key: str) -> None:
-    record(session, SYSTEM, "testjobs.effect", "test", key, f"effect {key}")
+def effect(ctx: JobContext, key: str) -> None:
+    with ctx.transaction(final=True) as session:
+        record(session, SYSTEM, "testjobs.effect", "test", key, f"effect {key}")
 
 
 @job("testjobs.fail")
-def always_fails(session: Session, key: str) -> None:
+def always_fails(ctx: JobContext, key: str) -> None:
     raise RuntimeError(f"simulated failure for {key}")
 
 
 @job("testjobs.crash")
-def crash_after_effect(session: Session, key: str) -> None:
-    record(session, SYSTEM, "testjobs.effect", "test", key, f"effect {key}")
-    session.flush()  # the effect is written, not committed
-    if os.environ.get(CRASH_ENV) == "1":
-        os.kill(os.getpid(), signal.SIGKILL)
+def crash_after_effect(ctx: JobContext, key: str) -> None:
+    with ctx.transaction(final=True) as session:
+        record(session, SYSTEM, "testjobs.effect", "test", key, f"effect {key}")
+        session.flush()  # the effect is written, not committed
+        if os.environ.get(CRASH_ENV) == "1":
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+class Gate:
+    """Holds a job in its work phase until the test opens it: ``entered`` is set when the job is
+    waiting, ``release`` lets it go on (both with a deadline, never a fixed sleep)."""
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+
+GATES: dict[str, Gate] = {}
+
+
+@job("testjobs.slow")
+def slow(ctx: JobContext, key: str) -> None:
+    """Reads in one transaction, works (waits on its gate) with none open, records in a second."""
+    with ctx.transaction() as session:
+        session.execute(sa.select(sa.func.count()).select_from(AuditEvent)).scalar_one()
+    gate = GATES[key]
+    gate.entered.set()
+    assert gate.release.wait(60), "the test never released the job"
+    with ctx.transaction(final=True) as session:
+        record(session, SYSTEM, "testjobs.effect", "test", key, f"effect {key}")
 
 
 def effects(db: Database, key: str) -> int:
@@ -91,16 +124,16 @@ class StubRig:
     """The in-process path without background threads: relay passes on demand, a dramatiq Worker on
     a StubBroker, and ``drain()`` waits until every sent message has been processed."""
 
-    def __init__(self, db: Database, jobs: JobSettings) -> None:
+    def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
-        self.jobs = jobs
+        self.jobs = settings.jobs
         broker = make_broker("memory://")
         assert isinstance(broker, StubBroker)
         self.broker = broker
-        declare_actors(self.broker, handler_for(db, jobs))
+        declare_actors(self.broker, handler_for(db, settings))
         for spec in REGISTRY.values():
             self.broker.declare_queue(spec.queue)
-        self.relay = Relay(db, jobs, self.broker)
+        self.relay = Relay(db, settings.jobs, self.broker)
         self.worker = dramatiq.Worker(self.broker, worker_threads=2, worker_timeout=50)
         self.worker.start()
 
@@ -134,20 +167,26 @@ def jobs() -> JobSettings:
 
 
 @pytest.fixture
-def rig(db: Database, jobs: JobSettings) -> Iterator[StubRig]:
-    r = StubRig(db, jobs)
+def jset(settings: Settings, jobs: JobSettings) -> Settings:
+    """The test's settings with the short job settings above."""
+    return settings.model_copy(update={"jobs": jobs})
+
+
+@pytest.fixture
+def rig(db: Database, jset: Settings) -> Iterator[StubRig]:
+    r = StubRig(db, jset)
     yield r
     r.close()
 
 
-def silent_relay(db: Database, jobs: JobSettings) -> tuple[Relay, StubBroker]:
+def silent_relay(db: Database, jset: Settings) -> tuple[Relay, StubBroker]:
     """A relay whose broker has no worker: what it sends is never consumed (a lost worker)."""
     broker = make_broker("memory://")
     assert isinstance(broker, StubBroker)
-    declare_actors(broker, handler_for(db, jobs))
+    declare_actors(broker, handler_for(db, jset))
     for spec in REGISTRY.values():
         broker.declare_queue(spec.queue)
-    return Relay(db, jobs, broker), broker
+    return Relay(db, jset.jobs, broker), broker
 
 
 def closed_port() -> int:
@@ -212,7 +251,7 @@ def test_timed_job_is_not_sent_before_its_time(db: Database, rig: StubRig) -> No
 
 
 def test_broker_unreachable_at_commit_keeps_change_and_job_runs_when_broker_is_back(
-    db: Database, jobs: JobSettings, rig: StubRig
+    db: Database, jobs: JobSettings, jset: Settings, rig: StubRig
 ) -> None:
     with db.unit_of_work() as s:
         record(s, SYSTEM, "testjobs.change", "test", "outage", "the change that causes the job")
@@ -221,7 +260,7 @@ def test_broker_unreachable_at_commit_keeps_change_and_job_runs_when_broker_is_b
         assert row.id is not None
         job_id = row.id
     down = make_broker(f"redis://127.0.0.1:{closed_port()}/0")
-    declare_actors(down, handler_for(db, jobs))
+    declare_actors(down, handler_for(db, jset))
     try:
         assert Relay(db, jobs, down).run_once() == 0
         assert Relay(db, jobs, down).run_once() == 0  # tried again later: still waiting, nothing lost
@@ -258,11 +297,11 @@ class FlakyBroker(StubBroker):
 
 
 def test_broker_failing_mid_batch_leaves_unsent_rows_pending_as_they_were(
-    db: Database, jobs: JobSettings
+    db: Database, jobs: JobSettings, jset: Settings
 ) -> None:
     ids = [enqueue_committed(db, "testjobs.effect", key=f"batch{i}") for i in range(5)]
     flaky = FlakyBroker(accept=2)
-    declare_actors(flaky, handler_for(db, jobs))
+    declare_actors(flaky, handler_for(db, jset))
     flaky.declare_queue("default")
     assert Relay(db, jobs, flaky).run_once() == 2
     states = [row_of(db, i) for i in ids]
@@ -280,16 +319,18 @@ def _run_in_child(database_url: str, job_id: int) -> None:
 
     registry.import_all_models()
     child_db = Database(database_url)
-    print(execute(child_db, JobSettings(), job_id))  # only reached if the job did not kill us
+    print(
+        execute(child_db, Settings(database_url=database_url), job_id)
+    )  # only reached if the job did not kill us
     dispose_job_engine(child_db)
 
 
 def test_worker_killed_mid_job_is_resent_after_its_lease_and_its_effect_happens_once(
-    db: Database, settings: Settings, jobs: JobSettings, rig: StubRig
+    db: Database, settings: Settings, jobs: JobSettings, jset: Settings, rig: StubRig
 ) -> None:
     job_id = enqueue_committed(db, "testjobs.crash", key="killed")
     sent_at = utcnow()
-    lost, _ = silent_relay(db, jobs)
+    lost, _ = silent_relay(db, jset)
     assert lost.run_once(sent_at) == 1  # relayed: 'sent' with a lease
     child = subprocess.run(
         [
@@ -308,20 +349,23 @@ def test_worker_killed_mid_job_is_resent_after_its_lease_and_its_effect_happens_
     )
     assert child.returncode == -signal.SIGKILL, (child.stdout + child.stderr).decode()[-2000:]
     row = row_of(db, job_id)
-    assert row.status == JobStatus.sent  # nothing of the killed run committed
+    assert row.status == JobStatus.running  # claimed; nothing of its work committed
+    assert row.lease_until is not None
     assert effects(db, "killed") == 0
-    assert rig.drain(sent_at + dt.timedelta(seconds=jobs.lease_seconds - 1)) == 0  # lease still running
-    assert rig.drain(sent_at + dt.timedelta(seconds=jobs.lease_seconds + 1)) == 1  # re-sent
+    assert rig.drain(row.lease_until - dt.timedelta(seconds=1)) == 0  # lease still running
+    assert rig.drain(row.lease_until + dt.timedelta(seconds=1)) == 1  # re-sent
     assert effects(db, "killed") == 1
     row = row_of(db, job_id)
     assert row.status == JobStatus.done
     assert row.attempts == 1
 
 
-def test_job_that_kills_its_worker_every_time_ends_dead(db: Database, jobs: JobSettings) -> None:
+def test_job_that_kills_its_worker_every_time_ends_dead(
+    db: Database, jobs: JobSettings, jset: Settings
+) -> None:
     job_id = enqueue_committed(db, "testjobs.effect", key="lost")
     t = utcnow()
-    lost, broker = silent_relay(db, jobs)
+    lost, broker = silent_relay(db, jset)
     for _ in range(jobs.max_attempts + 1):  # the first send, then one re-send per lost attempt
         lost.run_once(t)  # sent, and the message is lost with its worker each time
         broker.flush_all()
@@ -332,28 +376,134 @@ def test_job_that_kills_its_worker_every_time_ends_dead(db: Database, jobs: JobS
     assert "LeaseExpired" in (row.last_error or "")
 
 
+# --- two phases: claim, work with no transaction open, complete ---------------------------------
+
+
+def _database_is_writable_elsewhere(settings: Settings, job_id: int) -> None:
+    """From a connection of its own, take what a transaction held over the job would hold: the
+    write lock on SQLite (``BEGIN IMMEDIATE`` without waiting), the outbox row's lock on
+    PostgreSQL (``FOR UPDATE NOWAIT``). Raises if the job holds it."""
+    engine = sa.create_engine(
+        sa.engine.make_url(settings.database_url).set(
+            drivername="sqlite+pysqlite" if settings.is_sqlite else "postgresql+psycopg"
+        ),
+        **({"connect_args": {"timeout": 0, "isolation_level": None}} if settings.is_sqlite else {}),
+    )
+    try:
+        with engine.connect() as conn:
+            if settings.is_sqlite:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                conn.exec_driver_sql("ROLLBACK")
+            else:
+                with conn.begin():
+                    conn.exec_driver_sql(
+                        "SELECT id FROM core_outbox WHERE id = %(id)s FOR UPDATE NOWAIT", {"id": job_id}
+                    )
+    finally:
+        engine.dispose()
+
+
+def _run_in_thread(fn: Any) -> tuple[threading.Thread, list[Any]]:
+    out: list[Any] = []
+    t = threading.Thread(target=lambda: out.append(fn()), daemon=True)
+    t.start()
+    return t, out
+
+
+def test_a_working_job_holds_no_transaction_and_a_second_delivery_is_skipped(
+    db: Database, jset: Settings
+) -> None:
+    gate = GATES["working"] = Gate()
+    job_id = enqueue_committed(db, "testjobs.slow", key="working")
+    worker, outcome = _run_in_thread(lambda: execute(db, jset, job_id))
+    try:
+        assert gate.entered.wait(30)
+        row = row_of(db, job_id)
+        assert row.status == JobStatus.running
+        assert row.claim_token
+        _database_is_writable_elsewhere(jset, job_id)  # no write lock, no row lock while it works
+        with db.unit_of_work() as s:  # a request's write goes through meanwhile
+            record(s, SYSTEM, "testjobs.change", "test", "meanwhile", "a write while the job works")
+        assert execute(db, jset, job_id) == "skipped"  # a duplicate delivery does not run it twice
+    finally:
+        gate.release.set()
+        worker.join(30)
+    assert outcome == ["done"]
+    assert effects(db, "working") == 1
+    row = row_of(db, job_id)
+    assert row.status == JobStatus.done
+    assert row.claim_token is None
+
+
+def test_a_job_whose_claim_ran_out_and_was_resent_neither_completes_nor_records_its_effect(
+    db: Database, jset: Settings, jobs: JobSettings
+) -> None:
+    gate = GATES["stale"] = Gate()
+    job_id = enqueue_committed(db, "testjobs.slow", key="stale")
+    stale, outcome = _run_in_thread(lambda: execute(db, jset, job_id))
+    try:
+        assert gate.entered.wait(30)
+        lease_until = row_of(db, job_id).lease_until
+        assert lease_until is not None
+        relay, broker = silent_relay(db, jset)
+        assert relay.run_once(lease_until + dt.timedelta(seconds=1)) == 1  # the lease ran out: re-sent
+        broker.flush_all()
+        resent = row_of(db, job_id)
+        assert resent.status == JobStatus.sent
+        assert resent.attempts == 1
+        GATES["stale"] = fresh = Gate()
+        fresh.release.set()
+        assert execute(db, jset, job_id) == "done"  # the new claim runs it
+    finally:
+        gate.release.set()
+        stale.join(30)
+    assert outcome == ["lost"]  # the stale worker's final transaction was refused and rolled back
+    assert effects(db, "stale") == 1
+    row = row_of(db, job_id)
+    assert row.status == JobStatus.done
+    assert row.attempts == 1
+
+
+def test_a_failure_after_the_claim_was_lost_is_not_recorded_on_the_new_claim(
+    db: Database, jset: Settings
+) -> None:
+    from tenderhall.jobs.execution import record_failure
+
+    job_id = enqueue_committed(db, "testjobs.effect", key="late-failure")
+    relay, broker = silent_relay(db, jset)
+    assert relay.run_once() == 1
+    broker.flush_all()
+    assert record_failure(db, jset.jobs, job_id, RuntimeError("late"), token="not-the-claim") == "skipped"
+    row = row_of(db, job_id)
+    assert row.status == JobStatus.sent
+    assert row.attempts == 0
+    assert row.last_error is None
+
+
 # --- failures, back-off, dead letters -----------------------------------------------------------
 
 
-def test_failing_job_backs_off_exponentially_and_ends_dead(db: Database, jobs: JobSettings) -> None:
+def test_failing_job_backs_off_exponentially_and_ends_dead(
+    db: Database, jobs: JobSettings, jset: Settings
+) -> None:
     job_id = enqueue_committed(db, "testjobs.fail", key="f")
     now = utcnow()
     expected_ceilings = [5.0, 10.0]
     for attempt, ceiling in enumerate(expected_ceilings, start=1):
-        assert execute(db, jobs, job_id, now=now) == "retry"
+        assert execute(db, jset, job_id, now=now) == "retry"
         row = row_of(db, job_id)
         assert row.status == JobStatus.pending
         assert row.attempts == attempt
         wait = (row.available_at - now).total_seconds()
         assert ceiling / 2 <= wait <= ceiling + 0.001
         assert row.last_error == "RuntimeError: simulated failure for f"
-        assert execute(db, jobs, job_id, now=now) == "skipped"  # not due yet: an early message is ignored
+        assert execute(db, jset, job_id, now=now) == "skipped"  # not due yet: an early message is ignored
         now = row.available_at
-    assert execute(db, jobs, job_id, now=now) == "dead"
+    assert execute(db, jset, job_id, now=now) == "dead"
     row = row_of(db, job_id)
     assert row.status == JobStatus.dead
     assert row.attempts == jobs.max_attempts
-    assert execute(db, jobs, job_id, now=now) == "skipped"
+    assert execute(db, jset, job_id, now=now) == "skipped"
 
 
 def test_backoff_is_capped_and_jittered() -> None:
@@ -374,14 +524,14 @@ def test_job_error_text_keeps_no_sql_parameters(db: Database) -> None:
     assert text.startswith(("OperationalError", "ProgrammingError"))
 
 
-def test_undeclared_job_in_outbox_fails_and_is_recorded(db: Database, jobs: JobSettings) -> None:
+def test_undeclared_job_in_outbox_fails_and_is_recorded(db: Database, jset: Settings) -> None:
     with db.unit_of_work() as s:
         row = OutboxJob(actor_name="nobody.declared", args={})
         s.add(row)
         s.flush()
         job_id = row.id
     assert job_id is not None
-    assert execute(db, jobs, job_id) == "retry"
+    assert execute(db, jset, job_id) == "retry"
     assert "UnknownJob" in (row_of(db, job_id).last_error or "")
 
 

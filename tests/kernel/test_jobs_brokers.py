@@ -1,5 +1,6 @@
 """The outbox against the real brokers: Redis and RabbitMQ (publisher confirms), on SQLite and
-PostgreSQL. Each test uses its own queue so that concurrent test runs never share messages."""
+PostgreSQL, including CPU-queue jobs in worker processes. Each test run uses its own queues so that
+concurrent test runs never share messages."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from tenderhall.audit.models import AuditEvent
@@ -21,7 +21,7 @@ from tenderhall.audit.service import record
 from tenderhall.auth.principal import SYSTEM
 from tenderhall.db import Database
 from tenderhall.jobs.broker import check_broker, declare_actors, make_broker
-from tenderhall.jobs.execution import handler_for
+from tenderhall.jobs.execution import JobContext, handler_for
 from tenderhall.jobs.models import JobStatus, OutboxJob
 from tenderhall.jobs.outbox import enqueue, job
 from tenderhall.jobs.relay import Relay
@@ -33,11 +33,26 @@ from tests.kernel.test_jobs import _dispose_job_engines, closed_port, wait_until
 ROOT = Path(__file__).resolve().parents[2]
 QUEUE_ENV = "TENDERHALL_TEST_JOB_QUEUE"
 QUEUE = os.environ.get(QUEUE_ENV) or f"thtest_{uuid.uuid4().hex[:10]}"
+CPU_QUEUE = f"{QUEUE}_cpu"
 
 
 @job("testbroker.effect", queue=QUEUE)
-def broker_effect(session: Session, key: str) -> None:
-    record(session, SYSTEM, "testbroker.effect", "test", key, f"effect {key}")
+def broker_effect(ctx: JobContext, key: str) -> None:
+    with ctx.transaction(final=True) as session:
+        record(session, SYSTEM, "testbroker.effect", "test", key, f"effect {key}", {"pid": os.getpid()})
+
+
+@job("testbroker.cpu", queue=CPU_QUEUE)
+def broker_cpu(ctx: JobContext, key: str) -> None:
+    broker_effect(ctx, key)
+
+
+@job("testbroker.cpu_hold", queue=CPU_QUEUE)
+def broker_cpu_hold(ctx: JobContext, key: str, pid_file: str, release_file: str) -> None:
+    """Writes its process id, waits (polling, with a deadline) to be released, then its effect."""
+    Path(pid_file).write_text(str(os.getpid()))
+    assert wait_until(lambda: Path(release_file).exists(), timeout=120), "never released"
+    broker_effect(ctx, key)
 
 
 def effects(db: Database, key: str) -> int:
@@ -69,7 +84,7 @@ def _cleanup(url: str) -> None:
 
         conn = pika.BlockingConnection(pika.URLParameters(url))
         ch = conn.channel()
-        for q in (QUEUE, f"{QUEUE}.DQ", f"{QUEUE}.XQ"):
+        for q in (QUEUE, f"{QUEUE}.DQ", f"{QUEUE}.XQ", CPU_QUEUE, f"{CPU_QUEUE}.DQ", f"{CPU_QUEUE}.XQ"):
             ch.queue_delete(q)
         conn.close()
 
@@ -97,6 +112,66 @@ def test_job_committed_runs_once_through_real_broker(
     finally:
         runtime.stop()
     assert effects(db, "real") == 1
+
+
+def test_cpu_job_through_real_broker_runs_once_in_a_worker_process(
+    db: Database, settings: Settings, broker_url: str
+) -> None:
+    cpu = settings.model_copy(update={"jobs": settings.jobs.model_copy(update={"cpu_queues": [CPU_QUEUE]})})
+    runtime = JobRuntime(cpu, db, make_broker(broker_url), threads=2, queues={CPU_QUEUE}, scheduler=False)
+    runtime.start()
+    try:
+        with db.unit_of_work() as s:
+            job_id = enqueue(s, "testbroker.cpu", key="cpu").id
+        assert wait_until(lambda: status_of(db, job_id) == JobStatus.done, timeout=60)
+    finally:
+        runtime.stop()
+    assert effects(db, "cpu") == 1
+    with db.unit_of_work() as s:
+        event = s.execute(
+            sa.select(AuditEvent).where(
+                col(AuditEvent.action) == "testbroker.effect", col(AuditEvent.object_id) == "cpu"
+            )
+        ).scalar_one()
+    assert event.data["pid"] != os.getpid()
+
+
+def test_killed_cpu_worker_process_through_real_broker_fails_one_attempt_then_the_job_completes(
+    db: Database, settings: Settings, broker_url: str, tmp_path: Path
+) -> None:
+    cpu = settings.model_copy(
+        update={
+            "jobs": settings.jobs.model_copy(
+                update={"cpu_queues": [CPU_QUEUE], "backoff_base_seconds": 0.2, "relay_interval_seconds": 0.1}
+            )
+        }
+    )
+    pid_file, release = tmp_path / "pid", tmp_path / "release"
+    runtime = JobRuntime(cpu, db, make_broker(broker_url), threads=2, queues={CPU_QUEUE}, scheduler=False)
+    runtime.start()
+    try:
+        with db.unit_of_work() as s:
+            job_id = enqueue(
+                s, "testbroker.cpu_hold", key="killed-cpu", pid_file=str(pid_file), release_file=str(release)
+            ).id
+        assert wait_until(lambda: pid_file.exists() and pid_file.read_text() != "", timeout=60)
+        first_pid = int(pid_file.read_text())
+        pid_file.unlink()
+        os.kill(first_pid, signal.SIGKILL)
+        # the retry runs in a new worker process once its back-off has passed
+        assert wait_until(lambda: pid_file.exists() and pid_file.read_text() != "", timeout=60)
+        assert int(pid_file.read_text()) != first_pid
+        with db.unit_of_work() as s:
+            retried = s.get(OutboxJob, job_id)
+            assert retried is not None
+            assert retried.attempts == 1
+            assert "BrokenProcessPool" in (retried.last_error or "")
+        release.touch()
+        assert wait_until(lambda: status_of(db, job_id) == JobStatus.done, timeout=60)
+    finally:
+        release.touch()
+        runtime.stop()
+    assert effects(db, "killed-cpu") == 1
 
 
 def test_broker_down_at_commit_then_back_job_runs_once(

@@ -12,6 +12,7 @@ import pytest
 from tenderhall.blobs import BlobStore
 from tenderhall.db import Database
 from tenderhall.settings import Settings
+from tests.trading.conftest import World
 from trading.models import Tender
 from trading.pdf import store_announcement
 
@@ -55,3 +56,57 @@ def test_a_draft_has_no_announcement(
     tid = make_tender(publish=False)
     with db.unit_of_work() as s:
         assert store_announcement(s, settings, tid) is None
+
+
+def _announcement_jobs(db: Database, tender_id: int) -> list[int]:
+    import sqlalchemy as sa
+
+    from tenderhall.jobs.models import OutboxJob
+
+    with db.unit_of_work() as s:
+        return list(
+            s.execute(
+                sa.select(OutboxJob.id)
+                .where(OutboxJob.actor_name == "trading.render_announcement")
+                .order_by(OutboxJob.id)
+            ).scalars()
+        )
+
+
+def test_the_announcement_job_renders_outside_its_transactions_and_records_only_the_current_one(
+    db: Database, settings: Settings, world: World, make_tender: Callable[..., int]
+) -> None:
+    import trading.tasks  # noqa: F401 - declares the trading jobs
+    from tenderhall.jobs.execution import execute
+    from trading import pdf
+    from trading.service import tenders
+
+    tid = make_tender(title="河道清淤工程")
+    (first,) = _announcement_jobs(db, tid)
+    with db.unit_of_work() as s:
+        stale = pdf.announcement_inputs(s, tid)  # what a job read before the amendment below
+    assert stale is not None
+    with db.unit_of_work() as s:
+        version = s.get(Tender, tid).version  # type: ignore[union-attr]
+        tenders.amend_tender(
+            s,
+            world.agency,
+            settings,
+            tid,
+            "更正名称",
+            {"title": "河道清淤疏浚工程"},
+            expected_version=version,
+        )
+    stale_sha = BlobStore(settings.blob_dir).write_bytes(pdf.render_announcement_pdf(settings, stale)).sha256
+    with db.unit_of_work() as s:
+        assert pdf.record_announcement(s, stale, stale_sha) is False  # amended since: not recorded
+        assert s.get(Tender, tid).announcement_sha256 is None  # type: ignore[union-attr]
+    jobs = _announcement_jobs(db, tid)
+    assert jobs[0] == first
+    assert len(jobs) == 2  # the amendment enqueued its own render
+    assert [execute(db, settings, j) for j in jobs] == ["done", "done"]
+    with db.unit_of_work() as s:
+        current = s.get(Tender, tid).announcement_sha256  # type: ignore[union-attr]
+    assert current is not None
+    assert current != stale_sha
+    assert BlobStore(settings.blob_dir).read_bytes(current).startswith(b"%PDF")
