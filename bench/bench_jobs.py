@@ -29,7 +29,6 @@ import dramatiq
 import redis
 import sqlalchemy as sa
 from dramatiq.brokers.redis import RedisBroker
-from sqlalchemy.orm import Session
 
 from bench import Result
 
@@ -115,6 +114,7 @@ def raw_rate(redis_url: str, n: int, threads: int) -> float:
 def outbox_rate(db_url: str, redis_url: str, n: int, threads: int) -> float:
     """The platform's path: n jobs enqueued in one transaction, relayed, run, completed."""
     from tenderhall.db import Database
+    from tenderhall.jobs.execution import JobContext
     from tenderhall.jobs.models import OUTBOX_TABLE, JobStatus
     from tenderhall.jobs.outbox import REGISTRY, enqueue, job
     from tenderhall.jobs.runtime import JobRuntime
@@ -123,8 +123,8 @@ def outbox_rate(db_url: str, redis_url: str, n: int, threads: int) -> float:
     if "bench.noop" not in REGISTRY:
 
         @job("bench.noop", queue=OUTBOX_QUEUE)
-        def noop(session: Session, i: int) -> None:
-            """Does nothing: the figure is the machinery's own cost."""
+        def noop(ctx: JobContext, i: int) -> None:
+            """Does nothing: the figure is the machinery's own cost (its claim and completion)."""
 
     settings = Settings(database_url=db_url, broker_url=redis_url)
     db = Database(db_url)

@@ -45,7 +45,7 @@ def _init_process(settings: Settings) -> None:
     registry.import_all_models()
     registry.import_all_tasks()
     _PROCESS["settings"] = settings
-    _PROCESS["db"] = Database(settings.database_url)
+    _PROCESS["db"] = Database(settings.database_url, pool_size=2)  # one job at a time
 
 
 def _run_in_process(
