@@ -57,6 +57,7 @@ def sqlite_database() -> Iterator[str]:
 async def _burst(base: str, writers: int) -> dict[str, Any]:
     statuses: Counter[int] = Counter()
     timeouts = 0
+    dropped = 0  # the server closed the connection without an answer
     slowest = 0.0
     health: list[float] = []
     done = asyncio.Event()
@@ -64,16 +65,19 @@ async def _burst(base: str, writers: int) -> dict[str, Any]:
     async with httpx.AsyncClient(base_url=base, timeout=REQUEST_TIMEOUT_S, limits=limits) as client:
 
         async def send(method: str, path: str, **kw: Any) -> None:
-            nonlocal timeouts, slowest
+            nonlocal timeouts, slowest, dropped
             started = time.monotonic()
             try:
                 r = await client.request(method, path, **kw)
                 statuses[r.status_code] += 1
             except httpx.TimeoutException:
                 timeouts += 1
+            except httpx.RemoteProtocolError:
+                dropped += 1
             slowest = max(slowest, time.monotonic() - started)
 
         async def watch_health() -> None:
+            nonlocal dropped
             while not done.is_set():
                 started = time.monotonic()
                 try:
@@ -81,6 +85,8 @@ async def _burst(base: str, writers: int) -> dict[str, Any]:
                     statuses[r.status_code] += 1
                 except httpx.TimeoutException:
                     statuses[0] += 1
+                except httpx.RemoteProtocolError:
+                    dropped += 1
                 health.append(time.monotonic() - started)
                 await asyncio.sleep(0.1)
 
@@ -102,6 +108,7 @@ async def _burst(base: str, writers: int) -> dict[str, Any]:
         "statuses": dict(statuses),
         "5xx": sum(n for code, n in statuses.items() if code >= 500),
         "timeouts": timeouts,
+        "dropped": dropped,
         "slowest": slowest,
         "health_max": max(health) if health else float("inf"),
         "health_n": len(health),
@@ -137,7 +144,8 @@ def bursts(label: str, url: str, processes: int) -> list[Result]:
                     baseline_value=baseline * 1000,
                     higher_is_better=False,
                     note=(
-                        f"5xx {got['5xx']}, time-outs {got['timeouts']}, health answered {got['health_n']} "
+                        f"5xx {got['5xx']}, time-outs {got['timeouts']}, dropped {got['dropped']}, "
+                        f"health answered {got['health_n']} "
                         f"times, slowest {got['health_max'] * 1000:.0f} ms; statuses {got['statuses']}"
                     ),
                 )
