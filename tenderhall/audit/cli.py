@@ -113,9 +113,10 @@ def verify(
         if report.anchors:
             n = report.anchors_checked
             anchored = f"; matches {n} head{'' if n == 1 else 's'} obtained elsewhere / 与外部树头一致"
+        stamped = f", {report.heads_timestamped} timestamped (RFC 3161)" if report.heads_timestamped else ""
         click.echo(
             f"audit log OK: {report.events} events, {report.heads_checked} of {report.heads} tree heads "
-            f"verified{anchored} / 审计日志完好"
+            f"verified{stamped}{anchored} / 审计日志完好"
         )
         return
     first = report.first
