@@ -8,7 +8,7 @@ import datetime as dt
 import structlog
 
 from tenderhall.audit import service
-from tenderhall.audit.timestamping import TimestampError, request_token
+from tenderhall.audit.timestamping import TimestampError, load_roots, request_token
 from tenderhall.jobs.execution import JobContext
 from tenderhall.jobs.outbox import job
 from tenderhall.jobs.scheduler_registry import periodic
@@ -42,9 +42,19 @@ def sign_tree_head(ctx: JobContext) -> None:
     with ctx.transaction() as session:
         service.sign_tree_head(session, signer)
         pending = service.heads_to_timestamp(session)
+    if not pending:
+        return
+    ca = ctx.settings.tsa_ca_file
+    try:  # after the head is committed: a bad CA file must not stop signing either
+        roots = load_roots(ca.read_bytes()) if ca else None
+    except (OSError, ValueError) as exc:
+        raise TimestampsMissing(
+            f"the TSA certificate file {ca} cannot be read ({type(exc).__name__}) / "
+            f"无法读取 TSA 证书文件 {ca}（{type(exc).__name__}）"
+        ) from exc
     for done, (tree_size, payload) in enumerate(pending):
         try:
-            token = request_token(url, payload)
+            token = request_token(url, payload, roots=roots)
         except TimestampError as exc:  # the TSA is likely down for the rest too: stop here
             left = len(pending) - done
             log.warning("tree heads not timestamped", tree_size=tree_size, left=left, error=exc.en)

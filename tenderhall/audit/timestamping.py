@@ -13,7 +13,15 @@ import hashlib
 from dataclasses import dataclass
 
 import httpx
-from rfc3161_client import HashAlgorithm, PKIStatus, TimestampRequestBuilder, decode_timestamp_response
+from cryptography import x509
+from rfc3161_client import (
+    HashAlgorithm,
+    PKIStatus,
+    TimestampRequestBuilder,
+    VerificationError,
+    VerifierBuilder,
+    decode_timestamp_response,
+)
 
 SHA256_OID = "2.16.840.1.101.3.4.2.1"
 REQUEST_TYPE = "application/timestamp-query"
@@ -68,13 +76,37 @@ def read_token(der: bytes) -> Token:
         raise ValueError(f"not an RFC 3161 timestamp token: {type(exc).__name__}") from exc
 
 
+def load_roots(pem: bytes) -> list[x509.Certificate]:
+    """The certificates of a PEM file (a TSA's root and intermediates)."""
+    return x509.load_pem_x509_certificates(pem)
+
+
+def signature_problem(der: bytes, data: bytes, roots: list[x509.Certificate]) -> str | None:
+    """Why the token ``der`` is not a TSA signature over SHA-256(``data``) chaining to ``roots``
+    (the signer's certificate needs critical extendedKeyUsage timeStamping); None when it is."""
+    builder = VerifierBuilder()
+    for cert in roots:
+        builder = builder.add_root_certificate(cert)
+    try:
+        resp = decode_timestamp_response(_der_sequence(_GRANTED_STATUS + der))
+        builder.build().verify_message(resp, data)
+    except VerificationError as exc:
+        return str(exc)
+    except ValueError as exc:
+        return f"not an RFC 3161 timestamp token: {type(exc).__name__}"
+    return None
+
+
 def _aware(t: dt.datetime) -> dt.datetime:
     return t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t.astimezone(dt.UTC)
 
 
-def request_token(url: str, data: bytes, *, timeout: float = 10.0) -> Token:
+def request_token(
+    url: str, data: bytes, *, roots: list[x509.Certificate] | None = None, timeout: float = 10.0
+) -> Token:
     """Ask the TSA at ``url`` to timestamp SHA-256(``data``), with a nonce; check the answer
-    (status granted, the imprint and nonce of the request) and return its token."""
+    (status granted, the imprint and nonce of the request, and with ``roots`` the TSA's signature
+    and certificate) and return its token."""
     request = (
         TimestampRequestBuilder().data(data).hash_algorithm(HashAlgorithm.SHA256).nonce(nonce=True).build()
     )
@@ -111,5 +143,10 @@ def request_token(url: str, data: bytes, *, timeout: float = 10.0) -> Token:
             f"时间戳服务 {url} 的时间戳随机数与请求不符（可能是重放的应答）",
             f"The timestamping authority {url} returned a token whose nonce differs from the request "
             "(a replayed response?)",
+        )
+    if roots is not None and (why := signature_problem(token.der, data, roots)) is not None:
+        raise TimestampError(
+            f"时间戳服务 {url} 的时间戳签名不能用所配置的 TSA 证书验证：{why}",
+            f"The timestamp from {url} does not verify with the configured TSA certificate: {why}",
         )
     return token

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
+from cryptography import x509
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -28,7 +29,7 @@ from tenderhall.audit.service import (
     signed_bytes,
     verify_tree_head,
 )
-from tenderhall.audit.timestamping import SHA256_OID, read_token
+from tenderhall.audit.timestamping import SHA256_OID, read_token, signature_problem
 from tenderhall.audit.tree import NODE
 from tenderhall.db import utcnow
 from tenderhall.signing import verify_signature
@@ -147,9 +148,10 @@ def anchor_from_json(text: str, public_key_pem: str, source: str) -> Anchor:
 TIMESTAMP_TOLERANCE = dt.timedelta(minutes=2)
 
 
-def timestamp_problem(head: TreeHead) -> Problem | None:
+def timestamp_problem(head: TreeHead, tsa_roots: list[x509.Certificate] | None = None) -> Problem | None:
     """A head's RFC 3161 token must be over SHA-256 of its signed payload, and not older than the
-    head (``signed_at`` − :data:`TIMESTAMP_TOLERANCE`). None when it fits (or there is none)."""
+    head (``signed_at`` − :data:`TIMESTAMP_TOLERANCE`); with ``tsa_roots``, it must also be signed
+    by a TSA certificate chaining to them. None when it fits (or there is none)."""
     if head.tsa_token is None:
         return None
     where_zh = f"树头（规模 {head.tree_size}，签于 {_timestamp(head.signed_at)}）"
@@ -182,6 +184,15 @@ def timestamp_problem(head: TreeHead) -> Problem | None:
             f"The timestamp token of the {where_en} dates from {_timestamp(token.gen_time)}, before the "
             "head was signed: the head's time was rewritten",
         )
+    if tsa_roots is not None and (why := signature_problem(token.der, signed_bytes(head), tsa_roots)):
+        return Problem(
+            "head_timestamp",
+            None,
+            None,
+            f"{where_zh}的时间戳令牌不是由受信任的时间戳服务签发的（{why}）",
+            f"The timestamp token of the {where_en} was not signed by the trusted timestamping "
+            f"authority ({why})",
+        )
     return None
 
 
@@ -193,6 +204,7 @@ def verify_log(
     grace: dt.timedelta | None = None,
     now: dt.datetime | None = None,
     anchors: list[Anchor] | None = None,
+    tsa_roots: list[x509.Certificate] | None = None,
 ) -> VerifyReport:
     """Recompute the whole chain and every stored tree head; report problems, earliest first.
 
@@ -211,7 +223,7 @@ def verify_log(
 
     A head with an RFC 3161 token (:func:`timestamp_problem`) must be the head the TSA saw: the
     token's imprint is SHA-256 of its signed payload and its time is not before the head's.
-    The token's signature is not checked here (that needs the TSA's certificate; see decision 0104).
+    With ``tsa_roots`` (the TSA's certificates) the token's signature is checked too.
     """
     report = VerifyReport()
     now = now or utcnow()
@@ -235,7 +247,7 @@ def verify_log(
     )
     report.heads = len(heads)
     for head in heads:
-        if (tp := timestamp_problem(head)) is not None:
+        if (tp := timestamp_problem(head, tsa_roots)) is not None:
             report.problems.append(tp)
         elif head.tsa_token is not None:
             report.heads_timestamped += 1

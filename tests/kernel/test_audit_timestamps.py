@@ -4,6 +4,7 @@ a loopback HTTP handler started here, with a key and certificate made here (deci
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import hashlib
 import http.server
@@ -119,9 +120,9 @@ ess_cert_id_alg = sha256
     return conf
 
 
-@pytest.fixture
-def tsa(tmp_path: Path) -> Iterator[TSA]:
-    d = tmp_path / "tsa"
+@contextlib.contextmanager
+def _serve_tsa(d: Path) -> Iterator[TSA]:
+    """A TSA on loopback: each POSTed query is answered by ``openssl ts -reply``."""
     d.mkdir()
     ca_pem, tsa_pem, tsa_key = _write_pki(d)
     conf = _write_config(d)
@@ -179,6 +180,19 @@ def tsa(tmp_path: Path) -> Iterator[TSA]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+@pytest.fixture
+def tsa(tmp_path: Path) -> Iterator[TSA]:
+    with _serve_tsa(tmp_path / "tsa") as t:
+        yield t
+
+
+@pytest.fixture
+def rogue_tsa(tmp_path: Path) -> Iterator[TSA]:
+    """Another TSA, with a CA of its own (what an operator could run to make tokens himself)."""
+    with _serve_tsa(tmp_path / "rogue") as t:
+        yield t
 
 
 def _dead_url() -> str:
@@ -240,8 +254,10 @@ def test_a_head_signed_with_a_tsa_carries_a_token_over_its_signed_payload(
     other = tmp_path / "other.json"  # the same check fails for any other payload
     other.write_bytes(signed_bytes(head).replace(b'"tree_size":3', b'"tree_size":4'))
     assert _openssl_ts_verify(other, tmp_path / "token.der", tsa.ca_pem).returncode != 0
+    from tenderhall.audit.timestamping import load_roots
+
     with db.sync_sessions() as s:
-        report = verify_log(s, _keys(settings))
+        report = verify_log(s, _keys(settings), tsa_roots=load_roots(tsa.ca_pem.read_bytes()))
     assert report.ok, report.problems
     assert report.heads_timestamped == 1
 
@@ -370,3 +386,43 @@ def test_the_tree_head_api_returns_the_token(db: Database, settings: Settings, t
     token = read_token(base64.b64decode(body["tsa_token"]))
     assert token.imprint == hashlib.sha256(body["signed_payload"].encode()).digest()
     assert body["tsa_time"] == token.gen_time.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_verify_with_the_tsa_certificate_reports_a_token_from_another_tsa(
+    db: Database, settings: Settings, tsa: TSA, rogue_tsa: TSA
+) -> None:
+    from tenderhall.audit.timestamping import load_roots
+
+    trusted = load_roots(tsa.ca_pem.read_bytes())
+    _append(db, 1)
+    assert _run_job(db, _with_tsa(settings, tsa.url))[1] == "done"
+    _append(db, 1, start=1)
+    assert _run_job(db, _with_tsa(settings, rogue_tsa.url))[1] == "done"  # no CA configured
+    with db.sync_sessions() as s:
+        assert verify_log(s, _keys(settings)).ok  # each token fits its head ...
+        report = verify_log(s, _keys(settings), tsa_roots=trusted)
+    assert [(p.kind, "size 2" in p.en) for p in report.problems] == [("head_timestamp", True)]
+    assert "trusted timestamping authority" in report.problems[0].en
+    env = {"TENDERHALL_DATABASE_URL": settings.database_url, "TENDERHALL_KEY_DIR": str(settings.key_dir)}
+    result = CliRunner().invoke(audit_cli, ["verify", "--quiet", "--tsa-ca", str(tsa.ca_pem)], env=env)
+    assert result.exit_code == 1, result.output
+    assert "受信任的时间戳服务" in result.output
+
+
+def test_the_job_refuses_a_token_that_does_not_chain_to_the_configured_tsa_certificate(
+    db: Database, settings: Settings, tsa: TSA, rogue_tsa: TSA
+) -> None:
+    _append(db, 1)
+    rogue = settings.model_copy(update={"tsa_url": rogue_tsa.url, "tsa_ca_file": tsa.ca_pem})
+    job_id, outcome = _run_job(db, rogue)
+    assert outcome == "retry"
+    [head] = _heads(db)
+    assert head.tsa_token is None
+    with db.unit_of_work() as s:
+        row = s.get(OutboxJob, job_id)
+        assert row is not None
+        assert "does not verify with the configured TSA certificate" in (row.last_error or "")
+    trusted = settings.model_copy(update={"tsa_url": tsa.url, "tsa_ca_file": tsa.ca_pem})
+    assert _run_job(db, trusted)[1] == "done"
+    [head] = _heads(db)
+    assert head.tsa_token is not None
