@@ -386,6 +386,9 @@ def test_the_tree_head_api_returns_the_token(db: Database, settings: Settings, t
     token = read_token(base64.b64decode(body["tsa_token"]))
     assert token.imprint == hashlib.sha256(body["signed_payload"].encode()).digest()
     assert body["tsa_time"] == token.gen_time.strftime("%Y-%m-%dT%H:%M:%SZ")
+    page = client.get("/audit/tree-head")
+    assert page.status_code == 200
+    assert head.tsa_token in page.text
 
 
 def test_verify_with_the_tsa_certificate_reports_a_token_from_another_tsa(
