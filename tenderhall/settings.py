@@ -115,6 +115,10 @@ class Settings(BaseSettings):
     blob_dir: Path = VAR_DIR / "blobs"
     key_dir: Path = VAR_DIR / "keys"
     tsa_url: str | None = None
+    """RFC 3161 Time-Stamping Authority that timestamps every tree head (decision 0104)."""
+    tsa_ca_file: Path | None = None
+    """PEM certificate(s) the TSA's tokens must chain to (its root, and intermediates); when set,
+    the tree-head job refuses tokens that do not, and ``audit verify`` checks every token."""
     secret_key: SecretStr | None = None
     base_url: str = "http://127.0.0.1:8000"
     host: str = "127.0.0.1"

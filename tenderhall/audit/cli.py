@@ -55,9 +55,20 @@ def group() -> None:
     help="the platform public key or certificate (PEM) that --against heads must verify with "
     "(default: the platform key in KEY_DIR)",
 )
+@click.option(
+    "--tsa-ca",
+    "tsa_ca",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="PEM certificate(s) of the timestamping authority: every head's RFC 3161 token must be "
+    "signed by it (default: TSA_CA_FILE; without either, tokens are checked against their heads only)",
+)
 @click.option("--quiet", is_flag=True, help="no progress bar")
 def verify(
-    public_keys: tuple[Path, ...], against: tuple[str, ...], anchor_key: Path | None, quiet: bool
+    public_keys: tuple[Path, ...],
+    against: tuple[str, ...],
+    anchor_key: Path | None,
+    tsa_ca: Path | None,
+    quiet: bool,
 ) -> None:
     """Recompute every event hash and every stored tree head; name the first event that was
     altered, removed or inserted; check that heads were signed on schedule, that no event is
@@ -81,6 +92,16 @@ def verify(
         anchors = [anchor_from_json(_fetch(source), anchor_pem, source) for source in against]
     except AnchorError as exc:
         raise click.ClickException(f"{exc.en}\n{exc.zh}") from exc
+    from tenderhall.audit.timestamping import load_roots
+
+    tsa_ca = tsa_ca or settings.tsa_ca_file
+    try:
+        tsa_roots = load_roots(tsa_ca.read_bytes()) if tsa_ca else None
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(
+            f"Cannot read the TSA certificate file {tsa_ca}: {type(exc).__name__}\n"
+            f"无法读取 TSA 证书文件 {tsa_ca}：{type(exc).__name__}"
+        ) from exc
     grace = dt.timedelta(
         seconds=settings.jobs.tree_head_interval_seconds * settings.jobs.tree_head_grace_intervals
     )
@@ -104,6 +125,7 @@ def verify(
                     progress=lambda n: progress.advance(task, n),
                     grace=grace,
                     anchors=anchors,
+                    tsa_roots=tsa_roots,
                 )
             session.rollback()
     finally:
@@ -113,9 +135,10 @@ def verify(
         if report.anchors:
             n = report.anchors_checked
             anchored = f"; matches {n} head{'' if n == 1 else 's'} obtained elsewhere / 与外部树头一致"
+        stamped = f", {report.heads_timestamped} timestamped (RFC 3161)" if report.heads_timestamped else ""
         click.echo(
             f"audit log OK: {report.events} events, {report.heads_checked} of {report.heads} tree heads "
-            f"verified{anchored} / 审计日志完好"
+            f"verified{stamped}{anchored} / 审计日志完好"
         )
         return
     first = report.first

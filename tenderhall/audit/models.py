@@ -31,7 +31,10 @@ class AuditEvent(SQLModel, table=True):
 
 
 class TreeHead(SQLModel, table=True):
-    """A signed summary of the log: the Merkle root of the first ``tree_size`` events."""
+    """A signed summary of the log: the Merkle root of the first ``tree_size`` events.
+
+    ``tsa_token``: the RFC 3161 timestamp token (DER, base64) over SHA-256 of the head's signed
+    payload, when a TSA is configured; set once, after the head is committed (decision 0104)."""
 
     __tablename__ = "core_tree_head"
 
@@ -41,6 +44,8 @@ class TreeHead(SQLModel, table=True):
     signed_at: dt.datetime = utc_field()
     signature: str  # base64, platform key over the canonical head
     key_id: str = Field(max_length=64)
+    tsa_token: str | None = Field(default=None)
+    tsa_time: dt.datetime | None = utc_field(nullable=True)  # the token's genTime
 
 
 class AuditNode(SQLModel, table=True):

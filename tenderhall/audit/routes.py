@@ -29,6 +29,8 @@ VERIFY_HEAD_ZH = (
     "base64 解码 signature 得到 DER 格式 ECDSA-SHA256 签名，"
     "例如 openssl dgst -sha256 -verify tenderhall-signing-key.pem -signature sig.der payload.json。"
     "root_hash 是前 tree_size 条审计事件的 RFC 6962 Merkle 根。"
+    "若有 tsa_token，它是 RFC 3161 时间戳令牌（DER，base64），覆盖 SHA-256(signed_payload)，"
+    "例如 openssl ts -verify -data payload.json -in token.der -token_in -CAfile tsa-ca.pem。"
 )
 VERIFY_HEAD_EN = (
     "The signature covers signed_payload (the UTF-8 bytes of that canonical JSON string, which "
@@ -36,7 +38,9 @@ VERIFY_HEAD_EN = (
     "public key: "
     "base64-decode signature to a DER ECDSA-SHA256 signature, e.g. openssl dgst -sha256 -verify "
     "tenderhall-signing-key.pem -signature sig.der payload.json. root_hash is the RFC 6962 Merkle root "
-    "of the first tree_size audit events."
+    "of the first tree_size audit events. When present, tsa_token is an RFC 3161 timestamp token "
+    "(DER, base64) over SHA-256(signed_payload), e.g. openssl ts -verify -data payload.json -in "
+    "token.der -token_in -CAfile tsa-ca.pem."
 )
 VERIFY_INCLUSION_ZH = (
     "按 RFC 9162 第 2.1.3.2 节，用 leaf_hash、seq（叶子序号）、tree_size 和 audit_path 重算根，"
@@ -75,6 +79,8 @@ def head_out(head: TreeHead, settings: Settings) -> TreeHeadOut:
             public_key_url=base + KEY_PATH,
             certificate_url=base + CERT_PATH,
         ),
+        tsa_token=head.tsa_token,
+        tsa_time=service._timestamp(head.tsa_time) if head.tsa_time else None,
     )
 
 

@@ -26,6 +26,9 @@ class TreeHeadOut:
     signature: str
     signed_payload: str  # the exact canonical JSON (UTF-8) the signature covers
     how_to_verify: HowToVerify
+    # RFC 3161 TimeStampToken (DER, base64) over SHA-256(signed_payload), when a TSA timestamped it
+    tsa_token: str | None = None
+    tsa_time: str | None = None  # the token's genTime (ISO 8601, UTC)
 
 
 @dataclass

@@ -256,6 +256,33 @@ def sign_tree_head(
     return head
 
 
+#: heads timestamped per run of the tree-head job at most (newest first), so that a long TSA outage
+#: drains over a few runs instead of one burst of requests
+TIMESTAMPS_PER_RUN = 10
+
+
+def heads_to_timestamp(session: Session, limit: int = TIMESTAMPS_PER_RUN) -> list[tuple[int, bytes]]:
+    """(tree_size, signed payload) of the heads that have no timestamp token yet, newest first."""
+    heads = session.execute(
+        sa.select(TreeHead)
+        .where(col(TreeHead.tsa_token).is_(None))
+        .order_by(col(TreeHead.tree_size).desc())
+        .limit(limit)
+    ).scalars()
+    return [(h.tree_size, signed_bytes(h)) for h in heads]
+
+
+def attach_timestamp(session: Session, tree_size: int, token_der: bytes, gen_time: dt.datetime) -> bool:
+    """Store a timestamp token on the head of ``tree_size`` if it has none yet (set once: a
+    concurrent run that got there first keeps its token). Returns whether it was stored."""
+    done = session.execute(
+        sa.update(TreeHead)
+        .where(col(TreeHead.tree_size) == tree_size, col(TreeHead.tsa_token).is_(None))
+        .values(tsa_token=base64.b64encode(token_der).decode(), tsa_time=gen_time)
+    )
+    return bool(done.rowcount == 1)  # type: ignore[attr-defined]
+
+
 def verify_tree_head(head: TreeHead, public_key_pem: str) -> bool:
     return verify_signature(public_key_pem, signed_bytes(head), base64.b64decode(head.signature))
 

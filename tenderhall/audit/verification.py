@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
+from cryptography import x509
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -25,8 +26,10 @@ from tenderhall.audit.service import (
     canonical,
     compute_hash,
     event_payload,
+    signed_bytes,
     verify_tree_head,
 )
+from tenderhall.audit.timestamping import SHA256_OID, read_token, signature_problem
 from tenderhall.audit.tree import NODE
 from tenderhall.db import utcnow
 from tenderhall.signing import verify_signature
@@ -35,7 +38,7 @@ from tenderhall.signing import verify_signature
 @dataclass(frozen=True)
 class Problem:
     kind: str  # altered | removed | inserted | head_mismatch | head_signature | head_missing | backdated
-    # | anchor_signature | anchor_mismatch | anchor_beyond_log | anchor_unchecked
+    # | anchor_signature | anchor_mismatch | anchor_beyond_log | anchor_unchecked | head_timestamp
     seq: int | None
     event_id: int | None
     zh: str
@@ -50,6 +53,7 @@ class VerifyReport:
     events: int = 0
     heads: int = 0
     heads_checked: int = 0
+    heads_timestamped: int = 0  # heads whose RFC 3161 token fits them
     anchors: int = 0
     anchors_checked: int = 0
     problems: list[Problem] = field(default_factory=list)
@@ -139,6 +143,59 @@ def anchor_from_json(text: str, public_key_pem: str, source: str) -> Anchor:
     return Anchor(tree_size, root_hash, timestamp, source, ok)
 
 
+#: how much earlier than a head's signed_at its TSA token may be (clock skew between the platform
+#: and the TSA, and the TSA's accuracy); a token from before that cannot be over that head
+TIMESTAMP_TOLERANCE = dt.timedelta(minutes=2)
+
+
+def timestamp_problem(head: TreeHead, tsa_roots: list[x509.Certificate] | None = None) -> Problem | None:
+    """A head's RFC 3161 token must be over SHA-256 of its signed payload, and not older than the
+    head (``signed_at`` − :data:`TIMESTAMP_TOLERANCE`); with ``tsa_roots``, it must also be signed
+    by a TSA certificate chaining to them. None when it fits (or there is none)."""
+    if head.tsa_token is None:
+        return None
+    where_zh = f"树头（规模 {head.tree_size}，签于 {_timestamp(head.signed_at)}）"
+    where_en = f"tree head of size {head.tree_size} (signed at {_timestamp(head.signed_at)})"
+    try:
+        token = read_token(base64.b64decode(head.tsa_token, validate=True))
+    except ValueError:
+        return Problem(
+            "head_timestamp",
+            None,
+            None,
+            f"{where_zh}的时间戳令牌无法解析：它不是 RFC 3161 时间戳",
+            f"The timestamp token of the {where_en} cannot be read: it is not an RFC 3161 token",
+        )
+    if token.hash_oid != SHA256_OID or token.imprint != hashlib.sha256(signed_bytes(head)).digest():
+        return Problem(
+            "head_timestamp",
+            None,
+            None,
+            f"{where_zh}的时间戳令牌不是对该树头签名内容签发的：树头在取得时间戳后被改写",
+            f"The timestamp token of the {where_en} was not issued over that head's signed payload: "
+            "the head was rewritten after it was timestamped",
+        )
+    if token.gen_time < head.signed_at - TIMESTAMP_TOLERANCE:
+        return Problem(
+            "head_timestamp",
+            None,
+            None,
+            f"{where_zh}的时间戳时间 {_timestamp(token.gen_time)} 早于树头的签发时间：树头的时间是事后改写的",
+            f"The timestamp token of the {where_en} dates from {_timestamp(token.gen_time)}, before the "
+            "head was signed: the head's time was rewritten",
+        )
+    if tsa_roots is not None and (why := signature_problem(token.der, signed_bytes(head), tsa_roots)):
+        return Problem(
+            "head_timestamp",
+            None,
+            None,
+            f"{where_zh}的时间戳令牌不是由受信任的时间戳服务签发的（{why}）",
+            f"The timestamp token of the {where_en} was not signed by the trusted timestamping "
+            f"authority ({why})",
+        )
+    return None
+
+
 def verify_log(
     session: Session,
     public_keys: dict[str, str],
@@ -147,6 +204,7 @@ def verify_log(
     grace: dt.timedelta | None = None,
     now: dt.datetime | None = None,
     anchors: list[Anchor] | None = None,
+    tsa_roots: list[x509.Certificate] | None = None,
 ) -> VerifyReport:
     """Recompute the whole chain and every stored tree head; report problems, earliest first.
 
@@ -162,6 +220,10 @@ def verify_log(
 
     ``anchors``: heads obtained elsewhere (:func:`anchor_from_json`); the first ``tree_size``
     events must reproduce each one's root.
+
+    A head with an RFC 3161 token (:func:`timestamp_problem`) must be the head the TSA saw: the
+    token's imprint is SHA-256 of its signed payload and its time is not before the head's.
+    With ``tsa_roots`` (the TSA's certificates) the token's signature is checked too.
     """
     report = VerifyReport()
     now = now or utcnow()
@@ -184,6 +246,11 @@ def verify_log(
         session.execute(sa.select(TreeHead).order_by(col(TreeHead.tree_size), col(TreeHead.id))).scalars()
     )
     report.heads = len(heads)
+    for head in heads:
+        if (tp := timestamp_problem(head, tsa_roots)) is not None:
+            report.problems.append(tp)
+        elif head.tsa_token is not None:
+            report.heads_timestamped += 1
     pending_heads = list(heads)
     acc = merkle.RootAccumulator()
     chain_broken = False
