@@ -258,7 +258,7 @@ class Database:
         with self._executor_guard:
             executor, self._request_executor = self._request_executor, None
         if executor is not None:
-            executor.shutdown(wait=True)
+            executor.shutdown(wait=False, cancel_futures=True)  # a stuck call must not hold up a stop
         self.sync_engine.dispose()
 
 
