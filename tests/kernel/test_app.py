@@ -226,3 +226,29 @@ def test_the_request_language_is_read_from_query_then_cookie(
 
     headers = [(b"cookie", cookie)] if cookie else []
     assert language_of_scope({"query_string": query, "headers": headers}) == expected
+
+
+def test_health_answers_while_every_request_thread_is_busy(settings: Settings, db: Database) -> None:
+    """A burst can keep every request thread busy for seconds; the health check must still answer
+    (a load balancer would otherwise take the process out of service in the middle of a burst)."""
+    import threading
+
+    release = threading.Event()
+    started = threading.Barrier(db.request_threads + 1)
+
+    def busy() -> None:
+        started.wait(10)
+        release.wait(30)
+
+    futures = [db.request_executor.submit(busy) for _ in range(db.request_threads)]
+    try:
+        started.wait(10)  # every request thread is taken
+        with _client(settings, db) as c:
+            r = c.get("/health", timeout=10)
+            assert r.status_code == 200, r.text
+            assert r.json()["database"] == "ok"
+            assert not any(f.done() for f in futures)  # answered while they were still busy
+    finally:
+        release.set()
+        for f in futures:
+            f.result(30)
