@@ -24,42 +24,22 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
 from bench import Result
+from bench.http_load import temporary_database
 
 NAME = f"thbench_audit_{uuid.uuid4().hex[:8]}"
 
 
-@contextmanager
-def database() -> Iterator[str]:
+def database() -> AbstractContextManager[str]:
     """A fresh migrated database URL: temporary PostgreSQL database or SQLite file."""
-    from tests.conftest import migrate
-
-    pg = os.environ.get("TENDERHALL_BENCH_DATABASE_URL")
-    if not pg:
-        with tempfile.TemporaryDirectory() as d:
-            url = f"sqlite:///{Path(d) / 'bench.db'}"
-            migrate(url)
-            yield url
-        return
-    base = sa.engine.make_url(pg).set(drivername="postgresql+psycopg")
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.exec_driver_sql(f'CREATE DATABASE "{NAME}"')
-    try:
-        url = base.set(database=NAME).render_as_string(hide_password=False)
-        migrate(url)
-        yield url
-    finally:
-        with admin.connect() as c:
-            c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{NAME}" WITH (FORCE)')
-        admin.dispose()
+    return temporary_database(NAME)
 
 
 def load_events(db: Any, start: int, n: int, prev_hash: str, batch: int = 20_000) -> str:

@@ -20,13 +20,10 @@ Environment: ``TENDERHALL_BENCH_DATABASE_URL`` (PostgreSQL server; default
 from __future__ import annotations
 
 import asyncio
-import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -38,20 +35,11 @@ from bench.http_load import (
     env_setting,
     postgres_server_url,
     temporary_postgres_database,
+    temporary_sqlite_database,
     uvicorn_server,
 )
 
 REQUEST_TIMEOUT_S = 30.0
-
-
-@contextmanager
-def sqlite_database() -> Iterator[str]:
-    from tests.conftest import migrate
-
-    with tempfile.TemporaryDirectory() as d:
-        url = f"sqlite:///{Path(d) / 'bench.db'}"
-        migrate(url)
-        yield url
 
 
 async def _burst(base: str, writers: int) -> dict[str, Any]:
@@ -210,7 +198,7 @@ def audit_cost(label: str, url: str) -> Result:
 
 def _each_database(fn: Callable[[str, str], list[Result]]) -> list[Result]:
     results = []
-    with sqlite_database() as url:
+    with temporary_sqlite_database() as url:
         results += fn("SQLite", url)
     server = postgres_server_url()
     if server:

@@ -16,13 +16,10 @@ complete (raw: its actor returned; outbox: its row is committed ``done``).
 from __future__ import annotations
 
 import os
-import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from contextlib import AbstractContextManager
 from typing import Any
 
 import dramatiq
@@ -31,6 +28,7 @@ import sqlalchemy as sa
 from dramatiq.brokers.redis import RedisBroker
 
 from bench import Result
+from bench.http_load import temporary_database
 
 NAMESPACE = f"thbench_{uuid.uuid4().hex[:8]}"
 OUTBOX_QUEUE = f"{NAMESPACE}_outbox"
@@ -41,31 +39,9 @@ def _env(name: str, default: str) -> str:
     return os.environ.get(name) or default
 
 
-@contextmanager
-def database() -> Iterator[str]:
+def database() -> AbstractContextManager[str]:
     """A fresh migrated database URL: temporary PostgreSQL database or SQLite file."""
-    from tests.conftest import migrate
-
-    pg = os.environ.get("TENDERHALL_BENCH_DATABASE_URL")
-    if not pg:
-        with tempfile.TemporaryDirectory() as d:
-            url = f"sqlite:///{Path(d) / 'bench.db'}"
-            migrate(url)
-            yield url
-        return
-    base = sa.engine.make_url(pg).set(drivername="postgresql+psycopg")
-    name = f"{NAMESPACE}_db"
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        url = base.set(database=name).render_as_string(hide_password=False)
-        migrate(url)
-        yield url
-    finally:
-        with admin.connect() as c:
-            c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    return temporary_database(NAMESPACE)
 
 
 def _cleanup_redis(url: str) -> None:

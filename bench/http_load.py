@@ -106,6 +106,32 @@ def temporary_postgres_database(prefix: str, server_url: str) -> Iterator[str]:
         admin.dispose()
 
 
+@contextmanager
+def temporary_sqlite_database() -> Iterator[str]:
+    """A migrated SQLite file in a temporary folder, removed afterwards."""
+    import tempfile
+
+    from tests.conftest import migrate
+
+    with tempfile.TemporaryDirectory() as d:
+        url = f"sqlite:///{Path(d) / 'bench.db'}"
+        migrate(url)
+        yield url
+
+
+@contextmanager
+def temporary_database(prefix: str) -> Iterator[str]:
+    """A temporary PostgreSQL database on ``TENDERHALL_BENCH_DATABASE_URL`` when it is set, else a
+    temporary SQLite file (both migrated, both removed afterwards)."""
+    server = os.environ.get("TENDERHALL_BENCH_DATABASE_URL")
+    if server:
+        with temporary_postgres_database(prefix, server) as url:
+            yield url
+    else:
+        with temporary_sqlite_database() as url:
+            yield url
+
+
 def checkpoint(dbapi_conn: Any) -> None:
     """Write the freshly loaded data out now (PostgreSQL ``CHECKPOINT``, on an autocommit psycopg
     connection), so that the server does not do it in the middle of a measurement; skipped where
