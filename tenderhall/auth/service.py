@@ -607,105 +607,71 @@ def finish_password_login(
     token. A password changed since the first step counts as wrong."""
     now = now or utcnow()
     uname = check.username
-    if check.limited is not None:
+
+    def refused(
+        reason: str, error: AppError, user: User | None = None, method: str = "password"
+    ) -> LoginOutcome:
+        """Record the refused attempt (and its audit event) and return the refusal."""
         record_attempt(
             session,
             username=uname,
             client_ip=client_ip,
-            method="password",
+            method=method,
             success=False,
-            reason=RATE_LIMITED,
+            reason=reason,
+            user=user,
             now=now,
         )
-        return LoginOutcome(error=check.limited)
+        return LoginOutcome(error=error)
+
+    if check.limited is not None:
+        return refused(RATE_LIMITED, check.limited)
     user = session.get(User, check.user_id) if check.user_id is not None else None
     if user is None or check.verified_hash is None or user.password_hash != check.verified_hash:
-        record_attempt(
-            session,
-            username=uname,
-            client_ip=client_ip,
-            method="password",
-            success=False,
-            reason="bad_password",
-            user=user,
-            now=now,
-        )
-        return LoginOutcome(error=_bad_credentials())
+        return refused("bad_password", _bad_credentials(), user)
     if not user.is_active:
-        record_attempt(
-            session,
-            username=uname,
-            client_ip=client_ip,
-            method="password",
-            success=False,
-            reason="inactive",
-            user=user,
-            now=now,
-        )
-        return LoginOutcome(
-            error=AppError(
+        return refused(
+            "inactive",
+            AppError(
                 "该账户已停用，请联系管理员",
                 "This account is deactivated: contact the administrator",
                 status=403,
                 code="inactive",
-            )
+            ),
+            user,
         )
     if Role(user.role) == Role.bidder:
         # Bidders sign in with their company's CA certificate only (DOMAIN.md section 1): a
         # password someone set on a bidder account is never a way in. Checked after the password,
         # so that this answer does not tell a stranger which usernames are bidders.
-        record_attempt(
-            session,
-            username=uname,
-            client_ip=client_ip,
-            method="password",
-            success=False,
-            reason=CERTIFICATE_REQUIRED,
-            user=user,
-            now=now,
-        )
-        return LoginOutcome(error=certificate_required())
+        return refused(CERTIFICATE_REQUIRED, certificate_required(), user)
     method = "password"
     if totp_required(settings, user):
         method = "totp"
         if not user.totp_secret_enc:
-            record_attempt(
-                session,
-                username=uname,
-                client_ip=client_ip,
-                method=method,
-                success=False,
-                reason="totp_not_enrolled",
-                user=user,
-                now=now,
-            )
-            return LoginOutcome(
-                error=AppError(
+            return refused(
+                "totp_not_enrolled",
+                AppError(
                     "该账户尚未绑定动态口令（TOTP），请联系管理员运行 tenderhall user totp 绑定后再登录",
                     "This account has no TOTP second factor yet: ask the administrator to enrol one "
                     "(tenderhall user totp) before signing in",
                     status=403,
                     code="totp_not_enrolled",
-                )
+                ),
+                user,
+                method,
             )
         if not totp_code or not verify_totp(session, settings, user, totp_code, now=now):
-            record_attempt(
-                session,
-                username=uname,
-                client_ip=client_ip,
-                method=method,
-                success=False,
-                reason="bad_totp",
-                user=user,
-                now=now,
-            )
-            return LoginOutcome(
-                error=Unauthorized(
+            return refused(
+                "bad_totp",
+                Unauthorized(
                     "动态口令错误或已被使用：请输入验证器应用中当前显示的 6 位数字",
                     "The one-time code is wrong or was already used: "
                     "enter the 6 digits your authenticator shows now",
                     code="bad_totp",
-                )
+                ),
+                user,
+                method,
             )
     if _hasher.check_needs_rehash(user.password_hash or ""):
         user.password_hash = hash_password(password)
