@@ -29,6 +29,8 @@ class AuthSettings(BaseModel):
     nonce_seconds: int = 300
     cookie_secure: bool = False
     totp_roles: list[str] = ["tenderee", "agency", "expert", "supervisor", "admin"]
+    purge_interval_seconds: int = Field(default=3600, ge=1)
+    """How often expired sessions, tokens and nonces are purged (the job ``auth.purge_expired``)."""
     trusted_proxies: list[str] = []
     """Addresses or networks (``10.0.0.0/8``) of reverse proxies whose ``X-Forwarded-For`` is
     believed (``TENDERHALL_AUTH__TRUSTED_PROXIES='["10.0.0.1"]'``). Default none: the address of
@@ -62,7 +64,9 @@ class JobSettings(BaseModel):
     cpu_processes: int = Field(default=1, ge=1, le=64)
     """Worker processes per runtime for the ``cpu_queues`` (the embedded default: one)."""
     scheduler_interval_seconds: float = 5.0
-    tree_head_interval_seconds: int = 600
+    tree_head_interval_seconds: int = Field(default=600, ge=1)
+    blob_collect_interval_seconds: int = Field(default=6 * 3600, ge=1)
+    """How often unreferenced blobs past their grace period are deleted (``storage.collect_blobs``)."""
     # `audit verify`: an event with no tree head signed within this many intervals of it means
     # heads are missing (deleted, or the signing job is not running)
     tree_head_grace_intervals: float = Field(default=3.0, ge=1.0)
@@ -101,6 +105,9 @@ class TradingSettings(BaseModel):
     ocds_publisher: str = "TenderHall 公共资源交易平台"
     search_page_size: int = 20
     search_count_cap: int = 200  # result counts above this show as "200+" (bounded cost per search)
+    close_interval_seconds: int = Field(default=60, ge=1)
+    """How often tenders past their bid deadline are closed (``trading.close_due``); each tender's
+    own timed job closes it at its deadline, this pass catches any that job missed."""
 
 
 class Settings(BaseSettings):
