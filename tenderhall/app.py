@@ -21,7 +21,6 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.jinja import JinjaTemplateEngine
-from litestar.plugins.prometheus import PrometheusController
 from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
@@ -336,7 +335,6 @@ def create_app(
     app = Litestar(
         route_handlers=[
             *registry.all_route_handlers(),
-            PrometheusController,
             create_static_files_router(
                 path="/static", directories=[Path(__file__).parent / "web" / "static"]
             ),

@@ -72,6 +72,30 @@ class JobSettings(BaseModel):
     tree_head_grace_intervals: float = Field(default=3.0, ge=1.0)
 
 
+class MetricsSettings(BaseModel):
+    token: SecretStr | None = None
+    """A scraper that sends ``Authorization: Bearer <token>`` may read ``/metrics`` from anywhere."""
+    allow: list[str] = ["127.0.0.1/32", "::1/128"]
+    """Addresses or networks that may read ``/metrics`` without the token (default: this host)."""
+    dir: Path = VAR_DIR / "metrics"
+    """Where ``tenderhall serve``, ``worker`` and ``demo`` processes keep their metric files, so that
+    ``/metrics`` in any web process reports every process of the host (prometheus_client's
+    multiprocess mode)."""
+
+    @field_validator("allow")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        for item in v:
+            try:
+                ipaddress.ip_network(item.strip(), strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"TENDERHALL_METRICS__ALLOW: {item!r} is not an address or network "
+                    "(监控地址白名单无效，应为 IP 地址或网段，如 10.0.0.0/8)"
+                ) from None
+        return [item.strip() for item in v]
+
+
 class CreditSettings(BaseModel):
     defence_days: int = 3
     score_window_days: int = 365
@@ -138,6 +162,7 @@ class Settings(BaseSettings):
 
     auth: AuthSettings = AuthSettings()
     jobs: JobSettings = JobSettings()
+    metrics: MetricsSettings = MetricsSettings()
     credit: CreditSettings = CreditSettings()
     trading: TradingSettings = TradingSettings()
 
