@@ -280,13 +280,12 @@ def check_services(settings: Settings, db: Database) -> None:
 
 
 def create_app(
-    settings: Settings | None = None,
+    settings: Settings,
     *,
     db: Database | None = None,
     run_jobs_inprocess: bool | None = None,
     check: bool = True,
 ) -> Litestar:
-    settings = settings or Settings()
     configure_logging(settings)
     registry.import_all_models()
     registry.import_all_tasks()
