@@ -306,8 +306,7 @@ def create_app(
         import anyio.to_thread
 
         # Requests run their database work on Database.request_executor (REQUEST_THREADS threads);
-        # anyio's own threads (file streaming, say) are capped alike: more threads than the work
-        # can use only contend for the GIL (measured: 40 threads served 20-30 % fewer searches).
+        # anyio's own threads (file streaming, say) are capped alike (decision 0004).
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.request_threads
         runtime = None
         if run_jobs_inprocess:

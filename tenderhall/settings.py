@@ -140,8 +140,8 @@ class Settings(BaseSettings):
     database_url: str = Field(default=f"sqlite:///{VAR_DIR}/tenderhall.db")
     request_threads: int = Field(default=4, ge=1, le=200)
     """Threads per web process for requests' database work, each with its own connection (a web
-    process holds at most ``request_threads`` + 2). More threads only contend for the GIL: on the
-    public search 40 threads served 20-30 % fewer requests than 4; run more web processes instead."""
+    process holds at most ``request_threads`` + 2). For more throughput run more web processes,
+    not more threads (decision 0004)."""
     broker_url: str = "memory://"
     blob_dir: Path = VAR_DIR / "blobs"
     key_dir: Path = VAR_DIR / "keys"

@@ -31,7 +31,7 @@ from tenderhall.db import utcnow
 
 
 def _iter_events(session: Session, batch: int = 5000) -> Iterator[Any]:
-    """Plain rows (not ORM objects: 3-4x faster on long logs) with the event's attribute names."""
+    """Plain rows with the event's attribute names (not ORM objects: decision 0004)."""
     table = AuditEvent.__table__  # type: ignore[attr-defined]
     stmt = sa.select(table).order_by(table.c.seq).execution_options(yield_per=batch)
     yield from session.execute(stmt)

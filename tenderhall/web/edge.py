@@ -2,10 +2,8 @@
 request's language for messages (``i18n.current_language``), and the Prometheus request metrics,
 in one ASGI layer.
 
-It replaces Litestar's ``PrometheusMiddleware`` plus a separate request-id layer: that middleware
-builds a ``Request`` and four label dictionaries per request and looks every metric child up by
-its labels each time, and each layer wraps ``send`` once more (together about a tenth of a public
-search's CPU time). Here the label children are looked up once per (method, route, status).
+One layer instead of Litestar's ``PrometheusMiddleware`` plus a request-id layer (decision 0004);
+the metrics' label children are looked up once per (method, route, status).
 
 Metrics (``GET /metrics``, see ``tenderhall.metrics``): ``tenderhall_requests_total``,
 ``tenderhall_request_duration_seconds`` (histogram), ``tenderhall_requests_in_progress`` and
