@@ -170,6 +170,7 @@ def import_crl(session: Session, actor: Principal, data: bytes | str) -> CRLImpo
         this_update=crl.last_update_utc,
         next_update=crl.next_update_utc,
         sha256=hashlib.sha256(raw).hexdigest(),
+        der=crl.public_bytes(serialization.Encoding.DER),
     )
     session.add(imp)
     session.flush()
