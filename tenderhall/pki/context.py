@@ -211,10 +211,14 @@ class TrustContext:
             raise OCSPFailure(url, str(exc), unreachable=False) from None
 
 
-def ocsp_cert_status(response: asn1_ocsp.OCSPResponse) -> str | None:
-    """``good``, ``revoked`` or ``unknown`` from the first single response, if any."""
+def ocsp_cert_status(response: asn1_ocsp.OCSPResponse) -> tuple[str | None, dt.datetime | None]:
+    """``good``, ``revoked`` or ``unknown`` from the first single response (and the revocation
+    time when revoked); ``(None, None)`` when there is none."""
     try:
         basic = response["response_bytes"]["response"].parsed
-        return str(basic["tbs_response_data"]["responses"][0]["cert_status"].name)
+        status = basic["tbs_response_data"]["responses"][0]["cert_status"]
     except (KeyError, IndexError, TypeError, ValueError):
-        return None
+        return None, None
+    if status.name == "revoked":
+        return "revoked", status.chosen["revocation_time"].native
+    return str(status.name), None
