@@ -20,6 +20,7 @@ from tenderhall.identifiers import make_credit_code
 from tenderhall.pki import truststore
 from tenderhall.pki.devca import DevCA
 from tenderhall.pki.validation import CertificateRejected, validate_certificate
+from tenderhall.settings import Settings
 
 CODE = make_credit_code("91350100M00050001")
 
@@ -178,3 +179,44 @@ def test_the_responder_setting_refuses_what_is_not_an_http_url(db: Database, ca_
     for bad in ("ldap://ca.example/ocsp", "http://", "ocsp.example.cn"):
         with db.unit_of_work() as s, pytest.raises(InvalidInput):
             truststore.set_ocsp(s, SYSTEM, ca_id, bad)
+
+
+def test_the_cli_sets_and_shows_a_cas_responder(settings: Settings, db: Database, ca_id: int) -> None:
+    from click.testing import CliRunner
+
+    from tenderhall.pki.cli import group as pki_cli
+
+    env = {"TENDERHALL_DATABASE_URL": settings.database_url, "TENDERHALL_KEY_DIR": str(settings.key_dir)}
+    url = "http://ocsp.example.cn/responder"
+    result = CliRunner().invoke(pki_cli, ["set-ocsp", str(ca_id), "--url", url], env=env)
+    assert result.exit_code == 0, result.output
+    assert f"OCSP {url}" in result.output
+    listing = CliRunner().invoke(pki_cli, ["list"], env=env)
+    assert f"OCSP {url}" in listing.output
+    refused_cli = CliRunner().invoke(pki_cli, ["set-ocsp", str(ca_id), "--url", "ldap://x"], env=env)
+    assert refused_cli.exit_code == 1
+    assert "http:// or https://" in refused_cli.output
+    with db.unit_of_work() as s:
+        from tenderhall.pki.models import TrustedCA
+
+        row = s.get(TrustedCA, ca_id)
+        assert row is not None and row.ocsp_url == url
+
+
+def test_an_intermediate_revoked_at_the_roots_responder_is_refused(
+    db: Database, ca: DevCA, ca_id: int, responder: Callable[..., str], tmp_path: Path
+) -> None:
+    sub = DevCA(tmp_path / "sub")
+    sub.init_intermediate(ca, "OCSP Test Issuing CA", not_before=utcnow() - dt.timedelta(days=1))
+    leaf = sub.issue("bidder-sign", name="示例公司", credit_code=CODE)
+    url = responder()
+    _set_ocsp(db, ca_id, url)
+    with db.unit_of_work() as s:  # the responder vouches for the intermediate; the leaf's CA has none
+        validate_certificate(s, leaf.certificate, intermediates=[sub.certificate])
+    ca.revoke(format(sub.certificate.serial_number, "x"))
+    url = responder()
+    _set_ocsp(db, ca_id, url)
+    err = refused(db, leaf.certificate, intermediates=[sub.certificate])
+    assert err.reason_code == "revoked"
+    assert "intermediate CA certificate 'OCSP Test Issuing CA'" in err.en
+    assert f"the OCSP responder {url}" in err.en

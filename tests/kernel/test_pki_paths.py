@@ -281,6 +281,12 @@ def test_the_signature_validator_is_the_one_extension_point_for_paths_and_signed
         hashes.SHA256(),
     )
     assert verify_signature(rsa_leaf.certificate, data, pss)
+    pss32 = rsa_leaf.key.sign(  # type: ignore[call-arg,union-attr]
+        data,
+        padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.DIGEST_LENGTH),
+        hashes.SHA256(),
+    )
+    assert verify_signature(rsa_leaf.certificate, data, pss32)
     sub = NoECDSA()
     assert verify_signature(rsa_leaf.certificate, data, rsa_sig, validator=sub)
     assert not verify_signature(ec_leaf.certificate, data, ec_sig, validator=sub)
