@@ -117,7 +117,10 @@ def validate_certificate(
     signature_validator: PlatformSignatureValidator | None = None,
 ) -> ValidatedCert:
     """Validate ``cert`` for ``purpose`` at time ``at`` (now by default). See the module doc.
-    ``context`` reuses a :class:`TrustContext` already loaded (its moment wins over ``at``)."""
+    ``context`` reuses a :class:`TrustContext` already loaded (it carries its own moment and
+    signature validator); ``signature_validator`` replaces the platform's for this call."""
+    if context is not None and (signature_validator is not None or (at is not None and at != context.moment)):
+        raise ValueError("a TrustContext carries its own moment and signature validator")
     leaf = load_certificate(cert)
     inter = [load_certificate(c) for c in intermediates]
     trust = context or TrustContext.load(session, at=at, signature_validator=signature_validator)

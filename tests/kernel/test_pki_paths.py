@@ -306,3 +306,25 @@ def test_the_signature_validator_is_the_one_extension_point_for_paths_and_signed
         ctx = TrustContext.load(s)
         assert ctx.signature_validator is not sub
         validate_certificate(s, leaf.certificate, intermediates=[inter.certificate], context=ctx)
+
+
+def test_a_certificate_signed_with_sha1_is_refused_as_weak(db: Database, root: DevCA, root_id: int) -> None:
+    from asn1crypto import x509 as asn1_x509
+    from cryptography.hazmat.primitives import serialization
+
+    # this OpenSSL no longer signs with SHA-1: relabel a certificate's algorithm as sha1WithRSA,
+    # which the algorithm policy refuses before any signature is computed
+    leaf = root.issue("bidder-sign", name="示例公司", credit_code=CODE)
+    cert = asn1_x509.Certificate.load(leaf.certificate.public_bytes(serialization.Encoding.DER))
+    tbs = cert["tbs_certificate"].copy()
+    tbs["signature"] = {"algorithm": "sha1_rsa"}
+    weak = asn1_x509.Certificate(
+        {
+            "tbs_certificate": tbs,
+            "signature_algorithm": {"algorithm": "sha1_rsa"},
+            "signature_value": cert["signature_value"],
+        }
+    )
+    err = refused(db, x509.load_der_x509_certificate(weak.dump()))
+    assert err.reason_code == "weak_algorithm"
+    assert "SHA-256" in err.en
