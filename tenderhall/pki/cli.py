@@ -135,6 +135,25 @@ def import_ca_cmd(file: Path, name: str | None) -> None:
         click.echo(f"trusted CA #{row.id}: {row.name} (SHA-256 {row.fingerprint})")
 
 
+@group.command("set-ocsp")
+@click.argument("ca_id", type=int)
+@click.option("--url", default=None, help="OCSP responder the platform asks for this CA (omit: none)")
+@click.option(
+    "--aia/--no-aia",
+    default=False,
+    show_default=True,
+    help="without --url, ask the responder named in each certificate's AIA extension",
+)
+def set_ocsp_cmd(ca_id: int, url: str | None, aia: bool) -> None:
+    """Configure OCSP for the certificates trusted CA #CA_ID issues."""
+    from tenderhall.pki.truststore import set_ocsp
+
+    with unit_of_work() as s:
+        row = set_ocsp(s, cli_actor(), ca_id, url, use_aia=aia)
+        aia_note = " (AIA allowed)" if row.ocsp_use_aia else ""
+        click.echo(f"CA #{row.id} {row.name}: OCSP {row.ocsp_url or 'none'}{aia_note}")
+
+
 @group.command("import-crl")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_crl_cmd(file: Path) -> None:
@@ -207,9 +226,10 @@ def list_cas() -> None:
         for ca, revoked, last in overview(s):
             state = "trusted" if ca.active else "disabled"
             crl_at = f"{last.this_update:%Y-%m-%d %H:%M} UTC" if last else "none"
+            ocsp = ca.ocsp_url or ("AIA" if ca.ocsp_use_aia else "none")
             click.echo(
                 f"#{ca.id} [{state}] {ca.name} · until {ca.not_after:%Y-%m-%d} · "
-                f"revoked {revoked} · CRL {crl_at}"
+                f"revoked {revoked} · CRL {crl_at} · OCSP {ocsp}"
             )
             click.echo(f"    {ca.subject}")
             click.echo(f"    SHA-256 {ca.fingerprint}")

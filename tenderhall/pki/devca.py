@@ -3,15 +3,16 @@ password-protected PKCS#12 files, revocation and signed CRLs. For demos and test
 bidders use certificates from commercial CAs (CFCA, 各省 CA…) whose roots are imported.
 
 Folder layout: ``ca.key`` (PEM, PKCS#8, mode 0600), ``ca.pem``, ``issued.json`` (serial → kind,
-subject, not_after), ``revoked.json`` (serial → revocation time), ``crl_number``.
+subject, not_after), ``revoked.json`` (serial → revocation time), ``crl_number``; with
+:meth:`DevCA.issue_ocsp_responder`, ``ocsp.pem``/``ocsp.key``, and :meth:`DevCA.write_index`
+writes the ``index.txt`` that ``openssl ocsp -index`` answers from. An intermediate CA is a
+DevCA of its own folder made with :meth:`DevCA.init_intermediate`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -19,20 +20,36 @@ from typing import Any, Literal
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.serialization import pkcs12
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
 from tenderhall.db import utcnow
 from tenderhall.identifiers import validate_credit_code
+from tenderhall.pki.devca_keys import (
+    DevCAError,
+    KeyType,
+    PrivateKey,
+    key_usage_of,
+    load_p12,
+    new_key,
+    random_password,
+    write_p12,
+    write_private,
+)
+
+__all__ = [
+    "KINDS",
+    "DevCA",
+    "DevCAError",
+    "Issued",
+    "KeyType",
+    "Kind",
+    "load_p12",
+    "random_password",
+    "write_p12",
+]
 
 Kind = Literal["bidder-sign", "bidder-enc", "staff", "custodian"]
 KINDS: tuple[Kind, ...] = ("bidder-sign", "bidder-enc", "staff", "custodian")
-KeyType = Literal["rsa", "ec"]
-PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
-
-
-class DevCAError(Exception):
-    """The development CA cannot do what was asked (missing folder, unknown serial…)."""
 
 
 @dataclass(frozen=True)
@@ -48,42 +65,6 @@ class Issued:
     @property
     def pem(self) -> str:
         return self.certificate.public_bytes(serialization.Encoding.PEM).decode()
-
-
-def _new_key(key_type: KeyType) -> PrivateKey:
-    if key_type == "ec":
-        return ec.generate_private_key(ec.SECP256R1())
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-
-
-def _key_usage(
-    *,
-    digital_signature: bool = False,
-    content_commitment: bool = False,
-    key_encipherment: bool = False,
-    data_encipherment: bool = False,
-    key_agreement: bool = False,
-    key_cert_sign: bool = False,
-    crl_sign: bool = False,
-) -> x509.KeyUsage:
-    return x509.KeyUsage(
-        digital_signature=digital_signature,
-        content_commitment=content_commitment,
-        key_encipherment=key_encipherment,
-        data_encipherment=data_encipherment,
-        key_agreement=key_agreement,
-        key_cert_sign=key_cert_sign,
-        crl_sign=crl_sign,
-        encipher_only=False,
-        decipher_only=False,
-    )
 
 
 class DevCA:
@@ -137,7 +118,7 @@ class DevCA:
         if self.exists():
             return self.certificate
         now = now or utcnow()
-        key = _new_key(key_type)
+        key = new_key(key_type)
         subject = x509.Name(
             [
                 x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
@@ -156,13 +137,13 @@ class DevCA:
             .not_valid_after(now + dt.timedelta(days=365 * years))
             .add_extension(x509.BasicConstraints(ca=True, path_length=1), critical=True)
             .add_extension(
-                _key_usage(key_cert_sign=True, crl_sign=True, digital_signature=True), critical=True
+                key_usage_of(key_cert_sign=True, crl_sign=True, digital_signature=True), critical=True
             )
             .add_extension(ski, critical=False)
             .sign(key, hashes.SHA256())
         )
         self.folder.mkdir(parents=True, exist_ok=True)
-        _write_private(
+        write_private(
             self.key_path,
             key.private_bytes(
                 serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -170,6 +151,134 @@ class DevCA:
         )
         self.cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
         return cert
+
+    def init_intermediate(
+        self,
+        parent: DevCA,
+        name: str = "TenderHall Development Intermediate CA",
+        *,
+        organisation: str = "TenderHall 开发测试 CA",
+        years: int = 5,
+        key_type: KeyType = "rsa",
+        not_before: dt.datetime | None = None,
+        not_after: dt.datetime | None = None,
+    ) -> x509.Certificate:
+        """Create an intermediate CA in this folder, issued by ``parent`` (which records its
+        serial, so that ``parent.revoke`` and ``parent.crl`` cover it)."""
+        if self.exists():
+            return self.certificate
+        now = utcnow()
+        key = new_key(key_type)
+        subject = x509.Name(
+            [
+                x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation),
+                x509.NameAttribute(NameOID.COMMON_NAME, name),
+            ]
+        )
+        parent_key = parent._key
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(parent.certificate.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(not_before or now - dt.timedelta(minutes=5))
+            .not_valid_after(not_after or now + dt.timedelta(days=365 * years))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(
+                key_usage_of(key_cert_sign=True, crl_sign=True, digital_signature=True), critical=True
+            )
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(parent_key.public_key()), critical=False
+            )
+            .sign(parent_key, hashes.SHA256())
+        )
+        parent._record(cert, "sub-ca", None, None)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        write_private(
+            self.key_path,
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            ),
+        )
+        self.cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        return cert
+
+    def _record(self, cert: x509.Certificate, kind: str, code: str | None, out: Path | None) -> None:
+        issued = self._json("issued.json")
+        issued[format(cert.serial_number, "x")] = {
+            "kind": kind,
+            "subject": cert.subject.rfc4514_string(),
+            "credit_code": code,
+            "not_after": cert.not_valid_after_utc.isoformat(),
+            "file": str(out) if out else None,
+        }
+        self._save_json("issued.json", issued)
+
+    # --- OCSP -------------------------------------------------------------------------------
+    @property
+    def ocsp_cert_path(self) -> Path:
+        return self.folder / "ocsp.pem"
+
+    @property
+    def ocsp_key_path(self) -> Path:
+        return self.folder / "ocsp.key"
+
+    def issue_ocsp_responder(self, name: str = "TenderHall Development OCSP Responder") -> x509.Certificate:
+        """A delegated OCSP responder certificate (id-kp-OCSPSigning, id-pkix-ocsp-nocheck)
+        written to ``ocsp.pem`` and ``ocsp.key``; kept when it exists."""
+        if self.ocsp_cert_path.exists() and self.ocsp_key_path.exists():
+            return x509.load_pem_x509_certificate(self.ocsp_cert_path.read_bytes())
+        ca_cert, ca_key = self.certificate, self._key
+        key = new_key("ec")
+        now = utcnow()
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+            .issuer_name(ca_cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            # valid as long back as the CA: answers are judged at the time of validation (decision 0202)
+            .not_valid_before(ca_cert.not_valid_before_utc)
+            .not_valid_after(now + dt.timedelta(days=365))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(key_usage_of(digital_signature=True), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.OCSP_SIGNING]), critical=False)
+            .add_extension(x509.OCSPNoCheck(), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+            )
+            .sign(ca_key, hashes.SHA256())
+        )
+        write_private(
+            self.ocsp_key_path,
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            ),
+        )
+        self.ocsp_cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        return cert
+
+    def write_index(self, path: Path | None = None) -> Path:
+        """The ``openssl ca``/``openssl ocsp`` index of every certificate issued (V) or revoked
+        (R); a serial missing from it is answered "unknown"."""
+        path = path or self.folder / "index.txt"
+        revoked = self._json("revoked.json")
+        lines = []
+        for s, info in sorted(self._json("issued.json").items()):
+            expiry = dt.datetime.fromisoformat(info["not_after"]).strftime("%y%m%d%H%M%SZ")
+            hex_serial = s.upper().rjust(len(s) + len(s) % 2, "0")
+            subject = "/" + "/".join(reversed(info["subject"].split(","))) if info.get("subject") else "/CN=x"
+            if s in revoked:
+                at = dt.datetime.fromisoformat(revoked[s]["at"]).astimezone(dt.UTC).strftime("%y%m%d%H%M%SZ")
+                lines.append(f"R\t{expiry}\t{at}\t{hex_serial}\tunknown\t{subject}")
+            else:
+                lines.append(f"V\t{expiry}\t\t{hex_serial}\tunknown\t{subject}")
+        path.write_text("".join(line + "\n" for line in lines))
+        (path.parent / (path.name + ".attr")).write_text("unique_subject = no\n")
+        return path
 
     # --- issuing ----------------------------------------------------------------------------
     def issue(
@@ -186,19 +295,22 @@ class DevCA:
         not_before: dt.datetime | None = None,
         not_after: dt.datetime | None = None,
         key_usage: x509.KeyUsage | None = None,
+        extended_key_usage: list[x509.ObjectIdentifier] | None = None,
+        ocsp_url: str | None = None,
         extra_subject: list[x509.NameAttribute] | None = None,
     ) -> Issued:
         """Issue one certificate. ``bidder-sign``/``bidder-enc`` need the company's credit code,
         written as organizationIdentifier ``NTRCN-<code>`` and serialNumber ``<code>`` (the forms
         Chinese CAs use). With ``out`` and ``password`` a PKCS#12 file (key, certificate, CA) is
-        written. ``not_before``/``not_after``/``key_usage`` exist for tests of rejected certificates."""
+        written. ``not_before``/``not_after``/``key_usage``/``extended_key_usage`` exist for tests of
+        rejected certificates; ``ocsp_url`` adds an AIA extension naming that OCSP responder."""
         if kind not in KINDS:
             raise DevCAError(f"unknown certificate kind {kind!r}: one of {', '.join(KINDS)}")
         if kind.startswith("bidder") and not credit_code:
             raise DevCAError("bidder certificates need the company's credit code (--credit-code)")
         code = validate_credit_code(credit_code) if credit_code else None
         ca_cert, ca_key = self.certificate, self._key
-        key = _new_key(key_type)
+        key = new_key(key_type)
         now = utcnow()
         attrs = [x509.NameAttribute(NameOID.COUNTRY_NAME, "CN")]
         if kind.startswith("bidder"):
@@ -213,16 +325,16 @@ class DevCA:
         if key_usage is None:
             if kind == "bidder-enc":
                 key_usage = (
-                    _key_usage(key_encipherment=True, data_encipherment=True)
+                    key_usage_of(key_encipherment=True, data_encipherment=True)
                     if key_type == "rsa"
-                    else _key_usage(key_agreement=True)
+                    else key_usage_of(key_agreement=True)
                 )
             elif kind == "custodian":
-                key_usage = _key_usage(
+                key_usage = key_usage_of(
                     digital_signature=True, key_encipherment=key_type == "rsa", key_agreement=key_type == "ec"
                 )
             else:
-                key_usage = _key_usage(digital_signature=True, content_commitment=True)
+                key_usage = key_usage_of(digital_signature=True, content_commitment=True)
         builder = (
             x509.CertificateBuilder()
             .subject_name(x509.Name(attrs))
@@ -238,16 +350,21 @@ class DevCA:
                 x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
             )
         )
+        if extended_key_usage:
+            builder = builder.add_extension(x509.ExtendedKeyUsage(extended_key_usage), critical=False)
+        if ocsp_url:
+            builder = builder.add_extension(
+                x509.AuthorityInformationAccess(
+                    [
+                        x509.AccessDescription(
+                            AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(ocsp_url)
+                        )
+                    ]
+                ),
+                critical=False,
+            )
         cert = builder.sign(ca_key, hashes.SHA256())
-        issued = self._json("issued.json")
-        issued[format(cert.serial_number, "x")] = {
-            "kind": kind,
-            "subject": cert.subject.rfc4514_string(),
-            "credit_code": code,
-            "not_after": cert.not_valid_after_utc.isoformat(),
-            "file": str(out) if out else None,
-        }
-        self._save_json("issued.json", issued)
+        self._record(cert, kind, code, out)
         if out is not None:
             if not password:
                 raise DevCAError("a PKCS#12 file needs a password (--password)")
@@ -295,39 +412,3 @@ class DevCA:
         crl = builder.sign(ca_key, hashes.SHA256())
         number_file.write_text(str(number))
         return crl.public_bytes(serialization.Encoding.PEM)
-
-
-def write_p12(
-    out: Path,
-    key: PrivateKey,
-    cert: x509.Certificate,
-    cas: list[x509.Certificate],
-    password: str,
-    *,
-    friendly_name: str = "tenderhall",
-) -> None:
-    data = pkcs12.serialize_key_and_certificates(
-        friendly_name.encode(),
-        key,
-        cert,
-        cas,
-        serialization.BestAvailableEncryption(password.encode()),
-    )
-    _write_private(Path(out), data)
-
-
-def load_p12(path: Path, password: str) -> tuple[PrivateKey, x509.Certificate, list[x509.Certificate]]:
-    """Key, certificate and the CA certificates of a PKCS#12 file."""
-    try:
-        key, cert, extra = pkcs12.load_key_and_certificates(Path(path).read_bytes(), password.encode())
-    except ValueError:
-        raise DevCAError(f"{path}: wrong password or not a PKCS#12 file") from None
-    if key is None or cert is None:
-        raise DevCAError(f"{path}: the PKCS#12 file holds no private key and certificate")
-    if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
-        raise DevCAError(f"{path}: only RSA and ECDSA P-256 keys are supported")
-    return key, cert, list(extra or [])
-
-
-def random_password() -> str:
-    return secrets.token_urlsafe(12)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import sqlalchemy as sa
 from sqlmodel import Field, SQLModel, UniqueConstraint
 
 from tenderhall.db import utc_field
@@ -19,6 +20,10 @@ class TrustedCA(SQLModel, table=True):
     certificate_pem: str
     not_after: dt.datetime = utc_field()
     active: bool = True
+    # OCSP for the certificates this CA issues (decision 0202): the responder the platform asks,
+    # and whether a certificate's own AIA responder may be asked when none is set here
+    ocsp_url: str | None = Field(default=None, max_length=500)
+    ocsp_use_aia: bool = False
     created_at: dt.datetime = utc_field(default_now=True)
 
 
@@ -31,6 +36,7 @@ class CRLImport(SQLModel, table=True):
     this_update: dt.datetime = utc_field()
     next_update: dt.datetime | None = utc_field(nullable=True)
     sha256: str = Field(max_length=64)
+    der: bytes | None = Field(default=None, sa_column=sa.Column(sa.LargeBinary, nullable=True))
     imported_at: dt.datetime = utc_field(default_now=True)
 
 

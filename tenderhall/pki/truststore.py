@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from cryptography import x509
@@ -77,6 +78,38 @@ def set_ca_active(session: Session, actor: Principal, ca_id: int, active: bool) 
             "trusted_ca",
             row.id,
             f"{'启用' if active else '停用'} CA {row.name}",
+        )
+    return row
+
+
+def set_ocsp(
+    session: Session, actor: Principal, ca_id: int, url: str | None, *, use_aia: bool = False
+) -> TrustedCA:
+    """Configure OCSP for the certificates a trusted CA issues (decision 0202): ``url`` is the
+    responder the platform asks (None: no responder of its own); ``use_aia`` lets the platform ask
+    the responder a certificate names in its AIA extension when no ``url`` is set."""
+    row = session.get(TrustedCA, ca_id)
+    if row is None:
+        raise NotFound(f"信任列表中没有编号为 {ca_id} 的 CA", f"No trusted CA with id {ca_id}")
+    url = (url or "").strip() or None
+    if url is not None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 500:
+            raise InvalidInput(
+                "OCSP 服务地址须是 http:// 或 https:// 开头的完整网址（不超过 500 个字符）",
+                "The OCSP responder address must be a full http:// or https:// URL (500 characters at most)",
+            )
+    if (row.ocsp_url, row.ocsp_use_aia) != (url, use_aia):
+        before = {"ocsp_url": row.ocsp_url, "ocsp_use_aia": row.ocsp_use_aia}
+        row.ocsp_url, row.ocsp_use_aia = url, use_aia
+        record(
+            session,
+            actor,
+            "pki.ca.ocsp",
+            "trusted_ca",
+            row.id,
+            f"设置 CA {row.name} 的 OCSP：{url or '无'}{'（允许证书 AIA 地址）' if use_aia else ''}",
+            {"before": before, "ocsp_url": url, "ocsp_use_aia": use_aia},
         )
     return row
 
@@ -170,6 +203,7 @@ def import_crl(session: Session, actor: Principal, data: bytes | str) -> CRLImpo
         this_update=crl.last_update_utc,
         next_update=crl.next_update_utc,
         sha256=hashlib.sha256(raw).hexdigest(),
+        der=crl.public_bytes(serialization.Encoding.DER),
     )
     session.add(imp)
     session.flush()
