@@ -6,6 +6,7 @@ import base64
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -144,3 +145,25 @@ def test_the_agent_needs_an_origin_to_sign_for(rsa_token: SoftToken) -> None:
     r = _run(args[: args.index("--allow-origin")], env)
     assert r.returncode == 2
     assert "--allow-origin" in r.stderr
+
+
+def test_an_agent_on_a_pkcs12_file_serves_its_certificate(p12_path: Path, rsa_cert: Issued) -> None:
+    proc = AgentProcess(
+        ["--p12", str(p12_path), "--allow-origin", PLATFORM], {"TENDERHALL_AGENT_P12_PASSWORD": "p12-pass"}
+    )
+    try:
+        proc.wait_for("listening on")
+        r = httpx.get(proc.url + "/v1/status", headers={"Origin": PLATFORM}, timeout=30)
+        assert r.status_code == 200
+        assert r.json()["certificate"]["pem"] == rsa_cert.pem
+    finally:
+        proc.stop()
+
+
+def test_a_wrong_pkcs12_password_stops_the_agent(p12_path: Path) -> None:
+    r = _run(
+        ["--p12", str(p12_path), "--allow-origin", PLATFORM], {"TENDERHALL_AGENT_P12_PASSWORD": "nope-nope"}
+    )
+    assert r.returncode == 2
+    assert "wrong password" in r.stderr
+    assert "nope-nope" not in r.stderr + r.stdout

@@ -209,3 +209,34 @@ def test_origins_are_compared_as_browsers_send_them(given: str, expected: str) -
 def test_the_allow_list_takes_only_origins(bad: str) -> None:
     with pytest.raises(AgentConfigError):
         normalise_origin(bad)
+
+
+def test_a_second_request_while_one_waits_for_its_answer_is_busy(p12_path: Path) -> None:
+    release = threading.Event()
+    asked = threading.Event()
+
+    def slow(_request: SignRequest) -> Decision:
+        asked.set()
+        release.wait(10)
+        return "no"
+
+    agent = Agent(P12Key(p12_path, "p12-pass"), [PLATFORM], slow)
+    server = AgentHTTPServer(agent, "127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        first: list[httpx.Response] = []
+        t = threading.Thread(
+            target=lambda: first.append(sign(server.url, {"purpose": "login", "nonce": NONCE}))
+        )
+        t.start()
+        assert asked.wait(10)
+        second = sign(server.url, {"purpose": "login", "nonce": NONCE})
+        assert second.status_code == 409
+        assert second.json()["error"] == "busy"
+        release.set()
+        t.join(10)
+        assert first[0].status_code == 403
+    finally:
+        release.set()
+        server.shutdown()
+        server.server_close()
