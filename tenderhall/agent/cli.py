@@ -5,10 +5,14 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from tenderhall.agent.server import DEFAULT_PORT, LOOPBACK
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 PIN_ENV = "TENDERHALL_AGENT_PIN"
 P12_PASSWORD_ENV = "TENDERHALL_AGENT_P12_PASSWORD"  # noqa: S105 - the variable's name, not a secret
@@ -19,7 +23,7 @@ def group() -> None:
     """The bidder's tools (run on the bidder's own computer)."""
 
 
-def _load_pem_certificates(path: Path) -> list[object]:
+def _load_pem_certificates(path: Path) -> list[x509.Certificate]:
     from cryptography import x509
 
     return list(x509.load_pem_x509_certificates(Path(path).read_bytes()))
@@ -123,8 +127,8 @@ def agent(
                 _secret(PIN_ENV, "UKey PIN"),
                 key_label=key_label,
                 key_id=kid,
-                certificate=certs[0] if certs else None,  # type: ignore[arg-type]
-                chain=_load_pem_certificates(chain_file) if chain_file else None,  # type: ignore[arg-type]
+                certificate=certs[0] if certs else None,
+                chain=_load_pem_certificates(chain_file) if chain_file else None,
             )
         try:
             key.self_test()
