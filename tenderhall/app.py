@@ -362,7 +362,7 @@ def create_app(
                 ),
             ),
         ],
-        before_send=[security_headers_hook(https=settings.is_https)],
+        before_send=[security_headers_hook(https=settings.is_https, connect_src=(settings.auth.agent_url,))],
         template_config=template_config,
         openapi_config=OpenAPIConfig(
             title="TenderHall API",

@@ -31,10 +31,30 @@ class AuthSettings(BaseModel):
     totp_roles: list[str] = ["tenderee", "agency", "expert", "supervisor", "admin"]
     purge_interval_seconds: int = Field(default=3600, ge=1)
     """How often expired sessions, tokens and nonces are purged (the job ``auth.purge_expired``)."""
+    agent_url: str = "http://127.0.0.1:17820"
+    """Where the sign-in page finds the bidder's signing agent (``tenderhall bid agent``, on the
+    bidder's own computer): an origin, added to the pages' ``connect-src``."""
     trusted_proxies: list[str] = []
     """Addresses or networks (``10.0.0.0/8``) of reverse proxies whose ``X-Forwarded-For`` is
     believed (``TENDERHALL_AUTH__TRUSTED_PROXIES='["10.0.0.1"]'``). Default none: the address of
     the connection's peer is the client's, whatever headers it sends."""
+
+    @field_validator("agent_url")
+    @classmethod
+    def _agent_origin(cls, v: str) -> str:
+        parts = urlsplit(v.strip())
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or parts.path not in ("", "/")
+            or parts.query
+            or parts.fragment
+        ):
+            raise ValueError(
+                f"TENDERHALL_AUTH__AGENT_URL: {v!r} is not an origin such as http://127.0.0.1:17820 "
+                "(签名助手地址应为 http://127.0.0.1:端口 形式)"
+            )
+        return f"{parts.scheme}://{parts.netloc}"
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -134,6 +134,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/login"): Rule(PUBLIC, form={}, unchecked=True),
     ("GET", "/login"): Rule(PUBLIC),
     ("POST", "/login/certificate"): Rule(PUBLIC, form={}, unchecked=True),
+    ("POST", "/login/certificate/agent"): Rule(PUBLIC, json={}, unchecked=True),
     ("POST", "/logout"): Rule(PUBLIC, last=True),
     ("GET", "/login/certificate"): Rule(PUBLIC),
     ("GET", "/admin/users"): Rule(A),

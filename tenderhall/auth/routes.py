@@ -1,5 +1,5 @@
-"""Sign-in and sign-out (pages and API), certificate sign-in, the current user, and the admin
-pages for users and the CA trust store.
+"""Password sign-in and sign-out (pages and API), the current user, and the admin pages for users
+and the CA trust store; certificate sign-in is in ``cert_routes``.
 
 Refused sign-ins are *returned* (problem details or the login page with its message), not raised,
 so that the request's transaction commits the record and audit event of the attempt.
@@ -7,82 +7,35 @@ so that the request's transaction commits the record and audit event of the atte
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from litestar import Request, Response, get, post
-from litestar.datastructures import Cookie
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.response import Redirect, Template
 from sqlalchemy.orm import Session
 
-from tenderhall.auth import addresses, certlogin, service
+from tenderhall.auth import cert_routes, service
 from tenderhall.auth.guards import requires
 from tenderhall.auth.middleware import SESSION_COOKIE
 from tenderhall.auth.models import Role
 from tenderhall.auth.principal import Principal
+from tenderhall.auth.responses import client_ip, problem_response, safe_next, session_cookie, token_response
 from tenderhall.auth.schemas import (
-    CertificateLoginRequest,
     MeResponse,
-    NonceResponse,
     PemUpload,
     TokenRequest,
-    TokenResponse,
     TrustedCAOut,
     UserOut,
 )
 from tenderhall.db import RequestSession, run, utcnow
-from tenderhall.errors import AppError
 from tenderhall.pki import truststore
 from tenderhall.settings import Settings
 from tenderhall.web.render import add_nav, redirect, render
 
 add_nav("/admin/users", "用户管理", "Users", {Role.admin})
 add_nav("/admin/trust-store", "CA 信任列表", "CA trust store", {Role.admin})
-
-
-def client_ip(request: Request[Any, Any, Any], settings: Settings) -> str:
-    """The caller's address (``X-Forwarded-For`` only from ``auth.trusted_proxies``)."""
-    return addresses.client_ip(request, settings.auth)
-
-
-def problem_response(request: Request[Any, Any, Any], err: AppError) -> Response[Any]:
-    """The refusal as problem details, returned (not raised) so the attempt's record commits."""
-    headers = {}
-    if "retry_after" in err.extra:
-        headers["Retry-After"] = str(err.extra["retry_after"])
-    if err.status == 401:
-        headers["WWW-Authenticate"] = "Bearer"
-    return Response(
-        content=err.problem(instance=request.url.path),
-        status_code=err.status,
-        media_type="application/problem+json",
-        headers=headers,
-    )
-
-
-def _token_response(outcome: service.LoginOutcome) -> TokenResponse:
-    tok, p = outcome.token, outcome.principal
-    assert tok is not None
-    assert p is not None
-    assert p.role is not None
-    return TokenResponse(
-        token=tok.token,
-        token_type="bearer",  # noqa: S106 - the OAuth token type, not a secret
-        expires_at=tok.expires_at,
-        username=p.username,
-        role=p.role.value,
-        organisation_id=p.organisation_id,
-        credit_code=p.credit_code,
-    )
-
-
-def _safe_next(nxt: str | None) -> str:
-    if not nxt or not nxt.startswith("/") or nxt.startswith("//") or "\\" in nxt:
-        return "/"
-    return nxt
 
 
 # --- API --------------------------------------------------------------------------------------------
@@ -114,49 +67,7 @@ async def api_token(
     outcome = await _password_sign_in(session, settings, data.username, data.password, data.totp, request)
     if outcome.error is not None:
         return problem_response(request, outcome.error)
-    return Response(_token_response(outcome), status_code=200)
-
-
-@post(
-    "/api/auth/certificate/nonce",
-    tags=["auth"],
-    summary="A single-use nonce for certificate sign-in",
-    status_code=200,
-)
-async def api_nonce(session: RequestSession, settings: Settings) -> NonceResponse:
-    row = await run(session, certlogin.issue_nonce, settings)
-    return NonceResponse(
-        nonce=row.nonce,
-        expires_at=row.expires_at,
-        message_b64=base64.b64encode(certlogin.login_message(row.nonce)).decode(),
-    )
-
-
-@post(
-    "/api/auth/certificate/login",
-    tags=["auth"],
-    summary="Certificate sign-in: signed nonce + signing certificate -> bearer token bound to the company",
-    status_code=200,
-)
-async def api_certificate_login(
-    request: Request[Any, Any, Any],
-    data: CertificateLoginRequest,
-    session: RequestSession,
-    settings: Settings,
-) -> Response[Any]:
-    outcome = await run(
-        session,
-        certlogin.login_with_certificate,
-        settings,
-        data.certificate_pem,
-        data.signature,
-        data.nonce,
-        client_ip(request, settings),
-        intermediates=data.intermediates,
-    )
-    if outcome.error is not None:
-        return problem_response(request, outcome.error)
-    return Response(_token_response(outcome), status_code=200)
+    return Response(token_response(outcome), status_code=200)
 
 
 def _bearer(request: Request[Any, Any, Any]) -> str:
@@ -265,7 +176,7 @@ class LoginForm:
 
 @get("/login", tags=["pages"], include_in_schema=False)
 async def login_page(request: Request[Any, Any, Any]) -> Template:
-    return render(request, "auth/login.html", next=_safe_next(request.query_params.get("next")), error=None)
+    return render(request, "auth/login.html", next=safe_next(request.query_params.get("next")), error=None)
 
 
 @post("/login", tags=["pages"], include_in_schema=False, status_code=303)
@@ -288,7 +199,7 @@ async def login_submit(
             request,
             "auth/login.html",
             status_code=outcome.error.status,
-            next=_safe_next(data.next),
+            next=safe_next(data.next),
             error=outcome.error,
             username=data.username,
         )
@@ -296,19 +207,7 @@ async def login_submit(
         return tpl
     assert outcome.token is not None
     return Redirect(
-        path=_safe_next(data.next), status_code=303, cookies=[session_cookie(settings, outcome.token.token)]
-    )
-
-
-def session_cookie(settings: Settings, token: str) -> Cookie:
-    """The browser session cookie: HttpOnly, SameSite=Lax, Secure under an https base URL."""
-    return Cookie(
-        key=SESSION_COOKIE,
-        value=token,
-        httponly=True,
-        samesite="lax",
-        secure=settings.secure_cookies,
-        max_age=settings.auth.session_hours * 3600,
+        path=safe_next(data.next), status_code=303, cookies=[session_cookie(settings, outcome.token.token)]
     )
 
 
@@ -322,52 +221,6 @@ async def logout_submit(
     resp = redirect("/")
     resp.delete_cookie(SESSION_COOKIE)
     return resp
-
-
-@get("/login/certificate", tags=["pages"], include_in_schema=False)
-async def certificate_page(request: Request[Any, Any, Any], settings: Settings) -> Template:
-    return render(
-        request,
-        "auth/certificate.html",
-        base_url=settings.base_url,
-        next=_safe_next(request.query_params.get("next")),
-        error=None,
-    )
-
-
-@dataclass
-class CertificateTokenForm:
-    token: str = ""
-    next: str = "/"
-
-
-@post("/login/certificate", tags=["pages"], include_in_schema=False, status_code=303)
-async def certificate_token_submit(
-    request: Request[Any, Any, Any],
-    data: Annotated[CertificateTokenForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
-    session: RequestSession,
-    settings: Settings,
-) -> Any:
-    """A browser session from the token a certificate sign-in printed (tenderhall user cert-login)."""
-    outcome = await run(
-        session, certlogin.browser_session_from_token, settings, data.token, client_ip(request, settings)
-    )
-    if outcome.error is not None:
-        tpl = render(
-            request,
-            "auth/certificate.html",
-            status_code=outcome.error.status,
-            base_url=settings.base_url,
-            next=_safe_next(data.next),
-            error=outcome.error,
-        )
-        if "retry_after" in outcome.error.extra:
-            tpl.headers["Retry-After"] = str(outcome.error.extra["retry_after"])
-        return tpl
-    assert outcome.token is not None
-    return Redirect(
-        path=_safe_next(data.next), status_code=303, cookies=[session_cookie(settings, outcome.token.token)]
-    )
 
 
 @get("/admin/users", tags=["pages"], include_in_schema=False, guards=[requires(Role.admin)])
@@ -407,8 +260,6 @@ async def admin_trust_store_import(
 
 ROUTES = [
     api_token,
-    api_nonce,
-    api_certificate_login,
     api_logout,
     api_me,
     api_users,
@@ -418,9 +269,8 @@ ROUTES = [
     login_page,
     login_submit,
     logout_submit,
-    certificate_page,
-    certificate_token_submit,
     admin_users,
     admin_trust_store,
     admin_trust_store_import,
+    *cert_routes.ROUTES,
 ]

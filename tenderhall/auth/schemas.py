@@ -44,6 +44,20 @@ class CertificateLoginRequest:
 
 
 @dataclass
+class AgentLoginRequest(CertificateLoginRequest):
+    """What the sign-in page posts after the signing agent signed the nonce."""
+
+    next: str = "/"
+
+
+@dataclass
+class AgentLoginResponse:
+    location: str  # where the page goes next (a path on this platform)
+    username: str
+    credit_code: str | None
+
+
+@dataclass
 class MeResponse:
     user_id: int
     username: str

@@ -30,22 +30,28 @@ CSRF_EXEMPT_PREFIXES = ("/api/",)
 """Bearer-token only (the auth middleware never reads the session cookie there)."""
 CSRF_EXEMPT_PATHS = frozenset({"/schema", "/metrics", "/health"})
 
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        # style="…" attributes on a few pages (they cannot run script); no <style> elements
-        "style-src-attr 'unsafe-inline'",
-        "img-src 'self' data:",
-        "font-src 'self'",
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'self'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ]
-)
+
+def content_security_policy(connect_src: tuple[str, ...] = ()) -> str:
+    """The pages' policy; ``connect_src`` adds origins scripts may fetch from (the bidder's
+    signing agent, ``auth.agent_url``)."""
+    return "; ".join(" ".join([d, *connect_src]) if d.startswith("connect-src ") else d for d in _POLICY)
+
+
+_POLICY = [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    # style="…" attributes on a few pages (they cannot run script); no <style> elements
+    "style-src-attr 'unsafe-inline'",
+    "img-src 'self' data:",
+    "font-src 'self'",
+    "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'self'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+]
+CONTENT_SECURITY_POLICY = content_security_policy()
 
 
 def csrf_exempt(path: str) -> bool:
@@ -115,10 +121,10 @@ class SessionCSRFMiddleware:
         return wrapped
 
 
-def security_headers_hook(*, https: bool) -> Any:
+def security_headers_hook(*, https: bool, connect_src: tuple[str, ...] = ()) -> Any:
     """A Litestar ``before_send`` hook (app level, so 404s and errors get the headers too)."""
     headers = {
-        "content-security-policy": CONTENT_SECURITY_POLICY,
+        "content-security-policy": content_security_policy(connect_src),
         "x-content-type-options": "nosniff",
         "referrer-policy": "strict-origin-when-cross-origin",
         "x-frame-options": "DENY",
