@@ -1,6 +1,6 @@
 """Test fixtures: real databases with migrations applied; every DB test runs on SQLite and, when
 ``TENDERHALL_TEST_DATABASE_URL`` is set, on PostgreSQL. ``TENDERHALL_REQUIRE_SERVICES=1`` turns
-every skip for a missing service into a failure (CI).
+every skip for a missing service, command or file into a failure (CI).
 
 Each test gets a fresh database cloned from one migrated template (a file copy on SQLite,
 ``CREATE DATABASE … TEMPLATE`` on PostgreSQL), so tests that go through the HTTP app (which
@@ -15,6 +15,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 import sqlalchemy as sa
@@ -32,14 +33,34 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 pytest_plugins = ["tests.logscan"]
 
 
-def need_service(name: str, value: str | None) -> str:
-    """Skip (or, with TENDERHALL_REQUIRE_SERVICES=1, fail) when a service URL is not configured."""
-    if value:
-        return value
-    msg = f"{name} is not configured for tests (set TENDERHALL_TEST_{name.upper()}_URL)"
+def missing(msg: str) -> NoReturn:
+    """Skip because something the test needs is missing here, or, with
+    TENDERHALL_REQUIRE_SERVICES=1 (CI), fail: CI never passes by skipping what it must run."""
     if REQUIRE:
         pytest.fail(msg + " and TENDERHALL_REQUIRE_SERVICES=1 requires it")
     pytest.skip(msg)
+
+
+def need_service(name: str, value: str | None) -> str:
+    """A service URL; skip (CI: fail) when it is not configured."""
+    if value:
+        return value
+    missing(f"{name} is not configured for tests (set TENDERHALL_TEST_{name.upper()}_URL)")
+
+
+def need_command(name: str, why: str, package: str | None = None) -> str:
+    """The path of a command on PATH; skip (CI: fail) when it is not installed."""
+    path = shutil.which(name)
+    if path:
+        return path
+    missing(f"{name} is not installed{f' (apt package {package})' if package else ''}, so {why}")
+
+
+def need_path(path: Path, what: str) -> Path:
+    """A file or folder the tests read; skip (CI: fail) when it is not there."""
+    if path.exists():
+        return path
+    missing(f"{what} not found at {path}")
 
 
 def migrate(url: str) -> None:
@@ -150,6 +171,6 @@ def client(app):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def shared_dir() -> Path:
-    if not SHARED.is_dir():
-        pytest.skip(f"shared folder not found at {SHARED}")
+    """The project's shared folder (OCDS schemas and codelists)."""
+    need_path(SHARED / "ocds" / "release-package-schema.json", "the OCDS schemas of the shared folder")
     return SHARED

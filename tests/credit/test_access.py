@@ -68,9 +68,11 @@ def test_an_unrelated_bidder_cannot_read_the_defences_repairs_or_evidence_of_a_p
             assert r.status_code == 404, (role, path, r.text)
             assert "证人证言" not in r.text and "整改报告" not in r.text
     for who in (subject, factories.signed_in(db, Role.supervisor)[1], factories.signed_in(db, Role.admin)[1]):
-        assert client.get(paths[0], headers=who).json()["evidence"]
-        assert len(client.get(paths[1], headers=who).json()) == 1
-        assert client.get(paths[2], headers=who).json()[0]["rectification"].startswith("已整改")
+        assert [e["name"] for e in client.get(paths[0], headers=who).json()["evidence"]] == ["证人证言.pdf"]
+        assert [d["text"] for d in client.get(paths[1], headers=who).json()] == ["我司已按时签约"]
+        assert [r["rectification"] for r in client.get(paths[2], headers=who).json()] == [
+            "已整改，附整改报告"
+        ]
     for path in paths:
         assert client.get(path).status_code == 401
     # the public still reads the published record, without its private parts

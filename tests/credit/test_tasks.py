@@ -56,10 +56,14 @@ def test_publishing_enqueues_a_push_that_the_job_delivers_and_a_notice_pdf(
         assert s.execute(sa.select(Delivery.status)).scalar_one() == DeliveryStatus.delivered
         v = s.get(Violation, vid)
         assert v is not None
-        assert v.notice_pdf_sha256
+        assert v.notice_pdf_sha256 is not None
+    import hashlib
+
     from tenderhall.blobs import BlobStore
 
-    assert BlobStore(settings.blob_dir).read_bytes(v.notice_pdf_sha256).startswith(b"%PDF")
+    notice = BlobStore(settings.blob_dir).read_bytes(v.notice_pdf_sha256)
+    assert notice.startswith(b"%PDF")
+    assert hashlib.sha256(notice).hexdigest() == v.notice_pdf_sha256  # the record names the stored PDF
 
 
 def test_the_expire_job_takes_ended_publications_out_of_view(db: Database, settings: Settings) -> None:

@@ -128,7 +128,12 @@ def test_a_record_goes_from_the_supervisors_decision_to_every_public_channel(
     record = client.get(f"/credit/records/{vid}")
     assert record.status_code == 200
     assert "榕公管信〔2026〕8号" in record.text
-    assert "D" in client.get(f"/credit/companies/{code}").text
+    company = client.get(f"/credit/companies/{code}").text
+    tier = re.search(r'<p id="company-tier">(.*?)</p>', company, re.S)
+    assert tier, company[:500]
+    assert 'data-tier="D"' in tier.group(1)  # a false-materials record puts the company on the blacklist
+    assert "D 谨慎交易（黑名单）" in tier.group(1)
+    assert f'<a href="/credit/records/{vid}">' in company
     assert code in client.get("/credit/blacklist").text
     # JSON search and cursor-paged change feed
     api = client.get("/api/credit/records", params={"credit_code": code}).json()

@@ -4,11 +4,9 @@ Debian's Chromium (never a browser downloaded by the test tool)."""
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import REQUIRE
+from tests.conftest import need_command
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -85,18 +84,21 @@ def _serve(tmp_path: Path, port: int, env: dict[str, str]) -> Iterator[LiveServe
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
+
+    def healthy() -> bool:
+        try:
+            return httpx.get(url + "/health", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def server_log() -> str:
+        log.flush()
+        return "server did not start:\n" + (tmp_path / "server.log").read_text()[-3000:]
+
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(url + "/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                raise RuntimeError("server did not start:\n" + (tmp_path / "server.log").read_text()[-3000:])
-            time.sleep(0.2)
+        wait_until(lambda: proc.poll() is not None or healthy(), timeout=90, interval=0.2, message=server_log)
+        if proc.poll() is not None:
+            raise AssertionError(server_log())
         yield LiveServer(url=url, env=env, database_url=env["TENDERHALL_DATABASE_URL"], workdir=tmp_path)
     finally:
         proc.terminate()
@@ -131,12 +133,7 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
 
 @pytest.fixture
 def browser() -> Iterator[object]:
-    exe = shutil.which("chromium")
-    if exe is None:
-        msg = "Debian's chromium is not installed (apt-get install chromium)"
-        if REQUIRE:
-            pytest.fail(msg + " and TENDERHALL_REQUIRE_SERVICES=1 requires it")
-        pytest.skip(msg)
+    exe = need_command("chromium", "the browser tests cannot run", package="chromium")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

@@ -8,13 +8,13 @@ import re
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.e2e.conftest import ROOT, LiveServer, _free_port
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -67,7 +67,9 @@ def test_public_search_and_a_record_from_decision_to_page_feed_and_receiver(
         assert rows.count() >= 1
         assert first_name[:4] in rows.first.inner_text()
         page.goto(server.url + "/credit/blacklist")
-        assert page.locator("table").count() >= 1
+        listed = page.locator("table#blacklist tr.blacklist-entry")
+        assert listed.count() >= 1  # the demo's seriously penalised company
+        assert page.locator("table#blacklist tr.blacklist-entry [data-tier=D]").count() == listed.count()
         page.screenshot(path=str(tmp_path / "blacklist.png"), full_page=True)
 
         # not yet public
@@ -94,19 +96,27 @@ def test_public_search_and_a_record_from_decision_to_page_feed_and_receiver(
         assert f"/credit/records/{record_id}" in feed
 
         # 4. the receiving platform gets it, signed and once
-        deadline = time.monotonic() + 120
-        mine: list[dict] = []
-        while time.monotonic() < deadline:
+        # the receiver stores only events whose signature verified, once per idempotency key
+        published: list[dict] = []
+
+        def received() -> bool:
             try:
-                events = httpx.get(f"http://127.0.0.1:{port}/events", timeout=5).json()
+                items = httpx.get(f"http://127.0.0.1:{port}/events", timeout=5).json()
             except httpx.HTTPError:
-                events = []
-            items = events if isinstance(events, list) else events.get("events", [])
-            mine = [e for e in items if str(record_id) in str(e)]
-            if any("99号" in str(e) for e in mine):
-                break
-            time.sleep(2)
-        assert any("99号" in str(e) for e in mine), f"record {record_id} did not reach the receiver"
+                return False
+            published[:] = [
+                e
+                for e in items
+                if e["event"]["record"]["id"] == record_id and e["event"]["record"]["status"] == "published"
+            ]
+            return bool(published)
+
+        wait_until(
+            received, timeout=120, interval=0.5, message=f"record {record_id} did not reach the receiver"
+        )
+        (arrival,) = published
+        assert arrival["event"]["record"]["decision_number"] == "榕公管信罚〔2026〕99号"
+        assert arrival["times_received"] == 1
     finally:
         receiver.terminate()
         receiver.wait(timeout=15)

@@ -42,18 +42,35 @@ async def _record(session: RequestSession) -> dict[str, Any]:
 
 
 def _client(settings: Settings, db: Database) -> TestClient[Any]:
-    from tenderhall import registry
-
     app = create_app(settings, db=db, run_jobs_inprocess=False)
     app.register(_record_then_fail)
     app.register(_record)
-    assert registry  # the assembly built the app from the registry
     return TestClient(app, base_url="http://testserver.local")
 
 
 def _actions(db: Database) -> list[str]:
     with db.unit_of_work() as s:
         return list(s.execute(sa.select(AuditEvent.action).order_by(AuditEvent.seq)).scalars())
+
+
+def _handler_names(handler: Any) -> list[str]:
+    from litestar import Controller
+    from litestar.handlers import BaseRouteHandler
+
+    if isinstance(handler, type) and issubclass(handler, Controller):
+        return [v.handler_name for v in vars(handler).values() if isinstance(v, BaseRouteHandler)]
+    return [handler.handler_name]
+
+
+def test_the_app_serves_every_route_the_registry_lists(app: Any) -> None:
+    from tenderhall import registry
+
+    listed = registry.all_route_handlers()
+    domains = {getattr(h, "fn", h).__module__.split(".")[0] for h in listed}
+    assert {"tenderhall", "credit", "trading"} <= domains, domains
+    served = {h.handler_name for r in app.routes for h in r.route_handlers}
+    missing = {name for h in listed for name in _handler_names(h)} - served
+    assert not missing, f"routes the registry lists but the app does not serve: {sorted(missing)}"
 
 
 def test_a_request_that_fails_rolls_back_everything_it_wrote(settings: Settings, db: Database) -> None:
@@ -128,16 +145,35 @@ def test_openapi_schema_is_served(client: TestClient[Any]) -> None:
 def test_unknown_api_path_is_a_bilingual_problem(client: TestClient[Any]) -> None:
     r = client.get("/api/does-not-exist")
     assert r.status_code == 404
-    assert r.json()["detail_zh"] and r.json()["detail_en"]
+    assert (r.json()["detail_zh"], r.json()["detail_en"]) == ("找不到该页面或对象", "Not found")
 
 
 def test_pages_are_chinese_by_default_with_an_english_switch(client: TestClient[Any]) -> None:
     zh = client.get("/does-not-exist", headers={"accept": "text/html"})
     assert "无法完成请求" in zh.text
-    client.get("/lang/en", follow_redirects=False)
-    client.cookies.set("lang", "en")
+    assert "The request could not be completed" not in zh.text
+    switch = client.get("/lang/en", params={"next": "/does-not-exist"}, follow_redirects=False)
+    assert switch.status_code in (302, 303)
+    assert switch.headers["location"] == "/does-not-exist"
+    (lang_cookie,) = [c for c in switch.headers.get_list("set-cookie") if c.startswith("lang=")]
+    attrs = {a.strip().split("=")[0].lower(): a.strip().partition("=")[2] for a in lang_cookie.split(";")}
+    assert attrs["lang"] == "en"
+    assert attrs["path"] == "/"
+    assert int(attrs["max-age"]) >= 365 * 86400  # the choice is remembered, not just for this visit
+    assert client.cookies.get("lang") == "en"  # the client keeps the switch's own cookie
     en = client.get("/does-not-exist", headers={"accept": "text/html"})
     assert "The request could not be completed" in en.text
+    assert "无法完成请求" not in en.text
+    back = client.get("/lang/zh", follow_redirects=False)
+    assert "lang=zh" in back.headers["set-cookie"]
+    assert "无法完成请求" in client.get("/does-not-exist", headers={"accept": "text/html"}).text
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/x", "//evil.example/x", "evil"])
+def test_the_language_switch_only_redirects_within_the_site(client: TestClient[Any], target: str) -> None:
+    r = client.get("/lang/en", params={"next": target}, follow_redirects=False)
+    assert r.headers["location"] == "/"
+    assert "lang=en" in r.headers["set-cookie"]
 
 
 @pytest.mark.parametrize(

@@ -477,12 +477,12 @@ def test_audit_head_command_signs_once_per_growth(db: Database, settings: Settin
     env = {"TENDERHALL_DATABASE_URL": settings.database_url, "TENDERHALL_KEY_DIR": str(settings.key_dir)}
     empty = CliRunner().invoke(audit_cli, ["head"], env=env)
     assert empty.exit_code == 0
-    assert "empty" in empty.output
+    assert "the audit log is empty: no tree head to sign" in empty.output
     _append(db, 3)
     first = CliRunner().invoke(audit_cli, ["head"], env=env)
     again = CliRunner().invoke(audit_cli, ["head"], env=env)
     assert "tree head signed: size 3" in first.output
-    assert "unchanged" in again.output
+    assert "tree head unchanged (no new events): size 3" in again.output
     with db.unit_of_work() as s:
         assert s.execute(sa.select(sa.func.count()).select_from(TreeHead)).scalar_one() == 1
 

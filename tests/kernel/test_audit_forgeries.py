@@ -395,8 +395,8 @@ def test_verify_against_an_unreadable_head_says_so_in_both_languages(
     bad.write_text("<html>not a head</html>")
     result = _verify(settings, "--against", str(bad))
     assert result.exit_code != 0
-    assert "not a TenderHall tree head" in result.output
-    assert "树头" in result.output
+    assert f"{bad} is not a TenderHall tree head" in result.output
+    assert f"{bad} 不是 TenderHall 树头" in result.output
 
 
 def test_verify_names_a_stored_tree_node_that_no_longer_matches_the_events(

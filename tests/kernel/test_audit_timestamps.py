@@ -8,7 +8,6 @@ import contextlib
 import datetime as dt
 import hashlib
 import http.server
-import shutil
 import socket
 import subprocess
 import threading
@@ -37,9 +36,14 @@ from tenderhall.jobs.models import JobStatus, OutboxJob
 from tenderhall.jobs.outbox import enqueue
 from tenderhall.settings import Settings
 from tenderhall.signing import platform_signer
+from tests.conftest import need_command
 
-OPENSSL = shutil.which("openssl")
-pytestmark = pytest.mark.skipif(OPENSSL is None, reason="the openssl command is needed for the test TSA")
+OPENSSL = "openssl"  # found on PATH: the autouse fixture below requires it
+
+
+@pytest.fixture(autouse=True)
+def _openssl() -> None:
+    need_command("openssl", "the test TSA cannot run", package="openssl")
 
 
 @dataclass

@@ -119,14 +119,18 @@ def refusal_events(db: Database) -> list[dict[str, object]]:
 
 
 def assert_refused(db: Database, r, reason: str, status: int = 403) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    import re
+
     assert r.status_code == status, r.text
     body = r.json()
     assert body["reason"] == reason
-    assert body["detail_zh"]
-    assert body["detail_en"]
+    # a message a person can act on, in each language (not an empty or generic HTTP phrase)
+    assert re.search(r"[\u4e00-\u9fff]", body["detail_zh"]), body
+    assert len(re.findall(r"\b[A-Za-z]{2,}\b", body["detail_en"])) >= 3, body  # English words
+    assert body["detail_en"] not in ("Forbidden", "Unauthorized", "Bad Request"), body
+    assert body["detail_en"] != body["detail_zh"], body
     events = refusal_events(db)
-    assert events, "the refusal was not audited"
-    assert events[-1]["reason"] == reason
+    assert [e["reason"] for e in events][-1:] == [reason], "the refusal was not audited"
     assert events[-1]["method"] == "certificate"
     return dict(body)
 

@@ -292,11 +292,12 @@ def test_api_wrong_passwords_get_429_with_retry_after(
         assert r.headers["content-type"].startswith("application/problem+json")
     r = client.post("/api/auth/token", json={"username": "wang", "password": PASSWORD})
     assert r.status_code == 429
-    assert int(r.headers["retry-after"]) > 0
+    retry_after = int(r.headers["retry-after"])
+    assert 0 < retry_after <= settings.auth.login_window_seconds
     body = r.json()
     assert body["code"] == "rate_limited"
-    assert body["detail_zh"]
-    assert body["detail_en"]
+    assert f"约 {retry_after} 秒后）再试" in body["detail_zh"]  # the message says when, as the header does
+    assert f"(in about {retry_after} seconds)" in body["detail_en"]
     refused = [d["reason"] for a, d in audit_actions(db) if a == "auth.login.refused"]
     assert refused.count("bad_password") == settings.auth.login_max_failures
     assert refused[-1] == "rate_limited"
@@ -324,7 +325,8 @@ def test_login_form_without_csrf_token_is_refused_and_with_it_signs_in(
     }
     refused = client.post("/login", data=form, follow_redirects=False)
     assert refused.status_code == 403
-    assert "CSRF" in refused.text
+    assert "表单已过期或缺少安全令牌（CSRF），请刷新页面后重试" in refused.text  # the page asked for Chinese
+    assert "th_session" not in refused.headers.get("set-cookie", "")  # no session without the token
     ok = client.post("/login", data={**form, "_csrf_token": _csrf_from(page.text)}, follow_redirects=False)
     assert ok.status_code == 303, ok.text
     assert ok.headers["location"] == "/admin/users"
@@ -335,7 +337,7 @@ def test_login_form_without_csrf_token_is_refused_and_with_it_signs_in(
     assert "samesite=lax" in set_cookie
     users = client.get("/admin/users", cookies={"th_session": cookie})
     assert users.status_code == 200
-    assert "root" in users.text
+    assert "<td>root</td>" in users.text  # the signed-in administrator's page lists the accounts
     # sign out (a form with its CSRF token) ends the session
     out = client.post(
         "/logout",
@@ -405,7 +407,7 @@ def test_a_bidder_cannot_sign_in_with_a_password_and_is_pointed_at_certificate_s
     assert out.error.status == 403
     assert out.error.code == "certificate_required"
     assert "/login/certificate" in out.error.en
-    assert "CA" in out.error.zh
+    assert "/login/certificate" in out.error.zh
     with db.unit_of_work() as s:
         assert s.execute(sa.select(sa.func.count()).select_from(UserSession)).scalar_one() == 0
     refusals = [d["reason"] for a, d in audit_actions(db) if a == "auth.login.refused"]
@@ -418,8 +420,8 @@ def test_api_token_refuses_a_bidders_password(client: TestClient, db: Database) 
     assert r.status_code == 403, r.text
     body = r.json()
     assert body["code"] == "certificate_required"
-    assert "证书" in body["detail_zh"]
-    assert "certificate" in body["detail_en"]
+    assert "/login/certificate" in body["detail_zh"]  # both languages point at certificate sign-in
+    assert "/login/certificate" in body["detail_en"]
 
 
 def test_login_page_refuses_a_bidders_password_with_the_certificate_hint(

@@ -26,6 +26,7 @@ from tenderhall.storage.service import GRACE, collect_unreferenced_blobs, hash_c
 from tests import factories
 from tests.credit.conftest import SUPERVISOR
 from tests.trading.test_http import _body
+from tests.waiting import wait_until
 
 
 def _stored(settings: Settings) -> list[Path]:
@@ -111,11 +112,10 @@ def test_a_writer_killed_mid_upload_leaves_a_temp_file_that_the_next_start_sweep
     flag = tmp_path / "started"
     proc = subprocess.Popen([sys.executable, "-c", WRITER, str(root), str(flag)])
     try:
-        deadline = time.monotonic() + 60
-        while not flag.exists():
-            assert proc.poll() is None, "the writer died before it started writing"
-            assert time.monotonic() < deadline, "the writer never started"
-            time.sleep(0.05)
+        wait_until(
+            lambda: flag.exists() or proc.poll() is not None, timeout=60, message="the writer never started"
+        )
+        assert proc.poll() is None, "the writer died before it started writing"
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
     finally:

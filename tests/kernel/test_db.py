@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from tenderhall.audit.service import record
 from tenderhall.auth.models import Organisation, OrgKind
 from tenderhall.db import Database, utcnow
+from tests.waiting import wait_until
 
 
 def test_datetimes_come_back_aware_utc(db: Database) -> None:
@@ -135,13 +136,17 @@ def test_pooled_connections_closed_by_the_server_are_replaced_before_use(db: Dat
     with db.unit_of_work() as s:
         pid = s.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
     assert db.sync_engine.pool.checkedin() >= 1  # type: ignore[attr-defined]
-    killer = sa.create_engine(db.sync_engine.url, poolclass=sa.pool.NullPool)
+    # autocommit: each look at pg_stat_activity is a fresh snapshot
+    killer = sa.create_engine(db.sync_engine.url, poolclass=sa.pool.NullPool, isolation_level="AUTOCOMMIT")
     with killer.connect() as c:
-        assert c.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar_one()
-    killer.dispose()
-    import time
+        assert c.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar_one() is True
 
-    time.sleep(0.2)  # the server's goodbye reaches the idle socket
+        def backend_gone() -> bool:  # the server has closed the pooled connection's backend
+            alive = sa.text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid")
+            return c.execute(alive, {"pid": pid}).scalar_one() == 0
+
+        wait_until(backend_gone, timeout=10, message=f"backend {pid} still runs after pg_terminate_backend")
+    killer.dispose()
     with db.unit_of_work() as s:
         assert s.execute(sa.text("SELECT pg_backend_pid()")).scalar_one() != pid
 

@@ -43,6 +43,7 @@ from tenderhall.jobs.relay import Relay
 from tenderhall.jobs.runtime import InProcessRuntime
 from tenderhall.settings import JobSettings, Settings
 from tests.factories import signed_in
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 CRASH_ENV = "TENDERHALL_TEST_CRASH_MID_JOB"
@@ -619,15 +620,6 @@ def test_admin_page_lists_dead_job_and_reruns_it_with_csrf_token(db: Database, c
 # --- the in-process runtime (what `tenderhall serve` runs on memory://) --------------------------
 
 
-def wait_until(cond: Any, timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.02)
-    return bool(cond())
-
-
 def test_inprocess_runtime_runs_committed_jobs_soon_after_commit(db: Database, settings: Settings) -> None:
     # a long poll interval: only the after-commit wake-up can make the job run promptly
     slow = settings.model_copy(
@@ -638,7 +630,10 @@ def test_inprocess_runtime_runs_committed_jobs_soon_after_commit(db: Database, s
     try:
         started = time.monotonic()
         ids = [enqueue_committed(db, "testjobs.effect", key=f"rt{i}") for i in range(5)]
-        assert wait_until(lambda: all(row_of(db, i).status == JobStatus.done for i in ids))
+        wait_until(
+            lambda: all(row_of(db, i).status == JobStatus.done for i in ids),
+            message=lambda: f"jobs not done: {[(i, row_of(db, i).status) for i in ids]}",
+        )
         assert time.monotonic() - started < 10
     finally:
         stopping = time.monotonic()

@@ -28,7 +28,8 @@ from tenderhall.jobs.relay import Relay
 from tenderhall.jobs.runtime import JobRuntime
 from tenderhall.settings import Settings
 from tests.conftest import AMQP_URL, REDIS_URL, need_service
-from tests.kernel.test_jobs import _dispose_job_engines, closed_port, wait_until  # noqa: F401
+from tests.kernel.test_jobs import _dispose_job_engines, closed_port  # noqa: F401
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 QUEUE_ENV = "TENDERHALL_TEST_JOB_QUEUE"
@@ -51,7 +52,7 @@ def broker_cpu(ctx: JobContext, key: str) -> None:
 def broker_cpu_hold(ctx: JobContext, key: str, pid_file: str, release_file: str) -> None:
     """Writes its process id, waits (polling, with a deadline) to be released, then its effect."""
     Path(pid_file).write_text(str(os.getpid()))
-    assert wait_until(lambda: Path(release_file).exists(), timeout=120), "never released"
+    wait_until(lambda: Path(release_file).exists(), timeout=120, message="the test never released the job")
     broker_effect(ctx, key)
 
 
@@ -108,7 +109,10 @@ def test_job_committed_runs_once_through_real_broker(
             assert row is not None
             assert row.id is not None
             job_id = row.id
-        assert wait_until(lambda: status_of(db, job_id) == JobStatus.done)
+        wait_until(
+            lambda: status_of(db, job_id) == JobStatus.done,
+            message=lambda: f"job {job_id} is {status_of(db, job_id)}, not done",
+        )
     finally:
         runtime.stop()
     assert effects(db, "real") == 1
@@ -123,7 +127,11 @@ def test_cpu_job_through_real_broker_runs_once_in_a_worker_process(
     try:
         with db.unit_of_work() as s:
             job_id = enqueue(s, "testbroker.cpu", key="cpu").id
-        assert wait_until(lambda: status_of(db, job_id) == JobStatus.done, timeout=60)
+        wait_until(
+            lambda: status_of(db, job_id) == JobStatus.done,
+            timeout=60,
+            message=lambda: f"job {job_id} is {status_of(db, job_id)}, not done",
+        )
     finally:
         runtime.stop()
     assert effects(db, "cpu") == 1
@@ -154,12 +162,20 @@ def test_killed_cpu_worker_process_through_real_broker_fails_one_attempt_then_th
             job_id = enqueue(
                 s, "testbroker.cpu_hold", key="killed-cpu", pid_file=str(pid_file), release_file=str(release)
             ).id
-        assert wait_until(lambda: pid_file.exists() and pid_file.read_text() != "", timeout=60)
+        wait_until(
+            lambda: pid_file.exists() and pid_file.read_text() != "",
+            timeout=60,
+            message="the job never started",
+        )
         first_pid = int(pid_file.read_text())
         pid_file.unlink()
         os.kill(first_pid, signal.SIGKILL)
         # the retry runs in a new worker process once its back-off has passed
-        assert wait_until(lambda: pid_file.exists() and pid_file.read_text() != "", timeout=60)
+        wait_until(
+            lambda: pid_file.exists() and pid_file.read_text() != "",
+            timeout=60,
+            message="the job never started",
+        )
         assert int(pid_file.read_text()) != first_pid
         with db.unit_of_work() as s:
             retried = s.get(OutboxJob, job_id)
@@ -167,7 +183,11 @@ def test_killed_cpu_worker_process_through_real_broker_fails_one_attempt_then_th
             assert retried.attempts == 1
             assert "BrokenProcessPool" in (retried.last_error or "")
         release.touch()
-        assert wait_until(lambda: status_of(db, job_id) == JobStatus.done, timeout=60)
+        wait_until(
+            lambda: status_of(db, job_id) == JobStatus.done,
+            timeout=60,
+            message=lambda: f"job {job_id} is {status_of(db, job_id)}, not done",
+        )
     finally:
         release.touch()
         runtime.stop()
@@ -195,7 +215,10 @@ def test_broker_down_at_commit_then_back_job_runs_once(
     runtime = JobRuntime(settings, db, make_broker(broker_url), threads=2, queues={QUEUE}, scheduler=False)
     runtime.start()
     try:
-        assert wait_until(lambda: status_of(db, job_id) == JobStatus.done)
+        wait_until(
+            lambda: status_of(db, job_id) == JobStatus.done,
+            message=lambda: f"job {job_id} is {status_of(db, job_id)}, not done",
+        )
     finally:
         runtime.stop()
     assert effects(db, "outage") == 1
@@ -225,7 +248,11 @@ def test_worker_process_runs_jobs_and_stops_gracefully_on_sigterm(db: Database, 
             assert row is not None
             assert row.id is not None
             job_id = row.id
-        assert wait_until(lambda: status_of(db, job_id) == JobStatus.done, timeout=60)
+        wait_until(
+            lambda: status_of(db, job_id) == JobStatus.done,
+            timeout=60,
+            message=lambda: f"job {job_id} is {status_of(db, job_id)}, not done",
+        )
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=30)
         assert proc.returncode == 0, out.decode()[-2000:]

@@ -27,7 +27,8 @@ from tenderhall.jobs.outbox import job
 from tenderhall.jobs.processes import CpuPool
 from tenderhall.jobs.runtime import InProcessRuntime
 from tenderhall.settings import JobSettings, Settings
-from tests.kernel.test_jobs import _dispose_job_engines, enqueue_committed, row_of, wait_until  # noqa: F401
+from tests.kernel.test_jobs import _dispose_job_engines, enqueue_committed, row_of  # noqa: F401
+from tests.waiting import wait_until
 
 CPU = "cpu"
 
@@ -43,8 +44,7 @@ def where(ctx: JobContext, key: str) -> None:
 def hold(ctx: JobContext, pid_file: str, release_file: str) -> None:
     """Writes its process id, then waits (polling, with a deadline) until the test releases it."""
     Path(pid_file).write_text(str(os.getpid()))
-    released = wait_until(lambda: Path(release_file).exists(), timeout=120)
-    assert released, "the test never released the job"
+    wait_until(lambda: Path(release_file).exists(), timeout=120, message="the test never released the job")
 
 
 def pid_of(db: Database, key: str) -> int:
@@ -90,7 +90,11 @@ def test_a_killed_worker_process_fails_the_attempt_which_is_retried_and_the_next
     runner = threading.Thread(target=lambda: outcome.append(execute(db, jset, held, runner=pool)))
     runner.start()
     try:
-        assert wait_until(lambda: pid_file.exists() and pid_file.read_text() != "", timeout=60)
+        wait_until(
+            lambda: pid_file.exists() and pid_file.read_text() != "",
+            timeout=60,
+            message="the job never started",
+        )
         os.kill(int(pid_file.read_text()), signal.SIGKILL)
         runner.join(60)
     finally:
@@ -115,7 +119,11 @@ def test_the_inprocess_runtime_runs_cpu_jobs_in_its_worker_process_and_stops_it(
     runtime.start()
     try:
         ids = [enqueue_committed(db, "testcpu.where", key=f"rt{i}") for i in range(3)]
-        assert wait_until(lambda: all(row_of(db, i).status == JobStatus.done for i in ids), timeout=60)
+        wait_until(
+            lambda: all(row_of(db, i).status == JobStatus.done for i in ids),
+            timeout=60,
+            message=lambda: f"jobs not done: {[(i, row_of(db, i).status) for i in ids]}",
+        )
         pids = {pid_of(db, f"rt{i}") for i in range(3)}
         assert os.getpid() not in pids
         assert len(pids) == 1  # cpu_processes=1: one worker process, reused
@@ -132,7 +140,11 @@ def test_stopping_the_runtime_mid_job_interrupts_it_without_recording_a_failure(
     runtime.start()
     try:
         held = enqueue_committed(db, "testcpu.hold", pid_file=str(pid_file), release_file=str(release))
-        assert wait_until(lambda: pid_file.exists() and pid_file.read_text() != "", timeout=60)
+        wait_until(
+            lambda: pid_file.exists() and pid_file.read_text() != "",
+            timeout=60,
+            message="the job never started",
+        )
     finally:
         runtime.stop(timeout=1.0)  # the job does not finish within the grace time: terminated
         release.touch()
@@ -161,11 +173,15 @@ def test_a_long_cpu_job_extends_its_lease_while_it_runs(db: Database, jset: Sett
     runner = threading.Thread(target=lambda: outcome.append(execute(db, short, held, runner=pool)))
     runner.start()
     try:
-        assert wait_until(lambda: pid_file.exists(), timeout=60)
+        wait_until(lambda: pid_file.exists(), timeout=60, message="the job never started")
         first = row_of(db, held).lease_until
         assert first is not None
         # the heartbeat (every third of the lease) pushes it forward while the job runs
-        assert wait_until(lambda: (row_of(db, held).lease_until or first) > first, timeout=30)
+        wait_until(
+            lambda: (row_of(db, held).lease_until or first) > first,
+            timeout=30,
+            message="the lease of the held job was never renewed",
+        )
     finally:
         release.touch()
         runner.join(60)

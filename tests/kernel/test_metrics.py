@@ -55,6 +55,10 @@ def test_metrics_with_the_token_count_requests_per_route_template(token_client: 
     name = "tenderhall_requests_total"
     assert sample(after, name, **route) == sample(before.text, name, **route) + 1
     assert "987654" not in after  # ids never become label values
+    duration = "tenderhall_request_duration_seconds_count"
+    assert sample(after, duration, **route) == sample(before.text, duration, **route) + 1
+    in_progress = {"method": "GET", "path": "/api/trading/tenders/{tender_id}"}
+    assert sample(after, "tenderhall_requests_in_progress", **in_progress) == 0
 
 
 def test_metrics_without_the_token_from_an_address_not_allowed_are_refused_in_both_languages(

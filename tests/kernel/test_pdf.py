@@ -15,20 +15,14 @@ from PIL import Image
 from tenderhall.pdf import PdfDocument, resolve_font, verify_pdf
 from tenderhall.pdf import fonts as pdf_fonts
 from tenderhall.settings import Settings
-from tests.conftest import REQUIRE
+from tests.conftest import need_command
 
 DPI = 72
 MM = DPI / 25.4
 
 
 def need_tool(name: str) -> str:
-    path = shutil.which(name)
-    if path:
-        return path
-    msg = f"{name} is not installed (apt package poppler-utils), so the rendered page cannot be checked"
-    if REQUIRE:
-        pytest.fail(msg + " and TENDERHALL_REQUIRE_SERVICES=1 requires it")
-    pytest.skip(msg)
+    return need_command(name, "the rendered PDF cannot be checked", package="poppler-utils")
 
 
 @pytest.fixture
@@ -101,17 +95,16 @@ def test_chinese_title_is_visible_when_the_page_is_rasterised(pdf_settings: Sett
 def test_the_cjk_font_is_embedded(pdf_settings: Settings) -> None:
     pdf = _doc(pdf_settings).render()
     assert b"/FontFile2" in pdf  # an embedded TrueType font program
-    pdffonts = shutil.which("pdffonts")
-    if pdffonts:
-        import tempfile
+    pdffonts = need_tool("pdffonts")
+    import tempfile
 
-        with tempfile.NamedTemporaryFile(suffix=".pdf") as f:
-            f.write(pdf)
-            f.flush()
-            listing = subprocess.run([pdffonts, f.name], check=True, capture_output=True).stdout.decode()
-        cjk = [line for line in listing.splitlines() if "TrueType" in line]
-        assert cjk
-        assert all(" yes " in line for line in cjk)
+    with tempfile.NamedTemporaryFile(suffix=".pdf") as f:
+        f.write(pdf)
+        f.flush()
+        listing = subprocess.run([pdffonts, f.name], check=True, capture_output=True).stdout.decode()
+    cjk = [line for line in listing.splitlines() if "TrueType" in line]
+    assert cjk, listing
+    assert all(" yes " in line for line in cjk), listing  # embedded
 
 
 def test_every_page_carries_the_platform_furniture(pdf_settings: Settings, tmp_path: Path) -> None:

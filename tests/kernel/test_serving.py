@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import httpx
 import pytest
 
 from bench.http_load import free_port
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,15 +52,15 @@ def two_processes() -> Iterator[str]:
         assert proc.wait(20) == 0
 
 
+def _answers(base: str) -> bool:
+    try:
+        return httpx.get(base + "/pid", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 def _wait(base: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(base + "/pid", timeout=1)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise AssertionError("the server did not start")
+    wait_until(lambda: _answers(base), timeout=timeout, message="the server did not start", interval=0.1)
 
 
 def _pids_over_fresh_connections(base: str, n: int = 40) -> set[int]:
@@ -80,13 +80,18 @@ def test_a_web_process_that_dies_is_replaced(two_processes: str) -> None:
     before = _pids_over_fresh_connections(two_processes)
     victim = min(before)
     os.kill(victim, signal.SIGKILL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        now = _pids_over_fresh_connections(two_processes, 20)
-        if len(now) == 2 and victim not in now:
-            return
-        time.sleep(0.3)
-    raise AssertionError(f"no replacement for web process {victim}: serving from {now}")
+    seen: list[set[int]] = []
+
+    def replaced() -> bool:
+        seen.append(_pids_over_fresh_connections(two_processes, 20))
+        return len(seen[-1]) == 2 and victim not in seen[-1]
+
+    wait_until(
+        replaced,
+        timeout=30,
+        interval=0.3,
+        message=lambda: f"no replacement for web process {victim}: serving from {seen[-1]}",
+    )
 
 
 @pytest.mark.parametrize("processes", [1, 2])
@@ -103,10 +108,7 @@ def test_sigterm_stops_the_server_even_with_a_request_that_never_finishes(
         _wait(base)
         client = httpx.Client(base_url=base, timeout=120)
         threading.Thread(target=lambda: _ignore_errors(client.get, "/stuck"), daemon=True).start()
-        deadline = time.monotonic() + 30
-        while not marker.exists():
-            assert time.monotonic() < deadline, "the request never reached the server"
-            time.sleep(0.05)
+        wait_until(marker.exists, timeout=30, message="the request never reached the server")
         proc.send_signal(signal.SIGTERM)
         proc.wait(60)  # raises TimeoutExpired if it ignores SIGTERM
     finally:

@@ -4,28 +4,21 @@ and its raw and detached CMS signatures verify with openssl."""
 from __future__ import annotations
 
 import hashlib
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
 from tenderhall.settings import Settings
 from tenderhall.signing import CERT_COMMON_NAME, load_or_create, platform_signer, verify_signature
-from tests.conftest import REQUIRE
+from tests.conftest import need_command
 
 
 def need_openssl() -> str:
-    path = shutil.which("openssl")
-    if path:
-        return path
-    if REQUIRE:
-        pytest.fail("openssl is not installed and TENDERHALL_REQUIRE_SERVICES=1 requires it")
-    pytest.skip("openssl is not installed, so the CMS signature cannot be checked with it")
+    return need_command("openssl", "the CMS signature cannot be checked with it", package="openssl")
 
 
 def test_key_and_certificate_are_created_once_and_reused(tmp_path: Path) -> None:

@@ -161,9 +161,8 @@ def test_document_uploads_refuse_forbidden_types_and_oversized_files(
 
     streamed = client.post(url, params={"filename": "a.txt"}, content=chunks(), headers=agency)
     assert streamed.status_code == 413
-    assert not any((settings.blob_dir).rglob("*")) or all(
-        p.is_dir() or ".tmp" in p.parts for p in settings.blob_dir.rglob("*")
-    )
+    # nothing of the refused uploads is kept, not even a partial temp file
+    assert [p for p in settings.blob_dir.rglob("*") if p.is_file()] == []
     ok = client.post(
         url,
         params={"filename": "招标文件.pdf", "name": "招标文件"},
@@ -299,4 +298,12 @@ def test_a_page_form_without_csrf_token_is_refused(db: Database, client: Any) ->
 def test_search_page_renders_in_both_languages(client: Any, lang: str) -> None:
     r = client.get("/tenders", params={"lang": lang})
     assert r.status_code == 200
-    assert ("招标公告" if lang == "zh" else "Tender notices") in r.text
+    html_lang, heading, label, other = (
+        ("zh-CN", "招标公告", "关键词", "Tender notices")
+        if lang == "zh"
+        else ("en", "Tender notices", "Keyword", "招标公告")
+    )
+    assert f'<html lang="{html_lang}">' in r.text
+    assert f"<h1>{heading}</h1>" in r.text
+    assert f'<label>{label}<input type="search" name="q"' in r.text  # the form too, not just the title
+    assert other not in r.text  # one language per page

@@ -63,7 +63,9 @@ def test_an_unrelated_agency_cannot_create_or_publish_a_tender_in_another_tender
     r = client.post("/api/trading/tenders", json=_body(victim), headers=agency)
     assert r.status_code == 403, r.text
     assert r.json()["code"] == "no_mandate"
-    assert "委托" in r.json()["detail_zh"]
+    assert (
+        r.json()["detail_zh"] == "该招标人未委托贵单位代理招标（无有效委托），不能以其名义创建或修改招标项目"
+    )
     with db.unit_of_work() as s:
         assert s.execute(sa.select(sa.func.count()).select_from(Tender)).scalar_one() == 0
 
@@ -253,7 +255,12 @@ def test_the_demo_agency_runs_the_demo_tenders_under_a_mandate(db: Database, set
     with db.unit_of_work() as s:
         demo.seed(s, dict(ctx))
         agency = demo._principal(s, ctx["users"]["agency"])
-        assert mandates.live_mandate(s, ctx["organisations"]["tenderee"], agency.organisation_id, None)  # type: ignore[arg-type]
+        live = mandates.live_mandate(s, ctx["organisations"]["tenderee"], agency.organisation_id, None)  # type: ignore[arg-type]
+        assert live is not None
+        assert (live.tenderee_org_id, live.agency_org_id) == (
+            ctx["organisations"]["tenderee"],
+            agency.organisation_id,
+        )
         assert len(mandates.mandates_for(s, agency)) == 1
         assert ctx["tenders"]["draft_works"] in {t.id for t in mandates.tenders_managed_by(s, agency)}
         u = s.get(User, ctx["users"]["agency"])

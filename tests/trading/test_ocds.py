@@ -114,7 +114,14 @@ def test_the_validation_catches_a_broken_package(
     bad_amount["releases"][0]["tender"]["value"]["amount"] = "100"
     bad_status = copy.deepcopy(good)
     bad_status["releases"][0]["tender"]["status"] = "published"
-    for broken in (no_publisher, bad_amount, bad_status):
-        with pytest.raises(AssertionError):
+    with db.unit_of_work() as s:
+        tender = s.get(Tender, tid)
+        assert tender is not None
+        assert [r["ocid"] for r in good["releases"]] == [tender.ocid]
+    for broken, names in (
+        (no_publisher, "'publisher' is a required property"),
+        (bad_amount, "'100' is not of type 'number'"),
+        (bad_status, "'published'"),
+    ):
+        with pytest.raises(AssertionError, match=names):
             check_release_package(shared_dir, broken)
-    assert tid

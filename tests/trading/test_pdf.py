@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
 from tenderhall.blobs import BlobStore
 from tenderhall.db import Database
 from tenderhall.settings import Settings
+from tests.conftest import need_command
 from tests.trading.conftest import World
 from trading.models import Tender
 from trading.pdf import store_announcement
@@ -20,8 +18,8 @@ from trading.pdf import store_announcement
 def test_the_announcement_pdf_contains_its_chinese_text_and_renders(
     db: Database, settings: Settings, make_tender: Callable[..., int], tmp_path: Path
 ) -> None:
-    if not (shutil.which("pdftotext") and shutil.which("pdftoppm")):
-        pytest.skip("poppler-utils (pdftotext, pdftoppm) not installed")
+    for tool in ("pdftotext", "pdftoppm"):
+        need_command(tool, "the announcement PDF cannot be read back", package="poppler-utils")
     tid = make_tender(title="市政道路改造工程施工招标")
     with db.unit_of_work() as s:
         sha = store_announcement(s, settings, tid)
