@@ -83,12 +83,16 @@ def test_a_web_process_that_dies_is_replaced(two_processes: str) -> None:
     seen: list[set[int]] = []
 
     def replaced() -> bool:
-        seen.append(_pids_over_fresh_connections(two_processes, 20))
+        try:
+            seen.append(_pids_over_fresh_connections(two_processes, 20))
+        except httpx.TransportError:  # a connection queued on the killed process's socket is reset
+            seen.append(set())
+            return False
         return len(seen[-1]) == 2 and victim not in seen[-1]
 
     wait_until(
         replaced,
-        timeout=30,
+        timeout=90,  # a spawned process imports the app again: slow on a loaded machine
         interval=0.3,
         message=lambda: f"no replacement for web process {victim}: serving from {seen[-1]}",
     )
