@@ -13,8 +13,9 @@ from sqlmodel import col
 
 from credit import schemas as S
 from credit.config import credit_config
+from credit.exceptions import RecordNotFound
 from credit.models import Defence, RepairApplication, Status, Violation, ViolationType
-from credit.service import catalog, public, push, records
+from credit.service import catalog, decisions, defence, public, publication, push, repair, violations
 from credit.service.standing import Standing, standing
 from credit.service.subjects import ID_PURPOSE, Subject, subject_keys_of
 from tenderhall.auth.guards import requires
@@ -252,7 +253,7 @@ class SupervisorCreditAPI(Controller):
         self, session: RequestSession, principal: Principal, settings: Settings, data: S.ViolationCreate
     ) -> Response[S.ViolationOut]:
         def go(s: Session) -> tuple[Violation, bool]:
-            return records.create_violation(
+            return violations.create_violation(
                 s,
                 principal,
                 settings,
@@ -289,9 +290,9 @@ class SupervisorCreditAPI(Controller):
     async def detail(
         self, session: RequestSession, principal: Principal, settings: Settings, violation_id: int
     ) -> S.ViolationOut:
-        v = await run(session, records.get_violation, violation_id)
-        if not records.visible_to(principal, v):
-            raise records.RecordNotFound(
+        v = await run(session, violations.get_violation, violation_id)
+        if not violations.visible_to(principal, v):
+            raise RecordNotFound(
                 f"信用记录 #{violation_id} 不存在", f"Credit record #{violation_id} does not exist"
             )
         return violation_out(v, principal, settings)
@@ -300,7 +301,7 @@ class SupervisorCreditAPI(Controller):
     async def notify(
         self, session: RequestSession, principal: Principal, settings: Settings, violation_id: int
     ) -> S.ViolationOut:
-        v = await run(session, lambda s: records.notify(s, principal, violation_id, settings))
+        v = await run(session, lambda s: defence.notify(s, principal, violation_id, settings))
         return violation_out(v, principal, settings)
 
     @post("/{violation_id:int}/decide", guards=[requires(*SUPERVISORS)], status_code=HTTP_200_OK)
@@ -314,7 +315,7 @@ class SupervisorCreditAPI(Controller):
     ) -> S.ViolationOut:
         v = await run(
             session,
-            lambda s: records.decide(
+            lambda s: decisions.decide(
                 s,
                 principal,
                 violation_id,
@@ -331,7 +332,7 @@ class SupervisorCreditAPI(Controller):
     async def publish(
         self, session: RequestSession, principal: Principal, settings: Settings, violation_id: int
     ) -> S.ViolationOut:
-        v = await run(session, lambda s: records.publish(s, principal, violation_id))
+        v = await run(session, lambda s: publication.publish(s, principal, violation_id))
         return violation_out(v, principal, settings)
 
     @post("/{violation_id:int}/amend", guards=[requires(*SUPERVISORS)], status_code=HTTP_200_OK)
@@ -345,7 +346,7 @@ class SupervisorCreditAPI(Controller):
     ) -> S.ViolationOut:
         v = await run(
             session,
-            lambda s: records.amend(
+            lambda s: publication.amend(
                 s,
                 principal,
                 violation_id,
@@ -365,7 +366,7 @@ class SupervisorCreditAPI(Controller):
         violation_id: int,
         data: S.RevokeIn,
     ) -> S.ViolationOut:
-        v = await run(session, lambda s: records.revoke(s, principal, violation_id, reason=data.reason))
+        v = await run(session, lambda s: decisions.revoke(s, principal, violation_id, reason=data.reason))
         return violation_out(v, principal, settings)
 
     @get("/{violation_id:int}/defences", guards=[requires()])
@@ -373,9 +374,9 @@ class SupervisorCreditAPI(Controller):
         self, session: RequestSession, principal: Principal, violation_id: int
     ) -> list[S.DefenceOut]:
         def go(s: Session) -> list[Defence]:
-            v = records.get_violation(s, violation_id)
-            if not records.visible_to(principal, v):
-                raise records.RecordNotFound(
+            v = violations.get_violation(s, violation_id)
+            if not violations.visible_to(principal, v):
+                raise RecordNotFound(
                     f"信用记录 #{violation_id} 不存在", f"Credit record #{violation_id} does not exist"
                 )
             return list_defences(s, violation_id)
@@ -388,7 +389,7 @@ class SupervisorCreditAPI(Controller):
     ) -> S.DefenceOut:
         d = await run(
             session,
-            lambda s: records.submit_defence(
+            lambda s: defence.submit_defence(
                 s, principal, violation_id, data.text, file_sha256=data.file_sha256, file_name=data.file_name
             ),
         )
@@ -399,9 +400,9 @@ class SupervisorCreditAPI(Controller):
         self, session: RequestSession, principal: Principal, violation_id: int
     ) -> list[S.RepairOut]:
         def go(s: Session) -> list[RepairApplication]:
-            v = records.get_violation(s, violation_id)
-            if not records.visible_to(principal, v):
-                raise records.RecordNotFound(
+            v = violations.get_violation(s, violation_id)
+            if not violations.visible_to(principal, v):
+                raise RecordNotFound(
                     f"信用记录 #{violation_id} 不存在", f"Credit record #{violation_id} does not exist"
                 )
             return list_repairs(s, violation_id)
@@ -419,7 +420,7 @@ class SupervisorCreditAPI(Controller):
     ) -> S.RepairOut:
         a = await run(
             session,
-            lambda s: records.apply_repair(
+            lambda s: repair.apply_repair(
                 s,
                 principal,
                 violation_id,
@@ -442,7 +443,7 @@ class RepairDecisionAPI(Controller):
     ) -> S.RepairOut:
         a = await run(
             session,
-            lambda s: records.decide_repair(
+            lambda s: repair.decide_repair(
                 s, principal, repair_id, approve=data.approve, reasons=data.reasons
             ),
         )

@@ -21,8 +21,9 @@ from sqlmodel import col
 from credit.api import list_defences, list_records, list_repairs, records_of
 from credit.charts import bar_chart
 from credit.config import credit_config
+from credit.exceptions import RecordNotFound
 from credit.models import ChangeKind, Severity, Status, Violation
-from credit.service import catalog, public, push, records
+from credit.service import catalog, decisions, defence, public, publication, push, repair, violations
 from credit.service.evidence import describe
 from credit.service.subjects import ID_PURPOSE, owns
 from tenderhall import csvsafe
@@ -342,7 +343,7 @@ async def manage_create(
     uid = _text(form, "user_id")
 
     def go(s: Session) -> tuple[Violation, bool]:
-        return records.create_violation(
+        return violations.create_violation(
             s,
             principal,
             settings,
@@ -370,7 +371,7 @@ async def manage_detail(
     request: Request[Any, Any, Any], session: RequestSession, settings: Settings, violation_id: int
 ) -> Template:
     def go(s: Session) -> dict[str, Any]:
-        v = records.get_violation(s, violation_id)
+        v = violations.get_violation(s, violation_id)
         vt = catalog.get_type(s, v.type_code)
         changes = list(
             s.execute(
@@ -387,7 +388,7 @@ async def manage_detail(
             "repairs": list_repairs(s, v.id),  # type: ignore[arg-type]
             "changes": changes,
             "deliveries": deliveries,
-            "repair_from": records.repair_possible_from(s, v),
+            "repair_from": repair.repair_possible_from(s, v),
         }
 
     ctx = await run(session, go)
@@ -410,11 +411,11 @@ async def manage_action(
 
     def go(s: Session) -> str:
         if action == "notify":
-            records.notify(s, principal, violation_id, settings)
+            defence.notify(s, principal, violation_id, settings)
             return pick("已告知当事人，申辩期开始", "The subject was notified; the defence period runs")
         if action == "decide":
             days = _text(form, "publication_days")
-            records.decide(
+            decisions.decide(
                 s,
                 principal,
                 violation_id,
@@ -426,10 +427,10 @@ async def manage_action(
             )
             return pick("已作出决定", "Decision recorded")
         if action == "publish":
-            records.publish(s, principal, violation_id)
+            publication.publish(s, principal, violation_id)
             return pick("已公示", "Published")
         if action == "amend":
-            records.amend(
+            publication.amend(
                 s,
                 principal,
                 violation_id,
@@ -439,7 +440,7 @@ async def manage_action(
             )
             return pick("已更正", "Corrected")
         if action == "revoke":
-            records.revoke(s, principal, violation_id, reason=_text(form, "reason"))
+            decisions.revoke(s, principal, violation_id, reason=_text(form, "reason"))
             return pick("已撤销", "Revoked")
         raise InvalidInput(f"未知操作：{action}", f"Unknown action: {action}")
 
@@ -455,7 +456,7 @@ async def manage_repair(
     approve = _text(form, "decision") == "approve"
     app = await run(
         session,
-        lambda s: records.decide_repair(
+        lambda s: repair.decide_repair(
             s, principal, repair_id, approve=approve, reasons=_text(form, "reasons")
         ),
     )
@@ -590,9 +591,9 @@ async def mine_detail(
     request: Request[Any, Any, Any], session: RequestSession, principal: Principal, violation_id: int
 ) -> Template:
     def go(s: Session) -> dict[str, Any]:
-        v = records.get_violation(s, violation_id)
+        v = violations.get_violation(s, violation_id)
         if v.status == Status.draft or not owns(principal, v.subject_key):
-            raise records.RecordNotFound(
+            raise RecordNotFound(
                 f"信用记录 #{violation_id} 不存在", f"Credit record #{violation_id} does not exist"
             )
         return {
@@ -600,7 +601,7 @@ async def mine_detail(
             "vt": catalog.get_type(s, v.type_code),
             "defences": list_defences(s, violation_id),
             "repairs": list_repairs(s, violation_id),
-            "repair_from": records.repair_possible_from(s, v),
+            "repair_from": repair.repair_possible_from(s, v),
         }
 
     ctx = await run(session, go)
@@ -616,11 +617,11 @@ async def mine_defence(
     violation_id: int,
 ) -> Redirect:
     form = await _form(request)
-    await run(session, records.require_subject, principal, violation_id)  # before storing the file
+    await run(session, violations.require_subject, principal, violation_id)  # before storing the file
     upload = await _store_upload(settings, form.get("file"))
     await run(
         session,
-        lambda s: records.submit_defence(
+        lambda s: defence.submit_defence(
             s,
             principal,
             violation_id,
@@ -643,11 +644,11 @@ async def mine_repair(
     form = await _form(request)
     if form.get("commitment_accepted") != "on":
         raise InvalidInput("请勾选并作出公开信用承诺", "Tick the box to make the public credit commitment")
-    await run(session, records.require_subject, principal, violation_id)  # before storing the file
+    await run(session, violations.require_subject, principal, violation_id)  # before storing the file
     upload = await _store_upload(settings, form.get("file"))
     await run(
         session,
-        lambda s: records.apply_repair(
+        lambda s: repair.apply_repair(
             s,
             principal,
             violation_id,

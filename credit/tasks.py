@@ -6,8 +6,8 @@ from __future__ import annotations
 import datetime as dt
 
 from credit.config import CreditConfig
+from credit.service.publication import expire_due
 from credit.service.push import push_due
-from credit.service.records import expire_due
 from tenderhall.auth.principal import SYSTEM
 from tenderhall.blobs import BlobStore
 from tenderhall.jobs.execution import JobContext

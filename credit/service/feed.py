@@ -1,0 +1,66 @@
+"""The public change feed: one entry each time a record's public view changes (published,
+changed, repaired, expired, revoked), carrying that view; each entry fans out to the push
+receivers and, on publication or correction, has the disclosure notice rebuilt after commit."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from credit.models import Change, ChangeKind, Violation, pk
+from credit.service.catalog import get_type
+from credit.service.push import fan_out
+from tenderhall.jobs.outbox import enqueue
+
+
+def public_view(v: Violation, type_names: tuple[str, str] | None = None) -> dict[str, Any]:
+    """What the public (feed, API, receivers) may see of a record: no ID numbers, no evidence files."""
+    return {
+        "id": v.id,
+        "status": str(v.status),
+        "subject": {
+            "kind": str(v.subject_kind),
+            "name": v.subject_name,
+            "credit_code": v.subject_credit_code,
+            "id_number_masked": v.subject_id_masked,
+        },
+        "type": {
+            "code": v.type_code,
+            "name_zh": type_names[0] if type_names else None,
+            "name_en": type_names[1] if type_names else None,
+        },
+        "severity": str(v.severity),
+        "points": v.points,
+        "facts": v.facts,
+        "decision_number": v.decision_number,
+        "decision_reasons": v.decision_reasons,
+        "decided_at": v.decided_at.isoformat() if v.decided_at else None,
+        "published_at": v.published_at.isoformat() if v.published_at else None,
+        "public_until": v.public_until.isoformat() if v.public_until else None,
+        "repaired_at": v.repaired_at.isoformat() if v.repaired_at else None,
+        "expired_at": v.expired_at.isoformat() if v.expired_at else None,
+        "revoked_at": v.revoked_at.isoformat() if v.revoked_at else None,
+    }
+
+
+def record_change(session: Session, v: Violation, kind: ChangeKind, now: dt.datetime) -> Change:
+    """Write the feed entry of ``v``'s new public view (same transaction) and its deliveries."""
+
+    vt = get_type(session, v.type_code)
+    c = Change(
+        violation_id=pk(v),
+        kind=kind,
+        subject_key=v.subject_key,
+        occurred_at=now,  # type: ignore[arg-type]
+        payload=public_view(v, (vt.name_zh, vt.name_en)),
+    )
+    session.add(c)
+    session.flush()
+    fan_out(session, c, now=now)
+    if kind in (ChangeKind.published, ChangeKind.changed):
+        v.notice_pdf_sha256 = None  # the disclosure notice is (re)built after commit
+        session.add(v)
+        enqueue(session, "credit.notice", dedup_key=f"credit.notice:{c.id}", violation_id=v.id)
+    return c
