@@ -15,7 +15,18 @@ from credit import schemas as S
 from credit.config import credit_config
 from credit.exceptions import RecordNotFound
 from credit.models import Defence, RepairApplication, Status, Violation, ViolationType
-from credit.service import catalog, decisions, defence, public, publication, push, repair, violations
+from credit.service import (
+    catalog,
+    decisions,
+    defence,
+    disclosure,
+    feed,
+    publication,
+    push,
+    repair,
+    search,
+    violations,
+)
 from credit.service.standing import Standing, standing
 from credit.service.subjects import ID_PURPOSE, Subject, subject_keys_of
 from tenderhall.auth.guards import requires
@@ -33,7 +44,7 @@ SUPERVISORS = (Role.supervisor, Role.admin)
 # --- conversions ---------------------------------------------------------------------------------
 
 
-def public_out(r: public.PublicRecord) -> S.PublicRecordOut:
+def public_out(r: search.PublicRecord) -> S.PublicRecordOut:
     return S.PublicRecordOut(
         id=r.id,
         subject_kind=r.subject_kind,
@@ -178,13 +189,13 @@ class PublicCreditAPI(Controller):
         cursor: str = "",
         limit: int = 20,
     ) -> S.RecordPageOut:
-        query = public.SearchQuery(q, credit_code, type, severity, date_from, date_to, cursor, limit)
-        page = await run(session, public.search_public, query)
+        query = search.SearchQuery(q, credit_code, type, severity, date_from, date_to, cursor, limit)
+        page = await run(session, search.search_public, query)
         return S.RecordPageOut(items=[public_out(r) for r in page.items], next_cursor=page.next_cursor)
 
     @get("/records/{record_id:int}", summary="One published record")
     async def record(self, session: RequestSession, record_id: int) -> S.PublicRecordOut:
-        return public_out(await run(session, public.public_record, record_id))
+        return public_out(await run(session, search.public_record, record_id))
 
     @get("/changes", summary="Change feed: published, changed, repaired, expired, revoked (cursor-paged)")
     async def changes(self, session: RequestSession, after: str = "0", limit: int = 100) -> S.ChangePageOut:
@@ -192,12 +203,12 @@ class PublicCreditAPI(Controller):
             start = int(after or 0)
         except ValueError:
             raise InvalidInput("游标应为整数", "The cursor 'after' must be an integer") from None
-        rows, nxt = await run(session, lambda s: public.changes(s, after=start, limit=limit))
+        rows, nxt = await run(session, lambda s: feed.changes(s, after=start, limit=limit))
         return S.ChangePageOut(entries=[change_out(c) for c in rows], next_cursor=str(nxt))
 
     @get("/blacklist", summary="Subjects blacklisted now (with at least one published record)")
     async def blacklist(self, session: RequestSession, settings: Settings) -> list[S.BlacklistEntryOut]:
-        rows = await run(session, lambda s: public.blacklist(s, settings=settings))
+        rows = await run(session, lambda s: disclosure.blacklist(s, settings=settings))
         return [
             S.BlacklistEntryOut(
                 subject_kind=e.subject_kind,

@@ -23,7 +23,18 @@ from credit.charts import bar_chart
 from credit.config import credit_config
 from credit.exceptions import RecordNotFound
 from credit.models import ChangeKind, Severity, Status, Violation
-from credit.service import catalog, decisions, defence, public, publication, push, repair, violations
+from credit.service import (
+    catalog,
+    decisions,
+    defence,
+    disclosure,
+    feed,
+    publication,
+    push,
+    repair,
+    search,
+    violations,
+)
 from credit.service.evidence import describe
 from credit.service.subjects import ID_PURPOSE, owns
 from tenderhall import csvsafe
@@ -97,9 +108,9 @@ def _date(value: str | None) -> dt.date | None:
         raise InvalidInput(f"日期格式应为 YYYY-MM-DD：{value}", f"Dates are YYYY-MM-DD: {value}") from None
 
 
-def _query(request: Request[Any, Any, Any]) -> public.SearchQuery:
+def _query(request: Request[Any, Any, Any]) -> search.SearchQuery:
     p = request.query_params
-    return public.SearchQuery(
+    return search.SearchQuery(
         q=p.get("q", "") or "",
         credit_code=p.get("credit_code", "") or "",
         type_code=p.get("type", "") or "",
@@ -141,8 +152,8 @@ async def _store_upload(settings: Settings, upload: Any) -> dict[str, Any] | Non
 async def search_page(request: Request[Any, Any, Any], session: RequestSession) -> Template:
     query = _query(request)
 
-    def go(s: Session) -> tuple[public.RecordPage, list[Any]]:
-        return public.search_public(s, query), catalog.list_types(s)
+    def go(s: Session) -> tuple[search.RecordPage, list[Any]]:
+        return search.search_public(s, query), catalog.list_types(s)
 
     page, types = await run(session, go)
     args = {k: v for k, v in request.query_params.items() if k not in ("cursor", "flash", "flash_kind")}
@@ -151,7 +162,7 @@ async def search_page(request: Request[Any, Any, Any], session: RequestSession) 
 
 @get("/credit/records/{record_id:int}", include_in_schema=False)
 async def record_page(request: Request[Any, Any, Any], session: RequestSession, record_id: int) -> Template:
-    r = await run(session, public.public_record, record_id)
+    r = await run(session, search.public_record, record_id)
     return _page(request, "record.html", r=r)
 
 
@@ -162,7 +173,7 @@ async def notice_pdf(
     from credit.pdf import ensure_notice, notice_number
     from tenderhall.blobs import BlobStore
 
-    r = await run(session, public.public_record, record_id)  # published only
+    r = await run(session, search.public_record, record_id)  # published only
     store = BlobStore(settings.blob_dir)
 
     def build() -> tuple[str, str]:
@@ -186,7 +197,7 @@ async def notice_pdf(
 async def blacklist_page(
     request: Request[Any, Any, Any], session: RequestSession, settings: Settings
 ) -> Template:
-    rows = await run(session, lambda s: public.blacklist(s, settings=settings))
+    rows = await run(session, lambda s: disclosure.blacklist(s, settings=settings))
     return _page(request, "blacklist.html", rows=rows)
 
 
@@ -194,13 +205,13 @@ async def blacklist_page(
 async def company_page(
     request: Request[Any, Any, Any], session: RequestSession, settings: Settings, code: str
 ) -> Template:
-    profile = await run(session, lambda s: public.company_profile(s, code, settings=settings))
+    profile = await run(session, lambda s: disclosure.company_profile(s, code, settings=settings))
     return _page(request, "company.html", p=profile)
 
 
 @get("/credit/stats", include_in_schema=False)
 async def stats_page(request: Request[Any, Any, Any], session: RequestSession) -> Template:
-    st = await run(session, public.statistics)
+    st = await run(session, disclosure.statistics)
     lang = current_language.get()
     by_type = bar_chart(
         [(zh if lang == "zh" else en, n) for _, zh, en, n in st.by_type],
@@ -238,7 +249,7 @@ async def export_csv(
         buf = io.StringIO()
         w = csvsafe.writer(buf)
         w.writerow(CSV_HEADER)
-        for r in public.iter_public(s, query, max_rows=50_000):
+        for r in search.iter_public(s, query, max_rows=50_000):
             w.writerow(
                 [
                     r.id,
@@ -271,7 +282,7 @@ async def export_csv(
 async def atom_feed(session: RequestSession, settings: Settings) -> Response[bytes]:
     from feedgen.feed import FeedGenerator
 
-    rows = await run(session, public.latest_changes)
+    rows = await run(session, feed.latest_changes)
     base = settings.base_url.rstrip("/")
     fg = FeedGenerator()
     fg.id(f"{base}/credit/feed.atom")

@@ -7,7 +7,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from credit.models import Change, ChangeKind, Violation, pk
 from credit.service.catalog import get_type
@@ -64,3 +66,18 @@ def record_change(session: Session, v: Violation, kind: ChangeKind, now: dt.date
         session.add(v)
         enqueue(session, "credit.notice", dedup_key=f"credit.notice:{c.id}", violation_id=v.id)
     return c
+
+
+def changes(session: Session, *, after: int = 0, limit: int = 100) -> tuple[list[Change], int]:
+    """Feed entries with id > ``after`` (oldest first) and the cursor to continue from."""
+    limit = max(1, min(limit, 500))
+    rows = list(
+        session.execute(
+            sa.select(Change).where(col(Change.id) > after).order_by(col(Change.id)).limit(limit)
+        ).scalars()
+    )
+    return rows, (rows[-1].id if rows else after)  # type: ignore[return-value]
+
+
+def latest_changes(session: Session, limit: int = 50) -> list[Change]:
+    return list(session.execute(sa.select(Change).order_by(col(Change.id).desc()).limit(limit)).scalars())

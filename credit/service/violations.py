@@ -171,7 +171,7 @@ def require_subject(session: Session, actor: Principal, violation_id: int) -> Vi
 def visible_to(principal: Principal, v: Violation) -> bool:
     """Who reads a record in full (evidence, defences, repair applications): supervisors and
     admins, and the subject once notified. A published record's public part is read through
-    ``credit.service.public`` by everyone; its private parts stay private (decision 0142)."""
+    ``credit.service.search`` by everyone; its private parts stay private (decision 0142)."""
     if principal.role in (Role.supervisor, Role.admin):
         return True
     return v.status != Status.draft and owns(principal, v.subject_key)

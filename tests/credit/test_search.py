@@ -6,8 +6,9 @@ import datetime as dt
 
 import pytest
 
-from credit.service import public
-from credit.service.public import SearchQuery, blacklist, search_public, statistics
+from credit.service import search
+from credit.service.disclosure import blacklist, statistics
+from credit.service.search import SearchQuery, search_public
 from tenderhall.db import Database
 from tenderhall.settings import Settings
 from tests import factories
@@ -54,7 +55,7 @@ def _seed(db: Database, settings: Settings) -> dict[str, str]:
 def test_search_filters_and_name_matching(
     db: Database, settings: Settings, cap: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(public, "NAME_MATCH_CAP", cap)  # 1: the broad-name path on PostgreSQL
+    monkeypatch.setattr(search, "NAME_MATCH_CAP", cap)  # 1: the broad-name path on PostgreSQL
     codes = _seed(db, settings)
     with db.unit_of_work() as s:
 
@@ -136,11 +137,11 @@ def test_a_name_search_is_planned_for_its_own_pattern_on_postgresql(db: Database
 
 
 def test_the_name_probe_drops_generic_endings_but_keeps_two_characters() -> None:
-    assert public.name_probe("龙岩富华建设有限公司") == "龙岩富华"
-    assert public.name_probe("福州宏远科技股份有限公司") == "福州宏远"
-    assert public.name_probe("Fuzhou Harbour Engineering Co.") == "Fuzhou Harbour Engineering"
-    assert public.name_probe("宏远") == "宏远"
-    assert public.name_probe("公司") == "公司"  # nothing would be left: searched as it is
+    assert search.name_probe("龙岩富华建设有限公司") == "龙岩富华"
+    assert search.name_probe("福州宏远科技股份有限公司") == "福州宏远"
+    assert search.name_probe("Fuzhou Harbour Engineering Co.") == "Fuzhou Harbour Engineering"
+    assert search.name_probe("宏远") == "宏远"
+    assert search.name_probe("公司") == "公司"  # nothing would be left: searched as it is
 
 
 def test_a_full_name_finds_that_company_only_though_the_index_is_asked_for_its_distinctive_part(
@@ -166,7 +167,7 @@ def test_a_full_name_finds_that_company_only_though_the_index_is_asked_for_its_d
     ]
 
 
-def search_public_in(db: Database, q: str) -> list[public.PublicRecord]:
+def search_public_in(db: Database, q: str) -> list[search.PublicRecord]:
     with db.unit_of_work() as s:
         return search_public(s, SearchQuery(q=q)).items
 
