@@ -11,6 +11,7 @@ from credit.exceptions import DefencePeriodOpen, WrongState
 from credit.models import ChangeKind, Outcome, Severity, Status, Violation
 from credit.service.catalog import get_type
 from credit.service.feed import record_change
+from credit.service.search_index import refresh_public_names
 from credit.service.violations import beijing, get_violation, require_state
 from tenderhall.audit.service import record
 from tenderhall.auth.principal import Principal
@@ -104,6 +105,7 @@ def revoke(
     v.updated_at = now
     session.add(v)
     if was_public:
+        refresh_public_names(session, [v])
         record_change(session, v, ChangeKind.revoked, now)
     record(session, actor, "credit.violation.revoke", "credit_violation", v.id, f"撤销：{reason.strip()}", {})
     return v

@@ -13,6 +13,7 @@ from sqlmodel import col
 from credit.exceptions import NotPublishable
 from credit.models import ChangeKind, Outcome, Severity, Status, Violation
 from credit.service.feed import record_change
+from credit.service.search_index import refresh_public_names
 from credit.service.violations import beijing, get_violation, require_state
 from tenderhall.audit.service import record
 from tenderhall.auth.principal import Principal
@@ -41,6 +42,7 @@ def publish(
     v.published_at = now
     v.updated_at = now
     session.add(v)
+    refresh_public_names(session, [v])
     record_change(session, v, ChangeKind.published, now)
     record(
         session,
@@ -112,4 +114,5 @@ def expire_due(
         record(
             session, actor, "credit.violation.expire", "credit_violation", v.id, "公示期届满，撤下公示", {}
         )
+    refresh_public_names(session, rows)
     return len(rows)

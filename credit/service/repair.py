@@ -16,6 +16,7 @@ from credit.models import ChangeKind, RepairApplication, RepairStatus, Status, V
 from credit.service.catalog import get_type
 from credit.service.evidence import validate_evidence
 from credit.service.feed import record_change
+from credit.service.search_index import refresh_public_names
 from credit.service.subjects import owns
 from credit.service.violations import beijing, get_violation, require_state
 from tenderhall.audit.service import record
@@ -127,6 +128,7 @@ def decide_repair(
         v.repaired_at = now
         v.updated_at = now
         session.add(v)
+        refresh_public_names(session, [v])
         record_change(session, v, ChangeKind.repaired, now)
     record(
         session,
