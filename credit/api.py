@@ -19,10 +19,11 @@ from credit.service import (
     catalog,
     decisions,
     defence,
+    deliveries,
     disclosure,
     feed,
     publication,
-    push,
+    receivers,
     repair,
     search,
     violations,
@@ -163,7 +164,7 @@ def change_out(c: Any) -> S.ChangeOut:
     )
 
 
-def delivery_out(d: push.DeliveryRow) -> S.DeliveryOut:
+def delivery_out(d: deliveries.DeliveryRow) -> S.DeliveryOut:
     return S.DeliveryOut(**d.__dict__)
 
 
@@ -508,7 +509,7 @@ class AdminCreditAPI(Controller):
 
     @get("/receivers", guards=[requires(*SUPERVISORS)])
     async def receivers(self, session: RequestSession) -> list[S.ReceiverOut]:
-        return [receiver_out(r) for r in await run(session, push.list_receivers)]
+        return [receiver_out(r) for r in await run(session, receivers.list_receivers)]
 
     @post("/receivers", guards=[requires(Role.admin)])
     async def add_receiver(
@@ -516,7 +517,7 @@ class AdminCreditAPI(Controller):
     ) -> S.ReceiverOut:
         r = await run(
             session,
-            lambda s: push.save_receiver(
+            lambda s: receivers.save_receiver(
                 s,
                 principal,
                 name=data.name,
@@ -534,7 +535,7 @@ class AdminCreditAPI(Controller):
     ) -> S.ReceiverOut:
         r = await run(
             session,
-            lambda s: push.save_receiver(
+            lambda s: receivers.save_receiver(
                 s,
                 principal,
                 name=data.name,
@@ -552,13 +553,13 @@ class AdminCreditAPI(Controller):
         self, session: RequestSession, status: str = "", limit: int = 200
     ) -> list[S.DeliveryOut]:
         rows = await run(
-            session, lambda s: push.list_deliveries(s, status=status or None, limit=min(limit, 1000))
+            session, lambda s: deliveries.list_deliveries(s, status=status or None, limit=min(limit, 1000))
         )
         return [delivery_out(d) for d in rows]
 
     @post("/deliveries/{delivery_id:int}/resend", guards=[requires(Role.admin)], status_code=HTTP_200_OK)
     async def resend(self, session: RequestSession, principal: Principal, delivery_id: int) -> dict[str, Any]:
-        d = await run(session, lambda s: push.resend(s, principal, delivery_id))
+        d = await run(session, lambda s: deliveries.resend(s, principal, delivery_id))
         return {"id": d.id, "status": str(d.status)}
 
 

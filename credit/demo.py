@@ -27,7 +27,7 @@ from sqlmodel import col
 
 from credit.models import Receiver, Violation, pk
 from credit.service import catalog, decisions, defence, publication, repair, violations
-from credit.service.push import save_receiver
+from credit.service.receivers import save_receiver
 from tenderhall.auth.models import Role
 from tenderhall.auth.principal import Principal
 from tenderhall.db import utcnow

@@ -11,26 +11,25 @@ import io
 from typing import Any
 
 import anyio.to_thread
-import sqlalchemy as sa
 from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.response import Redirect, Template
 from sqlalchemy.orm import Session
-from sqlmodel import col
 
 from credit.api import list_defences, list_records, list_repairs, records_of
 from credit.charts import bar_chart
 from credit.config import credit_config
 from credit.exceptions import RecordNotFound
-from credit.models import ChangeKind, Severity, Status, Violation
+from credit.models import ChangeKind, Severity, Status, Violation, pk
 from credit.service import (
     catalog,
     decisions,
     defence,
+    deliveries,
     disclosure,
     feed,
     publication,
-    push,
+    receivers,
     repair,
     search,
     violations,
@@ -384,21 +383,15 @@ async def manage_detail(
     def go(s: Session) -> dict[str, Any]:
         v = violations.get_violation(s, violation_id)
         vt = catalog.get_type(s, v.type_code)
-        changes = list(
-            s.execute(
-                sa.select(push.Change)
-                .where(col(push.Change.violation_id) == v.id)
-                .order_by(col(push.Change.id))
-            ).scalars()
-        )
-        deliveries = [d for d in push.list_deliveries(s, limit=1000) if d.violation_id == v.id]
+        changes = feed.changes_of(s, pk(v))
+        sent = deliveries.list_deliveries(s, violation_id=pk(v), limit=1000)
         return {
             "v": v,
             "vt": vt,
             "defences": list_defences(s, v.id),  # type: ignore[arg-type]
             "repairs": list_repairs(s, v.id),  # type: ignore[arg-type]
             "changes": changes,
-            "deliveries": deliveries,
+            "deliveries": sent,
             "repair_from": repair.repair_possible_from(s, v),
         }
 
@@ -481,22 +474,19 @@ async def manage_repair(
 async def deliveries_page(request: Request[Any, Any, Any], session: RequestSession) -> Template:
     status = request.query_params.get("status", "") or ""
 
-    def go(s: Session) -> tuple[list[Any], list[Any], dict[Any, int]]:
-        counts = dict(
-            s.execute(
-                sa.select(col(push.Delivery.status), sa.func.count(col(push.Delivery.id))).group_by(
-                    col(push.Delivery.status)
-                )
-            ).all()
+    def go(s: Session) -> tuple[list[Any], list[Any], dict[str, int]]:
+        return (
+            deliveries.list_deliveries(s, status=status or None, limit=300),
+            receivers.list_receivers(s),
+            deliveries.count_by_status(s),
         )
-        return push.list_deliveries(s, status=status or None, limit=300), push.list_receivers(s), counts
 
-    rows, receivers, counts = await run(session, go)
+    rows, platforms, counts = await run(session, go)
     return _page(
         request,
         "deliveries.html",
         rows=rows,
-        receivers=receivers,
+        receivers=platforms,
         status=status,
         counts=counts,
         kinds=[k.value for k in ChangeKind],
@@ -509,7 +499,7 @@ async def deliveries_page(request: Request[Any, Any, Any], session: RequestSessi
     include_in_schema=False,
 )
 async def resend_delivery(session: RequestSession, principal: Principal, delivery_id: int) -> Redirect:
-    await run(session, lambda s: push.resend(s, principal, delivery_id))
+    await run(session, lambda s: deliveries.resend(s, principal, delivery_id))
     return redirect(
         "/credit/manage/deliveries?status=dead", flash=pick("已重新排队发送", "Queued for re-sending")
     )
@@ -525,7 +515,7 @@ async def save_receiver(
 
     await run(
         session,
-        lambda s: push.save_receiver(
+        lambda s: receivers.save_receiver(
             s,
             principal,
             name=str(form.get("name") or ""),

@@ -81,3 +81,12 @@ def changes(session: Session, *, after: int = 0, limit: int = 100) -> tuple[list
 
 def latest_changes(session: Session, limit: int = 50) -> list[Change]:
     return list(session.execute(sa.select(Change).order_by(col(Change.id).desc()).limit(limit)).scalars())
+
+
+def changes_of(session: Session, violation_id: int) -> list[Change]:
+    """The feed entries of one record, oldest first."""
+    return list(
+        session.execute(
+            sa.select(Change).where(col(Change.violation_id) == violation_id).order_by(col(Change.id))
+        ).scalars()
+    )

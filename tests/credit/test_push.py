@@ -13,7 +13,9 @@ import sqlalchemy as sa
 from credit.models import Delivery, DeliveryAttempt, DeliveryStatus
 from credit.receiver import ReceiverServer
 from credit.service import amend, expire_due, revoke
-from credit.service.push import claim, push_due, resend, save_receiver, send
+from credit.service.deliveries import resend
+from credit.service.push import claim, push_due, send
+from credit.service.receivers import save_receiver
 from tenderhall.db import Database
 from tenderhall.settings import Settings
 from tenderhall.signing import platform_signer
@@ -243,3 +245,28 @@ def test_the_receiver_command_runs_as_a_real_server_and_stores_a_signed_event(tm
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_the_delivery_log_lists_one_records_deliveries_and_counts_them_by_status(
+    db: Database, settings: Settings
+) -> None:
+    from credit.service.deliveries import count_by_status, list_deliveries
+
+    with db.unit_of_work() as s:
+        save_receiver(s, SUPERVISOR, name="省平台", url="http://127.0.0.1:9/events")
+    _events_for_three_subjects(db, settings)  # 3 + 2 + 1 deliveries, all pending
+    with db.unit_of_work() as s:
+        every = list_deliveries(s, limit=1000)
+        first = s.get(Delivery, every[-1].id)
+        assert first is not None
+        first.status = DeliveryStatus.delivered
+        s.add(first)
+    with db.unit_of_work() as s:
+        by_record = {
+            vid: [d.id for d in list_deliveries(s, violation_id=vid)]
+            for vid in {d.violation_id for d in every}
+        }
+        counts = count_by_status(s)
+    assert sorted(len(ids) for ids in by_record.values()) == [1, 2, 3]
+    assert by_record == {vid: [d.id for d in every if d.violation_id == vid] for vid in by_record}
+    assert counts == {"pending": 5, "delivered": 1}

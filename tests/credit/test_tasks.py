@@ -12,7 +12,7 @@ import sqlalchemy as sa
 import credit.tasks  # noqa: F401 - declares the credit jobs
 from credit.models import Delivery, DeliveryStatus, Status, Violation
 from credit.receiver import ReceiverServer
-from credit.service.push import save_receiver
+from credit.service.receivers import save_receiver
 from tenderhall.db import Database, utcnow
 from tenderhall.jobs.execution import execute
 from tenderhall.jobs.models import OutboxJob
