@@ -16,7 +16,6 @@ from litestar.datastructures import UploadFile
 from litestar.response import Redirect, Template
 from sqlalchemy.orm import Session
 
-from credit.api import list_defences, list_records, list_repairs, records_of
 from credit.charts import bar_chart
 from credit.config import credit_config
 from credit.exceptions import RecordNotFound
@@ -319,7 +318,7 @@ SUP_GUARD = [requires(*SUPERVISORS)]
 async def manage_list(request: Request[Any, Any, Any], session: RequestSession) -> Template:
     status = request.query_params.get("status", "") or ""
     q = request.query_params.get("q", "") or ""
-    rows = await run(session, lambda s: list_records(s, status=status, limit=200, subject_q=q))
+    rows = await run(session, lambda s: violations.list_records(s, status=status, limit=200, subject_q=q))
     return _page(request, "manage_list.html", rows=rows, status=status, q=q, statuses=list(STATUS_LABELS))
 
 
@@ -388,8 +387,8 @@ async def manage_detail(
         return {
             "v": v,
             "vt": vt,
-            "defences": list_defences(s, v.id),  # type: ignore[arg-type]
-            "repairs": list_repairs(s, v.id),  # type: ignore[arg-type]
+            "defences": defence.list_defences(s, v.id),  # type: ignore[arg-type]
+            "repairs": repair.list_repairs(s, v.id),  # type: ignore[arg-type]
             "changes": changes,
             "deliveries": sent,
             "repair_from": repair.repair_possible_from(s, v),
@@ -579,7 +578,7 @@ async def mine_page(
     from credit.service.standing import standing
 
     def go(s: Session) -> tuple[list[Violation], Any]:
-        rows = records_of(s, principal)
+        rows = violations.records_of(s, principal)
         key = f"code:{principal.credit_code}" if principal.credit_code else f"user:{principal.user_id}"
         return rows, standing(s, key, settings=settings)
 
@@ -600,8 +599,8 @@ async def mine_detail(
         return {
             "v": v,
             "vt": catalog.get_type(s, v.type_code),
-            "defences": list_defences(s, violation_id),
-            "repairs": list_repairs(s, violation_id),
+            "defences": defence.list_defences(s, violation_id),
+            "repairs": repair.list_repairs(s, violation_id),
             "repair_from": repair.repair_possible_from(s, v),
         }
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import datetime as dt
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from credit.config import credit_config
 from credit.exceptions import DefencePeriodOver, NotYourRecord
@@ -100,3 +102,12 @@ def submit_defence(
         {"defence_id": d.id, "file": file_sha256},
     )
     return d
+
+
+def list_defences(session: Session, violation_id: int) -> list[Defence]:
+    """The defences stated for one record, oldest first."""
+    return list(
+        session.execute(
+            sa.select(Defence).where(col(Defence.violation_id) == violation_id).order_by(col(Defence.id))
+        ).scalars()
+    )

@@ -140,3 +140,14 @@ def decide_repair(
         {"repair_id": app.id},
     )
     return app
+
+
+def list_repairs(session: Session, violation_id: int) -> list[RepairApplication]:
+    """The repair applications of one record, oldest first."""
+    return list(
+        session.execute(
+            sa.select(RepairApplication)
+            .where(col(RepairApplication.violation_id) == violation_id)
+            .order_by(col(RepairApplication.id))
+        ).scalars()
+    )

@@ -23,7 +23,7 @@ from credit.exceptions import NotYourRecord, RecordNotFound, WrongState
 from credit.models import Status, Violation
 from credit.service.catalog import get_type
 from credit.service.evidence import validate_evidence
-from credit.service.subjects import owns, resolve_subject
+from credit.service.subjects import owns, resolve_subject, subject_keys_of
 from tenderhall.audit.service import record
 from tenderhall.auth.models import Role
 from tenderhall.auth.principal import Principal
@@ -175,3 +175,48 @@ def visible_to(principal: Principal, v: Violation) -> bool:
     if principal.role in (Role.supervisor, Role.admin):
         return True
     return v.status != Status.draft and owns(principal, v.subject_key)
+
+
+def get_visible(session: Session, principal: Principal, violation_id: int) -> Violation:
+    """The record, if ``principal`` may read it in full (:func:`visible_to`); 404 otherwise, as
+    for a record that does not exist."""
+    v = get_violation(session, violation_id)
+    if not visible_to(principal, v):
+        raise RecordNotFound(
+            f"信用记录 #{violation_id} 不存在", f"Credit record #{violation_id} does not exist"
+        )
+    return v
+
+
+def list_records(
+    session: Session, *, status: str = "", limit: int = 100, subject_q: str = ""
+) -> list[Violation]:
+    """Records newest first (supervisors), optionally of one status or whose subject's name
+    contains ``subject_q`` or whose credit code is ``subject_q``."""
+    stmt = sa.select(Violation).order_by(col(Violation.id).desc()).limit(min(max(limit, 1), 500))
+    if status:
+        if status not in Status.__members__:
+            raise InvalidInput(f"未知状态：{status}", f"Unknown status: {status}")
+        stmt = stmt.where(col(Violation.status) == status)
+    if subject_q:
+        stmt = stmt.where(
+            sa.or_(
+                col(Violation.subject_name).contains(subject_q),
+                col(Violation.subject_credit_code) == subject_q.upper(),
+            )
+        )
+    return list(session.execute(stmt).scalars())
+
+
+def records_of(session: Session, principal: Principal) -> list[Violation]:
+    """The records about ``principal`` (its company, or itself as an expert) once notified."""
+    keys = subject_keys_of(principal)
+    if not keys:
+        return []
+    return list(
+        session.execute(
+            sa.select(Violation)
+            .where(col(Violation.subject_key).in_(keys), col(Violation.status) != Status.draft)
+            .order_by(col(Violation.id).desc())
+        ).scalars()
+    )
