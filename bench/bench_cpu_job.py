@@ -79,8 +79,9 @@ def burn_held(ctx: JobContext, seconds: float, started_file: str, finished_file:
 def app() -> Any:
     """The platform with the bench job declared (the factory the served process calls)."""
     from tenderhall.app import create_app
+    from tenderhall.settings import Settings
 
-    return create_app()
+    return create_app(Settings())  # this served process's entry point: its settings are built here
 
 
 async def _writes(base: str, n: int, errors: list[int] | None = None) -> list[float]:

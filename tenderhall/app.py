@@ -21,7 +21,6 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.jinja import JinjaTemplateEngine
-from litestar.plugins.prometheus import PrometheusController
 from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
@@ -281,13 +280,12 @@ def check_services(settings: Settings, db: Database) -> None:
 
 
 def create_app(
-    settings: Settings | None = None,
+    settings: Settings,
     *,
     db: Database | None = None,
     run_jobs_inprocess: bool | None = None,
     check: bool = True,
 ) -> Litestar:
-    settings = settings or Settings()
     configure_logging(settings)
     registry.import_all_models()
     registry.import_all_tasks()
@@ -308,8 +306,7 @@ def create_app(
         import anyio.to_thread
 
         # Requests run their database work on Database.request_executor (REQUEST_THREADS threads);
-        # anyio's own threads (file streaming, say) are capped alike: more threads than the work
-        # can use only contend for the GIL (measured: 40 threads served 20-30 % fewer searches).
+        # anyio's own threads (file streaming, say) are capped alike (decision 0004).
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.request_threads
         runtime = None
         if run_jobs_inprocess:
@@ -336,7 +333,6 @@ def create_app(
     app = Litestar(
         route_handlers=[
             *registry.all_route_handlers(),
-            PrometheusController,
             create_static_files_router(
                 path="/static", directories=[Path(__file__).parent / "web" / "static"]
             ),

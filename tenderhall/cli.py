@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from tenderhall import registry
+from tenderhall.metrics import share_across_processes
 from tenderhall.settings import Settings
 
 if TYPE_CHECKING:
@@ -59,10 +60,11 @@ def migrate() -> None:
 @click.option("--migrate/--no-migrate", "do_migrate", default=False, help="apply migrations first")
 def serve(host: str | None, port: int | None, workers: int, do_migrate: bool) -> None:
     """Run the web application (with the relay and workers in-process on memory://)."""
+    settings = load_settings()
+    share_across_processes(settings)
     from tenderhall.app import StartupError, create_app
     from tenderhall.serving import serve as serve_app
 
-    settings = load_settings()
     if do_migrate:
         run_migrations(settings)
     try:
@@ -88,6 +90,7 @@ def serve_options(settings: Settings, host: str | None, port: int | None, worker
     proxies = settings.auth.trusted_proxies
     return ServeOptions(
         app="tenderhall.app:create_app",
+        app_args=(settings,),
         host=host or settings.host,
         port=port or settings.port,
         processes=workers,
@@ -103,9 +106,10 @@ def serve_options(settings: Settings, host: str | None, port: int | None, worker
 @click.option("--queues", default=None, help="comma-separated queues (default: all)")
 def worker(processes: int, threads: int | None, queues: str | None) -> None:
     """Run job workers, the outbox relay and the scheduler against redis:// or amqp://."""
+    settings = load_settings()
+    share_across_processes(settings)
     from tenderhall.jobs.worker import run_worker
 
-    settings = load_settings()
     if settings.is_memory_broker:
         click.echo(
             "TENDERHALL_BROKER_URL is memory://: jobs run inside `tenderhall serve`; "
@@ -121,9 +125,10 @@ def worker(processes: int, threads: int | None, queues: str | None) -> None:
 @click.option("--reset/--no-reset", default=False, help="delete the embedded database and blobs first")
 def demo(then_serve: bool, reset: bool) -> None:
     """Create demo organisations, users of every role, certificates and a full scenario."""
+    settings = load_settings()
+    share_across_processes(settings)
     from tenderhall.demo import run_demo
 
-    settings = load_settings()
     run_demo(settings, reset=reset)
     if then_serve:
         ctx = click.get_current_context()

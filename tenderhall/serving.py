@@ -36,6 +36,9 @@ class ServeOptions:
     port: int = 8000
     processes: int = 1
     factory: bool = True
+    app_args: tuple[Any, ...] = ()
+    """Arguments for the factory, built once by the caller and handed to every web process (the
+    platform passes its ``Settings``): a process does not build its own from the environment."""
     log_level: str = "info"
     access_log: bool = True
     proxy_headers: bool = True
@@ -45,9 +48,15 @@ class ServeOptions:
 def _config(opts: ServeOptions) -> Any:
     import uvicorn
 
+    app: Any = opts.app
+    factory = opts.factory
+    if opts.app_args:
+        from uvicorn.importer import import_from_string
+
+        app, factory = import_from_string(opts.app)(*opts.app_args), False
     return uvicorn.Config(
-        opts.app,
-        factory=opts.factory,
+        app,
+        factory=factory,
         host=opts.host,
         port=opts.port,
         log_level=opts.log_level.lower(),

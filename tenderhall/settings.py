@@ -29,6 +29,8 @@ class AuthSettings(BaseModel):
     nonce_seconds: int = 300
     cookie_secure: bool = False
     totp_roles: list[str] = ["tenderee", "agency", "expert", "supervisor", "admin"]
+    purge_interval_seconds: int = Field(default=3600, ge=1)
+    """How often expired sessions, tokens and nonces are purged (the job ``auth.purge_expired``)."""
     trusted_proxies: list[str] = []
     """Addresses or networks (``10.0.0.0/8``) of reverse proxies whose ``X-Forwarded-For`` is
     believed (``TENDERHALL_AUTH__TRUSTED_PROXIES='["10.0.0.1"]'``). Default none: the address of
@@ -62,10 +64,36 @@ class JobSettings(BaseModel):
     cpu_processes: int = Field(default=1, ge=1, le=64)
     """Worker processes per runtime for the ``cpu_queues`` (the embedded default: one)."""
     scheduler_interval_seconds: float = 5.0
-    tree_head_interval_seconds: int = 600
+    tree_head_interval_seconds: int = Field(default=600, ge=1)
+    blob_collect_interval_seconds: int = Field(default=6 * 3600, ge=1)
+    """How often unreferenced blobs past their grace period are deleted (``storage.collect_blobs``)."""
     # `audit verify`: an event with no tree head signed within this many intervals of it means
     # heads are missing (deleted, or the signing job is not running)
     tree_head_grace_intervals: float = Field(default=3.0, ge=1.0)
+
+
+class MetricsSettings(BaseModel):
+    token: SecretStr | None = None
+    """A scraper that sends ``Authorization: Bearer <token>`` may read ``/metrics`` from anywhere."""
+    allow: list[str] = ["127.0.0.1/32", "::1/128"]
+    """Addresses or networks that may read ``/metrics`` without the token (default: this host)."""
+    dir: Path = VAR_DIR / "metrics"
+    """Where ``tenderhall serve``, ``worker`` and ``demo`` processes keep their metric files, so that
+    ``/metrics`` in any web process reports every process of the host (prometheus_client's
+    multiprocess mode)."""
+
+    @field_validator("allow")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        for item in v:
+            try:
+                ipaddress.ip_network(item.strip(), strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"TENDERHALL_METRICS__ALLOW: {item!r} is not an address or network "
+                    "(监控地址白名单无效，应为 IP 地址或网段，如 10.0.0.0/8)"
+                ) from None
+        return [item.strip() for item in v]
 
 
 class CreditSettings(BaseModel):
@@ -101,6 +129,9 @@ class TradingSettings(BaseModel):
     ocds_publisher: str = "TenderHall 公共资源交易平台"
     search_page_size: int = 20
     search_count_cap: int = 200  # result counts above this show as "200+" (bounded cost per search)
+    close_interval_seconds: int = Field(default=60, ge=1)
+    """How often tenders past their bid deadline are closed (``trading.close_due``); each tender's
+    own timed job closes it at its deadline, this pass catches any that job missed."""
 
 
 class Settings(BaseSettings):
@@ -109,8 +140,8 @@ class Settings(BaseSettings):
     database_url: str = Field(default=f"sqlite:///{VAR_DIR}/tenderhall.db")
     request_threads: int = Field(default=4, ge=1, le=200)
     """Threads per web process for requests' database work, each with its own connection (a web
-    process holds at most ``request_threads`` + 2). More threads only contend for the GIL: on the
-    public search 40 threads served 20-30 % fewer requests than 4; run more web processes instead."""
+    process holds at most ``request_threads`` + 2). For more throughput run more web processes,
+    not more threads (decision 0004)."""
     broker_url: str = "memory://"
     blob_dir: Path = VAR_DIR / "blobs"
     key_dir: Path = VAR_DIR / "keys"
@@ -131,6 +162,7 @@ class Settings(BaseSettings):
 
     auth: AuthSettings = AuthSettings()
     jobs: JobSettings = JobSettings()
+    metrics: MetricsSettings = MetricsSettings()
     credit: CreditSettings = CreditSettings()
     trading: TradingSettings = TradingSettings()
 

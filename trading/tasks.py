@@ -48,4 +48,4 @@ def render_announcement(ctx: JobContext, tender_id: int) -> str | None:
     return ref.sha256 if recorded else None
 
 
-periodic("trading.close_due", every=dt.timedelta(minutes=1))
+periodic("trading.close_due", every=lambda s: dt.timedelta(seconds=s.trading.close_interval_seconds))

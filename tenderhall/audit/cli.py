@@ -76,8 +76,9 @@ def verify(
     Exit code 1 on any problem."""
     import datetime as dt
 
+    from tenderhall.audit.anchors import AnchorError, anchor_from_json
     from tenderhall.audit.models import AuditEvent
-    from tenderhall.audit.verification import AnchorError, anchor_from_json, verify_log
+    from tenderhall.audit.verification import verify_log
     from tenderhall.db import Database
     from tenderhall.signing import platform_signer
 
@@ -165,7 +166,7 @@ def _public_key_pem(pem: str) -> str:
 
 def _fetch(source: str) -> str:
     """A head's JSON from a file or an http(s) URL."""
-    from tenderhall.audit.verification import AnchorError
+    from tenderhall.audit.anchors import AnchorError
 
     if source.startswith(("http://", "https://")):
         import httpx

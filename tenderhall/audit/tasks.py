@@ -12,7 +12,6 @@ from tenderhall.audit.timestamping import TimestampError, load_roots, request_to
 from tenderhall.jobs.execution import JobContext
 from tenderhall.jobs.outbox import job
 from tenderhall.jobs.scheduler_registry import periodic
-from tenderhall.settings import get_settings
 from tenderhall.signing import platform_signer
 
 log = structlog.get_logger("tenderhall.audit")
@@ -66,4 +65,4 @@ def sign_tree_head(ctx: JobContext) -> None:
             service.attach_timestamp(session, tree_size, token.der, token.gen_time)
 
 
-periodic(SIGN_TREE_HEAD, every=dt.timedelta(seconds=get_settings().jobs.tree_head_interval_seconds))
+periodic(SIGN_TREE_HEAD, every=lambda s: dt.timedelta(seconds=s.jobs.tree_head_interval_seconds))

@@ -3,12 +3,9 @@ schedule and event times, and check the log against heads obtained elsewhere (an
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import hashlib
-import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,58 +14,24 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from tenderhall.audit import merkle
+from tenderhall.audit.anchors import Anchor
+from tenderhall.audit.head_timestamps import timestamp_problem
 from tenderhall.audit.models import AuditEvent, TreeHead
+from tenderhall.audit.report import Problem, VerifyReport
 from tenderhall.audit.service import (
     GENESIS_HASH,
-    HEAD_VERSION,
-    LOG_ID,
     _timestamp,
     canonical,
     compute_hash,
     event_payload,
-    signed_bytes,
     verify_tree_head,
 )
-from tenderhall.audit.timestamping import SHA256_OID, read_token, signature_problem
 from tenderhall.audit.tree import NODE
 from tenderhall.db import utcnow
-from tenderhall.signing import verify_signature
-
-
-@dataclass(frozen=True)
-class Problem:
-    kind: str  # altered | removed | inserted | head_mismatch | head_signature | head_missing | backdated
-    # | anchor_signature | anchor_mismatch | anchor_beyond_log | anchor_unchecked | head_timestamp
-    seq: int | None
-    event_id: int | None
-    zh: str
-    en: str
-
-    def __str__(self) -> str:
-        return f"{self.en} / {self.zh}"
-
-
-@dataclass
-class VerifyReport:
-    events: int = 0
-    heads: int = 0
-    heads_checked: int = 0
-    heads_timestamped: int = 0  # heads whose RFC 3161 token fits them
-    anchors: int = 0
-    anchors_checked: int = 0
-    problems: list[Problem] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    @property
-    def first(self) -> Problem | None:
-        return self.problems[0] if self.problems else None
 
 
 def _iter_events(session: Session, batch: int = 5000) -> Iterator[Any]:
-    """Plain rows (not ORM objects: 3-4x faster on long logs) with the event's attribute names."""
+    """Plain rows with the event's attribute names (not ORM objects: decision 0004)."""
     table = AuditEvent.__table__  # type: ignore[attr-defined]
     stmt = sa.select(table).order_by(table.c.seq).execution_options(yield_per=batch)
     yield from session.execute(stmt)
@@ -82,118 +45,6 @@ def _hash_at_seq(e: Any, seq: int) -> str:
 
 def _describe(e: Any) -> str:
     return f"seq {e.seq} (id {e.id}, {e.action} {e.object_type}:{e.object_id})"
-
-
-@dataclass(frozen=True)
-class Anchor:
-    """A tree head obtained elsewhere (a copy kept by an auditor, the public API of another
-    moment): what its signed payload says, and whether the signature over it verified."""
-
-    tree_size: int
-    root_hash: str
-    timestamp: str
-    source: str
-    signature_ok: bool
-
-
-class AnchorError(Exception):
-    """A head obtained elsewhere that cannot be read as one (bilingual message)."""
-
-    def __init__(self, zh: str, en: str) -> None:
-        super().__init__(f"{en} / {zh}")
-        self.zh, self.en = zh, en
-
-
-def anchor_from_json(text: str, public_key_pem: str, source: str) -> Anchor:
-    """Read a public tree-head JSON (as ``GET /api/audit/tree-head`` gives it, or just its signed
-    payload with the signature) and check its signature with ``public_key_pem``. The values used
-    are those of the signed payload; fields beside it that contradict it make the signature fail."""
-    not_a_head = AnchorError(
-        f"{source} 不是 TenderHall 树头（需要树头 JSON：signed_payload 与 signature）",
-        f"{source} is not a TenderHall tree head (expected the tree-head JSON: signed_payload and signature)",
-    )
-    try:
-        body = json.loads(text)
-        if not isinstance(body, dict):
-            raise not_a_head
-        payload_text = body.get("signed_payload") or (body.get("how_to_verify") or {}).get("signed_payload")
-        if payload_text is None:  # rebuild it from the fields, as the signer made it
-            payload_text = canonical(
-                {
-                    "log": LOG_ID,
-                    "v": HEAD_VERSION,
-                    "tree_size": body["tree_size"],
-                    "root_hash": body["root_hash"],
-                    "timestamp": body["timestamp"],
-                    "key_id": body["key_id"],
-                }
-            ).decode()
-        payload = json.loads(payload_text)
-        signature = base64.b64decode(body["signature"], validate=True)
-        tree_size, root_hash = int(payload["tree_size"]), str(payload["root_hash"])
-        timestamp = str(payload["timestamp"])
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise not_a_head from exc
-    if payload.get("log") != LOG_ID or payload.get("v") != HEAD_VERSION:
-        raise not_a_head
-    ok = verify_signature(public_key_pem, str(payload_text).encode(), signature)
-    fields = {k: body[k] for k in ("tree_size", "root_hash", "timestamp", "key_id") if k in body}
-    if any(payload.get(k) != v for k, v in fields.items()):
-        ok = False
-    return Anchor(tree_size, root_hash, timestamp, source, ok)
-
-
-#: how much earlier than a head's signed_at its TSA token may be (clock skew between the platform
-#: and the TSA, and the TSA's accuracy); a token from before that cannot be over that head
-TIMESTAMP_TOLERANCE = dt.timedelta(minutes=2)
-
-
-def timestamp_problem(head: TreeHead, tsa_roots: list[x509.Certificate] | None = None) -> Problem | None:
-    """A head's RFC 3161 token must be over SHA-256 of its signed payload, and not older than the
-    head (``signed_at`` − :data:`TIMESTAMP_TOLERANCE`); with ``tsa_roots``, it must also be signed
-    by a TSA certificate chaining to them. None when it fits (or there is none)."""
-    if head.tsa_token is None:
-        return None
-    where_zh = f"树头（规模 {head.tree_size}，签于 {_timestamp(head.signed_at)}）"
-    where_en = f"tree head of size {head.tree_size} (signed at {_timestamp(head.signed_at)})"
-    try:
-        token = read_token(base64.b64decode(head.tsa_token, validate=True))
-    except ValueError:
-        return Problem(
-            "head_timestamp",
-            None,
-            None,
-            f"{where_zh}的时间戳令牌无法解析：它不是 RFC 3161 时间戳",
-            f"The timestamp token of the {where_en} cannot be read: it is not an RFC 3161 token",
-        )
-    if token.hash_oid != SHA256_OID or token.imprint != hashlib.sha256(signed_bytes(head)).digest():
-        return Problem(
-            "head_timestamp",
-            None,
-            None,
-            f"{where_zh}的时间戳令牌不是对该树头签名内容签发的：树头在取得时间戳后被改写",
-            f"The timestamp token of the {where_en} was not issued over that head's signed payload: "
-            "the head was rewritten after it was timestamped",
-        )
-    if token.gen_time < head.signed_at - TIMESTAMP_TOLERANCE:
-        return Problem(
-            "head_timestamp",
-            None,
-            None,
-            f"{where_zh}的时间戳时间 {_timestamp(token.gen_time)} 早于树头的签发时间：树头的时间是事后改写的",
-            f"The timestamp token of the {where_en} dates from {_timestamp(token.gen_time)}, before the "
-            "head was signed: the head's time was rewritten",
-        )
-    if tsa_roots is not None and (why := signature_problem(token.der, signed_bytes(head), tsa_roots)):
-        return Problem(
-            "head_timestamp",
-            None,
-            None,
-            f"{where_zh}的时间戳令牌不是由受信任的时间戳服务签发的（{why}）",
-            f"The timestamp token of the {where_en} was not signed by the trusted timestamping "
-            f"authority ({why})",
-        )
-    return None
 
 
 def verify_log(

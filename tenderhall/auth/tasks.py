@@ -17,4 +17,4 @@ def purge_expired_job(ctx: JobContext) -> None:
         purge_expired(session)
 
 
-periodic("auth.purge_expired", every=dt.timedelta(hours=1))
+periodic("auth.purge_expired", every=lambda s: dt.timedelta(seconds=s.auth.purge_interval_seconds))

@@ -16,6 +16,7 @@ import contextlib
 import datetime as dt
 import random
 import threading
+import time
 import uuid
 import weakref
 from collections.abc import Callable, Iterator
@@ -24,6 +25,7 @@ from typing import Any
 
 import sqlalchemy as sa
 import structlog
+from prometheus_client import Counter, Histogram
 from sqlalchemy.orm import Session, sessionmaker
 from sqlmodel import col
 
@@ -34,6 +36,10 @@ from tenderhall.redaction import redact_text
 from tenderhall.settings import JobSettings, Settings
 
 log = structlog.get_logger("tenderhall.jobs")
+JOBS = Counter("tenderhall_jobs_total", "Outbox job attempts claimed, by outcome", ("job", "outcome"))
+JOB_DURATION = Histogram(
+    "tenderhall_job_duration_seconds", "Time from claiming a job to its outcome", ("job",)
+)
 
 MAX_ERROR_CHARS = 500
 
@@ -270,8 +276,29 @@ def execute(
 
     On failure a new transaction records the attempt on the row, if the claim is still ours:
     ``attempts + 1``, ``last_error`` and back-off, or ``dead`` after the job's maximum attempts.
-    A worker killed mid-job leaves the row ``running``: the relay re-sends it after its lease."""
+    A worker killed mid-job leaves the row ``running``: the relay re-sends it after its lease.
+
+    Each claimed attempt counts in ``tenderhall_jobs_total`` (by job and outcome) and
+    ``tenderhall_job_duration_seconds``."""
+    started = time.perf_counter()
+    outcome, name = _execute(db, settings, outbox_id, now=now, runner=runner)
+    if name is not None:
+        JOBS.labels(name, outcome).inc()
+        JOB_DURATION.labels(name).observe(time.perf_counter() - started)
+    return outcome
+
+
+def _execute(
+    db: Database,
+    settings: Settings,
+    outbox_id: int,
+    *,
+    now: dt.datetime | None,
+    runner: Runner | None,
+) -> tuple[str, str | None]:
+    """:func:`execute`, returning the outcome and the job's name once it is claimed."""
     jobs = settings.jobs
+    name: str | None = None
     when = now or utcnow()
     token = uuid.uuid4().hex
     try:
@@ -286,7 +313,8 @@ def execute(
                 },
             ).first()
             if claimed is None:
-                return "skipped"  # running, done, dead, unknown, or a stale early duplicate
+                return "skipped", None  # running, done, dead, unknown, or a stale early duplicate
+            name = claimed.actor_name
             lease = lease_for(claimed.actor_name, jobs)
             if lease != dt.timedelta(seconds=jobs.lease_seconds):
                 session.execute(_EXTEND, {"job_id": outbox_id, "token": token, "lease": when + lease})
@@ -299,14 +327,14 @@ def execute(
             with job_transaction(db) as session:
                 if not _complete(session, outbox_id, token):
                     raise ClaimLost(f"outbox job {outbox_id} could not be completed")
-        return "done"
+        return "done", name
     except ClaimLost as exc:
         log.warning("job claim lost; its new claim decides", outbox_id=outbox_id, error=describe_error(exc))
-        return "lost"
+        return "lost", name
     except JobInterrupted:
-        return "interrupted"
+        return "interrupted", name
     except Exception as exc:  # noqa: BLE001 - every failure of a job is recorded on its row
-        return record_failure(db, jobs, outbox_id, exc, token=token, now=now)
+        return record_failure(db, jobs, outbox_id, exc, token=token, now=now), name
 
 
 def record_failure(

@@ -58,7 +58,7 @@ class JobRuntime:
         self.cpu = CpuPool(settings)
         self.actors = declare_actors(broker, handler_for(db, settings, runner=self.cpu))
         self.relay = Relay(db, settings.jobs, broker)
-        self.scheduler = Scheduler(db)
+        self.scheduler = Scheduler(db, settings)
         # Several relay loops overlap their broker round trips; each has its own wake-up.
         self.wakers = [Waker() for _ in range(self.relay_threads)]
         self._stop = threading.Event()

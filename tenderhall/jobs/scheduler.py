@@ -25,6 +25,7 @@ from tenderhall.jobs.execution import writer
 from tenderhall.jobs.models import SchedulerLease
 from tenderhall.jobs.outbox import enqueue
 from tenderhall.jobs.scheduler_registry import PERIODIC, PeriodicSpec
+from tenderhall.settings import Settings
 
 log = structlog.get_logger("tenderhall.jobs")
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
@@ -39,8 +40,9 @@ def dedup_key(name: str, slot: dt.datetime) -> str:
 
 
 class Scheduler:
-    def __init__(self, db: Database, *, holder: str | None = None) -> None:
+    def __init__(self, db: Database, settings: Settings, *, holder: str | None = None) -> None:
         self.db = db
+        self.settings = settings
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._known: set[str] = set()
 
@@ -69,7 +71,8 @@ class Scheduler:
         self._ensure_rows(specs)
         fired: list[str] = []
         for name, spec in sorted(specs.items()):
-            slot = slot_start(now, spec.every)
+            every = spec.period(self.settings)
+            slot = slot_start(now, every)
             lease = col(SchedulerLease.lease_until)
             with writer(self.db), self.db.unit_of_work() as session:
                 claimed = session.execute(
@@ -80,9 +83,9 @@ class Scheduler:
                     )
                     .values(
                         holder=self.holder,
-                        lease_until=slot + spec.every,
+                        lease_until=slot + every,
                         last_run_at=now,
-                        next_run_at=slot + spec.every,
+                        next_run_at=slot + every,
                     )
                     .execution_options(synchronize_session=False)
                 )

@@ -18,4 +18,4 @@ def collect_blobs(ctx: JobContext) -> None:
         collect_unreferenced_blobs(session, BlobStore(ctx.settings.blob_dir))
 
 
-periodic("storage.collect_blobs", every=dt.timedelta(hours=6))
+periodic("storage.collect_blobs", every=lambda s: dt.timedelta(seconds=s.jobs.blob_collect_interval_seconds))

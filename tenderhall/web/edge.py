@@ -2,13 +2,12 @@
 request's language for messages (``i18n.current_language``), and the Prometheus request metrics,
 in one ASGI layer.
 
-It replaces Litestar's ``PrometheusMiddleware`` plus a separate request-id layer: that middleware
-builds a ``Request`` and four label dictionaries per request and looks every metric child up by
-its labels each time, and each layer wraps ``send`` once more (together about a tenth of a public
-search's CPU time). Here the label children are looked up once per (method, route, status).
+One layer instead of Litestar's ``PrometheusMiddleware`` plus a request-id layer (decision 0004);
+the metrics' label children are looked up once per (method, route, status).
 
-Metrics (``GET /metrics``): ``tenderhall_requests_total``, ``tenderhall_request_duration_seconds``
-(histogram), ``tenderhall_requests_in_progress`` and ``tenderhall_requests_errors_total`` (5xx), each
+Metrics (``GET /metrics``, see ``tenderhall.metrics``): ``tenderhall_requests_total``,
+``tenderhall_request_duration_seconds`` (histogram), ``tenderhall_requests_in_progress`` and
+``tenderhall_requests_errors_total`` (5xx), each
 labelled by method, route template (``/api/trading/tenders/{tender_id}``, so that ids do not
 explode the series) and, where known, status code.
 """
@@ -30,7 +29,12 @@ _LABELS = ("method", "path", "status_code")
 REQUESTS = Counter("tenderhall_requests_total", "HTTP requests answered", _LABELS)
 ERRORS = Counter("tenderhall_requests_errors_total", "HTTP requests answered with a 5xx status", _LABELS)
 DURATION = Histogram("tenderhall_request_duration_seconds", "Time to the end of the response body", _LABELS)
-IN_PROGRESS = Gauge("tenderhall_requests_in_progress", "HTTP requests being answered", ("method", "path"))
+IN_PROGRESS = Gauge(
+    "tenderhall_requests_in_progress",
+    "HTTP requests being answered",
+    ("method", "path"),
+    multiprocess_mode="livesum",  # across processes: the sum over the running ones
+)
 
 UNROUTED = "<unrouted>"
 """The route label of a request that matched no route (404s, say): one series for all of them."""

@@ -1,4 +1,4 @@
-"""Kernel pages and endpoints: health, language switch."""
+"""Kernel pages and endpoints: health, metrics, language switch."""
 
 from __future__ import annotations
 
@@ -9,7 +9,11 @@ from litestar import Request, Response, get
 from litestar.datastructures import Cookie, State
 from litestar.response import Redirect
 
+from tenderhall import metrics as metrics_mod
+from tenderhall.auth.addresses import client_ip
 from tenderhall.db import Database, in_thread
+from tenderhall.errors import Forbidden
+from tenderhall.settings import Settings
 
 _HEALTH_THREAD = ThreadPoolExecutor(1, thread_name_prefix="health")
 """The health check pings the database (same engine and pool as requests: one of its two spare
@@ -39,6 +43,27 @@ async def health(state: State) -> Response[dict[str, Any]]:
     return Response({"status": "ok" if ok else "degraded", **checks}, status_code=200 if ok else 503)
 
 
+@get("/metrics", tags=["kernel"], summary="Prometheus metrics of every process", cache=False)
+async def metrics(request: Request[Any, Any, Any], state: State) -> Response[bytes]:
+    """For the scraper: a bearer token (``METRICS__TOKEN``) or an allowed address (``METRICS__ALLOW``)."""
+    settings: Settings = state.settings
+    if not metrics_mod.may_read(
+        settings.metrics, client_ip(request, settings.auth), request.headers.get("authorization")
+    ):
+        raise Forbidden(
+            "监控指标仅向持有令牌的采集端或白名单地址开放（METRICS__TOKEN、METRICS__ALLOW）",
+            "metrics are served only to a scraper with the token or from an allowed address "
+            "(METRICS__TOKEN, METRICS__ALLOW)",
+            code="metrics_forbidden",
+        )
+    import anyio.to_thread
+
+    # reading every process's sample files is file work: off the event loop
+    body, media_type = await anyio.to_thread.run_sync(metrics_mod.render)
+    # Litestar adds the charset to a text/* type itself
+    return Response(body, media_type=media_type.replace("; charset=utf-8", ""))
+
+
 @get("/lang/{code:str}", tags=["kernel"], include_in_schema=False)
 async def switch_language(code: str, request: Request[Any, Any, Any]) -> Redirect:
     lang = code if code in ("zh", "en") else "zh"
@@ -48,4 +73,4 @@ async def switch_language(code: str, request: Request[Any, Any, Any]) -> Redirec
     return Redirect(path=nxt, cookies=[Cookie(key="lang", value=lang, max_age=365 * 86400, samesite="lax")])
 
 
-ROUTES = [health, switch_language]
+ROUTES = [health, metrics, switch_language]

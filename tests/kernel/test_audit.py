@@ -411,9 +411,10 @@ def test_sign_tree_head_job_is_declared_and_scheduled_every_setting_interval() -
     from tenderhall.jobs.scheduler_registry import PERIODIC
 
     assert REGISTRY["audit.sign_tree_head"].fn is tasks.sign_tree_head
-    assert PERIODIC["audit.sign_tree_head"].every == dt.timedelta(
-        seconds=Settings().jobs.tree_head_interval_seconds
-    )
+    spec = PERIODIC["audit.sign_tree_head"]
+    assert spec.period(Settings()) == dt.timedelta(seconds=600)
+    faster = Settings(jobs={"tree_head_interval_seconds": 60})  # type: ignore[arg-type]
+    assert spec.period(faster) == dt.timedelta(seconds=60)
 
 
 def test_sign_tree_head_job_signs_with_the_configured_key(db: Database, settings: Settings) -> None:

@@ -16,6 +16,7 @@ from tenderhall.jobs.models import OutboxJob, SchedulerLease
 from tenderhall.jobs.outbox import job
 from tenderhall.jobs.scheduler import Scheduler, dedup_key, slot_start
 from tenderhall.jobs.scheduler_registry import PERIODIC, periodic
+from tenderhall.settings import Settings
 from tests.kernel.test_jobs import _dispose_job_engines  # noqa: F401
 
 HOUR = dt.timedelta(hours=1)
@@ -32,7 +33,7 @@ def hourly() -> Iterator[None]:
     """Only this test's periodic job is declared while it runs (domains may have declared theirs)."""
     saved = dict(PERIODIC)
     PERIODIC.clear()
-    periodic("testsched.tick", every=HOUR)
+    periodic("testsched.tick", every=lambda _settings: HOUR)
     yield
     PERIODIC.clear()
     PERIODIC.update(saved)
@@ -51,7 +52,7 @@ def keys(db: Database) -> list[str | None]:
 
 def race(db: Database, now: dt.datetime, n: int = 2) -> list[str]:
     """``n`` schedulers (as in ``n`` processes) tick at the same moment."""
-    schedulers = [Scheduler(db, holder=f"proc-{i}") for i in range(n)]
+    schedulers = [Scheduler(db, Settings(), holder=f"proc-{i}") for i in range(n)]
     barrier = threading.Barrier(n)
     fired: list[str] = []
     errors: list[Exception] = []
@@ -105,5 +106,36 @@ def test_scheduler_catches_up_once_after_downtime(db: Database) -> None:
 
 @pytest.mark.usefixtures("hourly")
 def test_stale_lease_of_a_dead_scheduler_does_not_block_the_next_period(db: Database) -> None:
-    Scheduler(db, holder="crashed").tick(T0)
-    assert Scheduler(db, holder="survivor").tick(T0 + HOUR) == ["testsched.tick@2026-11-25T09:00:00+00:00"]
+    Scheduler(db, Settings(), holder="crashed").tick(T0)
+    assert Scheduler(db, Settings(), holder="survivor").tick(T0 + HOUR) == [
+        "testsched.tick@2026-11-25T09:00:00+00:00"
+    ]
+
+
+@pytest.fixture
+def tree_head_period() -> Iterator[None]:
+    """Only a job whose period is a setting is declared while the test runs."""
+    saved = dict(PERIODIC)
+    PERIODIC.clear()
+    periodic("testsched.tick", every=lambda s: dt.timedelta(seconds=s.jobs.tree_head_interval_seconds))
+    yield
+    PERIODIC.clear()
+    PERIODIC.update(saved)
+
+
+@pytest.mark.usefixtures("tree_head_period")
+def test_the_period_is_read_from_the_settings_the_scheduler_was_given(db: Database) -> None:
+    half_hourly = Settings(jobs={"tree_head_interval_seconds": 1800})  # type: ignore[arg-type]
+    scheduler = Scheduler(db, half_hourly, holder="one")
+    assert scheduler.tick(T0) == ["testsched.tick@2026-11-25T08:00:00+00:00"]
+    # 08:35 is a new 30-minute slot; under an hourly period it would still be the 08:00 slot
+    assert scheduler.tick(T0 + dt.timedelta(minutes=15)) == ["testsched.tick@2026-11-25T08:30:00+00:00"]
+
+
+def test_a_period_that_is_not_positive_is_refused_with_the_job_named() -> None:
+    from tenderhall.jobs.scheduler_registry import PeriodicSpec
+    from tenderhall.settings import SettingError
+
+    spec = PeriodicSpec("testsched.tick", lambda _s: dt.timedelta(0))
+    with pytest.raises(SettingError, match=r"testsched\.tick"):
+        spec.period(Settings())
