@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 
 from credit import schemas as S
 from credit.api.convert import SUPERVISORS, defence_out, repair_out
-from credit.config import credit_config
 from credit.models import Defence, RepairApplication
 from credit.service import defence, repair, violations
 from tenderhall.auth.guards import requires
@@ -115,6 +114,6 @@ async def upload_evidence(
 
     clean = safe_filename(name, max_length=200)
     ref = await BlobStore(settings.blob_dir).write_async_stream(
-        request.stream(), max_bytes=credit_config(settings).evidence_max_bytes
+        request.stream(), max_bytes=settings.credit.evidence_max_bytes
     )
     return S.UploadOut(sha256=ref.sha256, size=ref.size, name=clean)

@@ -11,7 +11,6 @@ from litestar import Request
 from litestar.datastructures import UploadFile
 from litestar.response import Template
 
-from credit.config import credit_config
 from credit.service import search
 from credit.service.evidence import describe
 from tenderhall.auth.guards import requires
@@ -85,7 +84,8 @@ def parse_date(value: str | None) -> dt.date | None:
         raise InvalidInput(f"日期格式应为 YYYY-MM-DD：{value}", f"Dates are YYYY-MM-DD: {value}") from None
 
 
-def search_query(request: Request[Any, Any, Any]) -> search.SearchQuery:
+def search_query(request: Request[Any, Any, Any], settings: Settings) -> search.SearchQuery:
+    """The search form's filters; pages of ``settings.credit.page_size`` records."""
     p = request.query_params
     return search.SearchQuery(
         q=p.get("q", "") or "",
@@ -95,7 +95,7 @@ def search_query(request: Request[Any, Any, Any]) -> search.SearchQuery:
         date_from=parse_date(p.get("date_from")),
         date_to=parse_date(p.get("date_to")),
         cursor=p.get("cursor", "") or "",
-        limit=20,
+        limit=settings.credit.page_size,
     )
 
 
@@ -117,6 +117,6 @@ async def store_upload(settings: Settings, upload: Any) -> dict[str, Any] | None
 
     name = safe_filename(upload.filename, max_length=200)
     store = BlobStore(settings.blob_dir)
-    limit = credit_config(settings).evidence_max_bytes
+    limit = settings.credit.evidence_max_bytes
     ref = await anyio.to_thread.run_sync(lambda: store.write_stream(upload.file, max_bytes=limit))
     return {"type": "file", "sha256": ref.sha256, "name": name, "size": ref.size}

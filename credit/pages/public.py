@@ -22,8 +22,10 @@ from tenderhall.web.i18n import current_language, local_time, pick
 
 
 @get("/credit", name="credit:search", include_in_schema=False)
-async def search_page(request: Request[Any, Any, Any], session: RequestSession) -> Template:
-    query = search_query(request)
+async def search_page(
+    request: Request[Any, Any, Any], session: RequestSession, settings: Settings
+) -> Template:
+    query = search_query(request, settings)
 
     def go(s: Session) -> tuple[search.RecordPage, list[Any]]:
         return search.search_public(s, query), catalog.list_types(s)
@@ -114,7 +116,7 @@ CSV_HEADER = [
 async def export_csv(
     request: Request[Any, Any, Any], session: RequestSession, settings: Settings
 ) -> Response[bytes]:
-    query = search_query(request)
+    query = search_query(request, settings)
 
     def build(s: Session) -> bytes:
         buf = io.StringIO()

@@ -10,7 +10,6 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from credit.config import credit_config
 from credit.exceptions import DefencePeriodOver, NotYourRecord
 from credit.models import Defence, Status, Violation, pk
 from credit.service.subjects import owns
@@ -37,7 +36,7 @@ def notify(
     require_state(v, Status.draft, doing_zh="告知当事人", doing_en="notified")
     v.status = Status.notified
     v.notified_at = now
-    v.defence_due_at = now + dt.timedelta(days=credit_config(settings).defence_days)
+    v.defence_due_at = now + dt.timedelta(days=settings.credit.defence_days)
     v.updated_at = now
     session.add(v)
     record(

@@ -10,7 +10,6 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from credit.config import credit_config
 from credit.exceptions import RecordNotFound
 from credit.models import Outcome, Status, Violation, ViolationType
 from credit.service.search import MAX_LIMIT, PublicRecord, SearchQuery, beijing_day_start, search_public
@@ -32,7 +31,7 @@ class CompanyProfile:
 
 
 def company_profile(
-    session: Session, credit_code: str, *, settings: Settings | None = None, at: dt.datetime | None = None
+    session: Session, credit_code: str, *, settings: Settings, at: dt.datetime | None = None
 ) -> CompanyProfile:
     code = validate_credit_code(credit_code)
     org = session.execute(
@@ -65,10 +64,10 @@ class BlacklistEntry:
 
 
 def blacklist(
-    session: Session, *, settings: Settings | None = None, at: dt.datetime | None = None, limit: int = 500
+    session: Session, *, settings: Settings, at: dt.datetime | None = None, limit: int = 500
 ) -> list[BlacklistEntry]:
     """Subjects blacklisted at ``at`` that have at least one published record."""
-    cfg = credit_config(settings)
+    cfg = settings.credit
     at = at or utcnow()
     window_start = at - dt.timedelta(days=cfg.score_window_days)
     listed = sa.select(col(Violation.subject_key)).where(

@@ -36,7 +36,6 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased
 from sqlmodel import col
 
-from credit.config import credit_config
 from credit.models import Change, Delivery, DeliveryAttempt, DeliveryStatus, Receiver, pk
 from tenderhall.db import skip_locked, utcnow
 from tenderhall.jobs.outbox import enqueue
@@ -109,14 +108,14 @@ class PushReport:
 
 
 def backoff(attempts: int, settings: Settings) -> dt.timedelta:
-    cfg = credit_config(settings)
+    cfg = settings.credit
     secs = min(cfg.push_base_backoff_seconds * (2 ** max(0, attempts - 1)), cfg.push_max_backoff_seconds)
     return dt.timedelta(seconds=secs)
 
 
 def claim(session: Session, settings: Settings, *, now: dt.datetime, limit: int) -> list[Claimed]:
     """Lease up to ``limit`` due deliveries, each the earliest unacknowledged one of its subject."""
-    cfg = credit_config(settings)
+    cfg = settings.credit
     earlier = aliased(Delivery)
     blocked = (
         sa.select(earlier.id)  # type: ignore[call-overload]
@@ -214,7 +213,7 @@ def record_result(
     now: dt.datetime,
     duration_ms: int,
 ) -> DeliveryStatus:
-    cfg = credit_config(settings)
+    cfg = settings.credit
     d = session.get(Delivery, c.delivery_id)
     assert d is not None
     session.add(
@@ -262,7 +261,7 @@ def push_due(
     each claim and each result is its own short transaction, none open during an HTTP call."""
     from tenderhall.signing import platform_signer
 
-    cfg = credit_config(settings)
+    cfg = settings.credit
     signer = signer or platform_signer(settings)
     own_client = client is None
     client = client or httpx.Client()

@@ -147,3 +147,14 @@ def test_the_push_job_holds_no_transaction_during_its_http_calls(
         rx.stop()
     assert len(rx.seen) == 2
     assert rx.seen == [None, None]
+
+
+def test_the_push_and_expiry_periods_are_read_from_the_settings_the_scheduler_is_given() -> None:
+    from tenderhall.jobs.scheduler_registry import PERIODIC
+    from tenderhall.settings import CreditSettings
+
+    changed = Settings(credit=CreditSettings(push_interval_seconds=7, expire_interval_seconds=11))
+    assert PERIODIC["credit.push"].period(changed) == dt.timedelta(seconds=7)
+    assert PERIODIC["credit.expire"].period(changed) == dt.timedelta(seconds=11)
+    assert PERIODIC["credit.push"].period(Settings()) == dt.timedelta(seconds=30)
+    assert PERIODIC["credit.expire"].period(Settings()) == dt.timedelta(minutes=5)
