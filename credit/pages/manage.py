@@ -91,16 +91,13 @@ async def manage_detail(
 ) -> Template:
     def go(s: Session) -> dict[str, Any]:
         v = violations.get_violation(s, violation_id)
-        vt = catalog.get_type(s, v.type_code)
-        changes = feed.changes_of(s, pk(v))
-        sent = deliveries.list_deliveries(s, violation_id=pk(v), limit=1000)
         return {
             "v": v,
-            "vt": vt,
-            "defences": defence.list_defences(s, v.id),  # type: ignore[arg-type]
-            "repairs": repair.list_repairs(s, v.id),  # type: ignore[arg-type]
-            "changes": changes,
-            "deliveries": sent,
+            "vt": catalog.get_type(s, v.type_code),
+            "defences": defence.list_defences(s, pk(v)),
+            "repairs": repair.list_repairs(s, pk(v)),
+            "changes": feed.changes_of(s, pk(v)),
+            "deliveries": deliveries.list_deliveries(s, violation_id=pk(v), limit=1000),
             "repair_from": repair.repair_possible_from(s, v),
         }
 
