@@ -250,7 +250,7 @@ def bare_app() -> Any:
 
 def _in_process(url: str, params: list[dict[str, Any]]) -> tuple[float, float]:
     """The search service function alone (no HTTP, no request stack): p50 and p95 in ms."""
-    from credit.service.public import SearchQuery, search_public
+    from credit.service.search import SearchQuery, search_public
     from tenderhall.db import Database
     from tenderhall.registry import import_all_models
 

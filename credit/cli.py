@@ -88,7 +88,7 @@ def push(loop: bool, interval: float) -> None:
 @group.command()
 def expire() -> None:
     """Take records whose publication period has ended out of public view now."""
-    from credit.service.records import expire_due
+    from credit.service.publication import expire_due
     from tenderhall import registry
     from tenderhall.auth.principal import SYSTEM
     from tenderhall.cli import load_settings

@@ -26,8 +26,8 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from credit.models import Receiver, Violation, pk
-from credit.service import catalog, records
-from credit.service.push import save_receiver
+from credit.service import catalog, decisions, defence, publication, repair, violations
+from credit.service.receivers import save_receiver
 from tenderhall.auth.models import Role
 from tenderhall.auth.principal import Principal
 from tenderhall.db import utcnow
@@ -95,7 +95,7 @@ def _walk(
     **subject: Any,
 ) -> Violation:
     notified_at = decided_at - dt.timedelta(days=settings.credit.defence_days)
-    v, _ = records.create_violation(
+    v, _ = violations.create_violation(
         s,
         actor,
         settings,
@@ -107,8 +107,8 @@ def _walk(
         now=notified_at - dt.timedelta(hours=2),
         **subject,
     )
-    records.notify(s, actor, v.id, settings, now=notified_at)  # type: ignore[arg-type]
-    records.decide(
+    defence.notify(s, actor, v.id, settings, now=notified_at)  # type: ignore[arg-type]
+    decisions.decide(
         s,
         actor,
         pk(v),
@@ -121,7 +121,7 @@ def _walk(
         now=decided_at,
     )
     if publish and outcome == "upheld" and v.severity != "minor":
-        records.publish(s, actor, v.id, now=decided_at + dt.timedelta(hours=1))  # type: ignore[arg-type]
+        publication.publish(s, actor, v.id, now=decided_at + dt.timedelta(hours=1))  # type: ignore[arg-type]
     return v
 
 
@@ -196,7 +196,7 @@ def seed(session: Session, ctx: dict[str, Any]) -> None:
         days=365,
     )
     owner = Principal(user_id=-1, username=f"demo {name}", role=Role.bidder, credit_code=code)
-    app = records.apply_repair(
+    app = repair.apply_repair(
         s,
         owner,
         pk(v),
@@ -205,7 +205,7 @@ def seed(session: Session, ctx: dict[str, Any]) -> None:
         settings=settings,
         now=now - 100 * day,
     )
-    records.decide_repair(s, actor, app.id, approve=True, reasons="整改到位，准予修复。", now=now - 95 * day)  # type: ignore[arg-type]
+    repair.decide_repair(s, actor, app.id, approve=True, reasons="整改到位，准予修复。", now=now - 95 * day)  # type: ignore[arg-type]
     out["repaired"] = v.id  # type: ignore[assignment]
     # a refused repair on a published record
     name, code = companies[2]
@@ -221,7 +221,7 @@ def seed(session: Session, ctx: dict[str, Any]) -> None:
         days=365,
     )
     owner = Principal(user_id=-1, username=f"demo {name}", role=Role.bidder, credit_code=code)
-    app = records.apply_repair(
+    app = repair.apply_repair(
         s,
         owner,
         pk(v),
@@ -230,7 +230,7 @@ def seed(session: Session, ctx: dict[str, Any]) -> None:
         settings=settings,  # type: ignore[arg-type]
         now=now - 10 * day,
     )
-    records.decide_repair(
+    repair.decide_repair(
         s,
         actor,
         pk(app),
@@ -252,7 +252,7 @@ def seed(session: Session, ctx: dict[str, Any]) -> None:
         decided_at=now - 400 * day,
         days=90,
     )
-    records.expire_due(s, actor, now=now)
+    publication.expire_due(s, actor, now=now)
     out["expired"] = v.id  # type: ignore[assignment]
     # revoked on appeal
     name, code = companies[4]
@@ -267,7 +267,7 @@ def seed(session: Session, ctx: dict[str, Any]) -> None:
         decided_at=now - 60 * day,
         days=180,
     )
-    records.revoke(s, actor, v.id, reason="经行政复议（榕复〔2026〕12号）撤销原决定。", now=now - 30 * day)  # type: ignore[arg-type]
+    decisions.revoke(s, actor, v.id, reason="经行政复议（榕复〔2026〕12号）撤销原决定。", now=now - 30 * day)  # type: ignore[arg-type]
     out["revoked"] = v.id  # type: ignore[assignment]
     # minor: decided, never published
     name, code = companies[5]
@@ -344,7 +344,7 @@ def seed(session: Session, ctx: dict[str, Any]) -> None:
         out["expert_minor"] = v.id  # type: ignore[assignment]
     # notified, defence period over: a supervisor can decide it now (browser-test flow)
     name, code = companies[8]
-    v, _ = records.create_violation(
+    v, _ = violations.create_violation(
         s,
         actor,
         settings,
@@ -363,11 +363,11 @@ def seed(session: Session, ctx: dict[str, Any]) -> None:
         ],
         now=now - 6 * day,
     )
-    records.notify(s, actor, v.id, settings, now=now - 5 * day)  # type: ignore[arg-type]
+    defence.notify(s, actor, v.id, settings, now=now - 5 * day)  # type: ignore[arg-type]
     out["to_decide"] = v.id  # type: ignore[assignment]
     # notified, defence period open, against the first demo bidder (bidder1 answers on /credit/mine)
     if bidder_codes:
-        v, _ = records.create_violation(
+        v, _ = violations.create_violation(
             s,
             actor,
             settings,
@@ -377,12 +377,12 @@ def seed(session: Session, ctx: dict[str, Any]) -> None:
             facts=DEMO_TAG + FACTS["PERSONNEL_ABSENT"].format(p=proj()),
             now=now,
         )
-        records.notify(s, actor, v.id, settings, now=now)  # type: ignore[arg-type]
+        defence.notify(s, actor, v.id, settings, now=now)  # type: ignore[arg-type]
         out["to_answer"] = v.id  # type: ignore[assignment]
     # a draft against the demo agency
     agency_code = ctx.get("credit_codes", {}).get("agency")
     if agency_code:
-        v, _ = records.create_violation(
+        v, _ = violations.create_violation(
             s,
             actor,
             settings,

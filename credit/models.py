@@ -8,7 +8,6 @@ import enum
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
 from sqlmodel import Field, SQLModel
 
 from tenderhall.db import json_field, utc_field
@@ -172,15 +171,9 @@ class Violation(SQLModel, table=True):
 
 
 class PublicName(SQLModel, table=True):
-    """The name-search index of published records: one narrow row per published record, kept in
-    step with ``credit_violation`` on every flush (:func:`_keep_public_names`).
-
-    A name search (``LIKE '%…%'``) asks PostgreSQL's trigram index for candidates and must read
-    each candidate row to check the name. In ``credit_violation`` (facts, evidence, reasons: about
-    500 bytes a row) the rows of one name are spread over as many pages, most of them outside the
-    database's buffer cache; here a row is about 100 bytes and the table stays in the cache
-    (measured on 1,000,000 records: a name with 1,500 published matches 6.5 -> 2.9 ms, a rare one
-    1.5 -> 0.8 ms)."""
+    """The name-search table of published records: one narrow row per published record
+    (decision 0230), rewritten by the services that change it
+    (:func:`credit.service.search_index.refresh_public_names`, decision 0231)."""
 
     __tablename__ = "credit_public_name"
     __table_args__ = (
@@ -201,32 +194,6 @@ class PublicName(SQLModel, table=True):
     decided_at: dt.datetime = utc_field()
     type_code: str = Field(max_length=40)
     severity: str = Field(max_length=8)
-
-
-@sa.event.listens_for(Session, "after_flush")
-def _keep_public_names(session: Session, _flush_context: Any) -> None:
-    """Every flush that adds, changes or deletes violation records rewrites their rows in
-    ``credit_public_name``: a row exactly for each record that is published, whichever service
-    (publish, correct, expire, repair, revoke, or one yet to be written) changed it."""
-    touched = [o for o in (*session.new, *session.dirty, *session.deleted) if isinstance(o, Violation)]
-    if not touched:
-        return
-    table: sa.Table = PublicName.__table__  # type: ignore[attr-defined]
-    conn = session.connection()
-    conn.execute(table.delete().where(table.c.violation_id.in_([pk(v) for v in touched])))
-    rows = [
-        {
-            "violation_id": pk(v),
-            "subject_name": v.subject_name,
-            "decided_at": v.decided_at,
-            "type_code": v.type_code,
-            "severity": str(v.severity),
-        }
-        for v in touched
-        if v.status == Status.published and v not in session.deleted
-    ]
-    if rows:
-        conn.execute(table.insert(), rows)
 
 
 class Defence(SQLModel, table=True):

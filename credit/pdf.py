@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from credit.exceptions import RecordNotFound
 from credit.models import Status, Violation
 from credit.service.catalog import get_type
 from tenderhall.blobs import BlobStore
@@ -119,3 +120,14 @@ def ensure_notice(session: Session, settings: Settings, v: Violation) -> str:
     session.add(v)
     session.flush()
     return ref.sha256
+
+
+def stored_notice(session: Session, settings: Settings, violation_id: int) -> tuple[str, str]:
+    """The SHA-256 and number of a record's stored notice, rendered and stored now if it is not
+    stored yet."""
+    v = session.get(Violation, violation_id)
+    if v is None:
+        raise RecordNotFound(
+            f"信用记录 #{violation_id} 不存在", f"Credit record #{violation_id} does not exist"
+        )
+    return ensure_notice(session, settings, v), notice_number(v)

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from credit.config import credit_config
+from credit.service.publication import expire_due
 from credit.service.push import push_due
-from credit.service.records import expire_due
 from tenderhall.auth.principal import SYSTEM
 from tenderhall.blobs import BlobStore
 from tenderhall.jobs.execution import JobContext
@@ -44,5 +43,5 @@ def expire(ctx: JobContext) -> None:
         expire_due(session, SYSTEM)
 
 
-periodic("credit.push", every=lambda s: dt.timedelta(seconds=credit_config(s).push_interval_seconds))
-periodic("credit.expire", every=lambda s: dt.timedelta(seconds=credit_config(s).expire_interval_seconds))
+periodic("credit.push", every=lambda s: dt.timedelta(seconds=s.credit.push_interval_seconds))
+periodic("credit.expire", every=lambda s: dt.timedelta(seconds=s.credit.expire_interval_seconds))

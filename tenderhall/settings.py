@@ -117,14 +117,23 @@ class MetricsSettings(BaseModel):
 
 
 class CreditSettings(BaseModel):
-    defence_days: int = 3
-    score_window_days: int = 365
-    tier_b_min: int = 1
+    """Credit (DOMAIN.md section 8): read as ``settings.credit.<name>``."""
+
+    defence_days: int = 3  # from notification until a decision is possible
+    score_window_days: int = 365  # an upheld record's points count this long after its decision
+    tier_b_min: int = 1  # points from which a subject is tier B, C, D (D: blacklisted)
     tier_c_min: int = 6
     tier_d_min: int = 12
-    push_timeout_seconds: float = 10.0
-    push_max_backoff_seconds: float = 6 * 3600.0
-    push_give_up_days: int = 14
+    push_timeout_seconds: float = 10.0  # one HTTP attempt to a receiving platform
+    push_base_backoff_seconds: float = 30.0  # after the n-th failed attempt: base × 2^(n−1) ...
+    push_max_backoff_seconds: float = 6 * 3600.0  # ... capped here
+    push_give_up_days: int = 14  # after the first attempt: a dead letter
+    push_lease_seconds: int = 120  # a claimed delivery is sent again if not settled by then
+    push_batch: int = 50  # deliveries claimed per round
+    push_interval_seconds: int = 30  # period of the credit.push job
+    expire_interval_seconds: int = 300  # period of the credit.expire job
+    page_size: int = 20  # records per page of the public search page
+    evidence_max_bytes: int = 50 * 1024 * 1024  # one uploaded evidence file
 
 
 class TradingSettings(BaseModel):

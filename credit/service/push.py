@@ -23,27 +23,21 @@ ECDSA-SHA256 over the exact body bytes; ``X-TenderHall-Key-Id``), with an ``Idem
 from __future__ import annotations
 
 import base64
-import contextlib
 import datetime as dt
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, aliased, sessionmaker
+from sqlalchemy.orm import Session, aliased
 from sqlmodel import col
 
-from credit.config import credit_config
-from credit.exceptions import RecordNotFound, WrongState
-from credit.models import Change, ChangeKind, Delivery, DeliveryAttempt, DeliveryStatus, Receiver, pk
-from tenderhall.audit.service import record
-from tenderhall.auth.principal import Principal
+from credit.models import Change, Delivery, DeliveryAttempt, DeliveryStatus, Receiver, pk
 from tenderhall.db import skip_locked, utcnow
-from tenderhall.errors import InvalidInput
 from tenderhall.jobs.outbox import enqueue
 from tenderhall.settings import Settings
 
@@ -55,57 +49,6 @@ SIGNATURE_ALG = "ecdsa-p256-sha256"
 
 def canonical_body(event: dict[str, Any]) -> bytes:
     return json.dumps(event, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-# --- receivers ------------------------------------------------------------------------------------
-
-
-def save_receiver(
-    session: Session,
-    actor: Principal,
-    *,
-    name: str,
-    url: str,
-    events: list[str] | None = None,
-    active: bool = True,
-    key_id: str | None = None,
-    receiver_id: int | None = None,
-) -> Receiver:
-    name = (name or "").strip()
-    url = (url or "").strip()
-    if not name:
-        raise InvalidInput("请填写接收方名称", "A receiver needs a name")
-    if not (url.startswith("https://") or url.startswith("http://")):
-        raise InvalidInput("接收地址须为 http(s):// 网址", "The receiver URL must be an http(s):// URL")
-    kinds = [e.strip() for e in (events or []) if e and e.strip()]
-    bad = [e for e in kinds if e not in ChangeKind.__members__]
-    if bad:
-        raise InvalidInput(f"未知事件类型：{', '.join(bad)}", f"Unknown event kinds: {', '.join(bad)}")
-    if receiver_id is not None:
-        r = session.get(Receiver, receiver_id)
-        if r is None:
-            raise RecordNotFound(f"接收方 #{receiver_id} 不存在", f"Receiver #{receiver_id} does not exist")
-        action = "credit.receiver.update"
-    else:
-        r = Receiver(name=name, url=url)
-        action = "credit.receiver.create"
-    r.name, r.url, r.events, r.active, r.key_id = name, url, kinds, active, key_id
-    session.add(r)
-    session.flush()
-    record(
-        session,
-        actor,
-        action,
-        "credit_receiver",
-        r.id,
-        f"{action} {name}",
-        {"url": url, "events": kinds, "active": active},
-    )
-    return r
-
-
-def list_receivers(session: Session) -> list[Receiver]:
-    return list(session.execute(sa.select(Receiver).order_by(col(Receiver.id))).scalars())
 
 
 def fan_out(session: Session, change: Change, *, now: dt.datetime | None = None) -> int:
@@ -165,14 +108,14 @@ class PushReport:
 
 
 def backoff(attempts: int, settings: Settings) -> dt.timedelta:
-    cfg = credit_config(settings)
+    cfg = settings.credit
     secs = min(cfg.push_base_backoff_seconds * (2 ** max(0, attempts - 1)), cfg.push_max_backoff_seconds)
     return dt.timedelta(seconds=secs)
 
 
 def claim(session: Session, settings: Settings, *, now: dt.datetime, limit: int) -> list[Claimed]:
     """Lease up to ``limit`` due deliveries, each the earliest unacknowledged one of its subject."""
-    cfg = credit_config(settings)
+    cfg = settings.credit
     earlier = aliased(Delivery)
     blocked = (
         sa.select(earlier.id)  # type: ignore[call-overload]
@@ -270,7 +213,7 @@ def record_result(
     now: dt.datetime,
     duration_ms: int,
 ) -> DeliveryStatus:
-    cfg = credit_config(settings)
+    cfg = settings.credit
     d = session.get(Delivery, c.delivery_id)
     assert d is not None
     session.add(
@@ -303,17 +246,6 @@ def record_result(
     return d.status
 
 
-def short_transactions(factory: sessionmaker[Session]) -> Callable[[], AbstractContextManager[Session]]:
-    """A unit factory: each ``with unit() as s`` is one transaction, committed on exit."""
-
-    @contextlib.contextmanager
-    def unit() -> Iterator[Session]:
-        with factory() as s, s.begin():
-            yield s
-
-    return unit
-
-
 def push_due(
     unit: Callable[[], AbstractContextManager[Session]],
     settings: Settings,
@@ -329,7 +261,7 @@ def push_due(
     each claim and each result is its own short transaction, none open during an HTTP call."""
     from tenderhall.signing import platform_signer
 
-    cfg = credit_config(settings)
+    cfg = settings.credit
     signer = signer or platform_signer(settings)
     own_client = client is None
     client = client or httpx.Client()
@@ -361,95 +293,3 @@ def push_due(
         if own_client:
             client.close()
     return report
-
-
-def resend(
-    session: Session, actor: Principal, delivery_id: int, *, now: dt.datetime | None = None
-) -> Delivery:
-    """Re-send a dead letter (admins): it becomes pending again with a fresh retry budget."""
-    now = now or utcnow()
-    d = session.get(Delivery, delivery_id)
-    if d is None:
-        raise RecordNotFound(f"推送 #{delivery_id} 不存在", f"Delivery #{delivery_id} does not exist")
-    if d.status != DeliveryStatus.dead:
-        raise WrongState(
-            f"推送 #{delivery_id} 不是失败件，无需重发",
-            f"Delivery #{delivery_id} is not a dead letter; nothing to re-send",
-        )
-    d.status = DeliveryStatus.pending
-    d.attempts = 0
-    d.first_attempt_at = None
-    d.lease_until = None
-    d.next_attempt_at = now
-    session.add(d)
-    session.flush()
-    record(
-        session,
-        actor,
-        "credit.delivery.resend",
-        "credit_delivery",
-        d.id,
-        "重发推送",
-        {"change_id": d.change_id},
-    )
-    enqueue(session, "credit.push", dedup_key=f"credit.push:resend:{d.id}:{now.isoformat()}")
-    return d
-
-
-@dataclass(frozen=True)
-class DeliveryRow:
-    id: int
-    receiver: str
-    change_id: int
-    kind: str
-    violation_id: int
-    subject_key: str
-    status: str
-    attempts: int
-    next_attempt_at: dt.datetime
-    delivered_at: dt.datetime | None
-    last_status_code: int | None
-    last_error: str | None
-
-
-def list_deliveries(
-    session: Session, *, status: str | None = None, receiver_id: int | None = None, limit: int = 200
-) -> list[DeliveryRow]:
-    stmt = (
-        sa.select(Delivery, col(Receiver.name), col(Change.kind), col(Change.violation_id))
-        .join(Receiver, col(Receiver.id) == col(Delivery.receiver_id))
-        .join(Change, col(Change.id) == col(Delivery.change_id))
-        .order_by(col(Delivery.id).desc())
-        .limit(limit)
-    )
-    if status:
-        stmt = stmt.where(col(Delivery.status) == status)
-    if receiver_id:
-        stmt = stmt.where(col(Delivery.receiver_id) == receiver_id)
-    return [
-        DeliveryRow(
-            pk(d),
-            name,
-            d.change_id,
-            kind.value if hasattr(kind, "value") else str(kind),
-            vid,
-            d.subject_key,
-            d.status.value if hasattr(d.status, "value") else str(d.status),
-            d.attempts,
-            d.next_attempt_at,
-            d.delivered_at,
-            d.last_status_code,
-            d.last_error,
-        )
-        for d, name, kind, vid in session.execute(stmt).all()
-    ]
-
-
-def attempts_of(session: Session, delivery_id: int) -> list[DeliveryAttempt]:
-    return list(
-        session.execute(
-            sa.select(DeliveryAttempt)
-            .where(col(DeliveryAttempt.delivery_id) == delivery_id)
-            .order_by(col(DeliveryAttempt.id))
-        ).scalars()
-    )

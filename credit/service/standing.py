@@ -10,7 +10,6 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from credit.config import credit_config
 from credit.exceptions import Blacklisted
 from credit.models import Outcome, Violation, ViolationType
 from credit.service.subjects import Subject
@@ -88,7 +87,7 @@ def standing(
     subject: Subject | str,
     at: dt.datetime | None = None,
     *,
-    settings: Settings | None = None,
+    settings: Settings,
 ) -> Standing:
     """Return the credit standing of ``subject`` at ``at`` (default: now).
 
@@ -100,7 +99,7 @@ def standing(
     ``at`` may be any past or future moment (a future ``at`` assumes nothing new happens). Pure
     read: no audit event, no writes.
     """
-    cfg = credit_config(settings)
+    cfg = settings.credit
     at = at or utcnow()
     key = subject.key if isinstance(subject, Subject) else subject
     window = dt.timedelta(days=cfg.score_window_days)
@@ -218,7 +217,7 @@ class Eligibility:
 
 
 def may_bid(
-    session: Session, credit_code: str, at: dt.datetime | None = None, *, settings: Settings | None = None
+    session: Session, credit_code: str, at: dt.datetime | None = None, *, settings: Settings
 ) -> Eligibility:
     """May the company with ``credit_code`` submit a bid at ``at``? (InvalidCreditCode if malformed.)
     Call ``.raise_if_refused()`` to turn a refusal into a 403 with the reason."""
@@ -234,7 +233,7 @@ def may_bid(
 
 
 def may_be_drawn(
-    session: Session, expert_user_id: int, at: dt.datetime | None = None, *, settings: Settings | None = None
+    session: Session, expert_user_id: int, at: dt.datetime | None = None, *, settings: Settings
 ) -> Eligibility:
     """May the expert (core_user id) be drawn for a committee at ``at``?"""
     s = standing(session, Subject.expert(expert_user_id), at, settings=settings)

@@ -20,6 +20,11 @@ SUPERVISOR = Principal(user_id=900001, username="sup", role=Role.supervisor, dis
 T0 = dt.datetime(2026, 3, 2, 1, 0, 0, tzinfo=UTC)
 
 
+def with_credit(settings: Settings, **changes: Any) -> Settings:
+    """``settings`` with some credit settings changed (passed down like any settings)."""
+    return settings.model_copy(update={"credit": settings.credit.model_copy(update=changes)})
+
+
 def bidder(code: str) -> Principal:
     return Principal(
         user_id=900002, username="bidder", role=Role.bidder, display_name="投标人", credit_code=code

@@ -13,12 +13,14 @@ import sqlalchemy as sa
 from credit.models import Delivery, DeliveryAttempt, DeliveryStatus
 from credit.receiver import ReceiverServer
 from credit.service import amend, expire_due, revoke
-from credit.service.push import claim, push_due, resend, save_receiver, send
+from credit.service.deliveries import resend
+from credit.service.push import claim, push_due, send
+from credit.service.receivers import save_receiver
 from tenderhall.db import Database
 from tenderhall.settings import Settings
 from tenderhall.signing import platform_signer
 from tests import factories
-from tests.credit.conftest import SUPERVISOR, T0, upheld
+from tests.credit.conftest import SUPERVISOR, T0, upheld, with_credit
 
 DAY = dt.timedelta(days=1)
 HOUR = dt.timedelta(hours=1)
@@ -27,9 +29,7 @@ HOUR = dt.timedelta(hours=1)
 @pytest.fixture
 def fast(settings: Settings) -> Settings:
     """Settings with a short push timeout, so that a receiver that answers late times out quickly."""
-    return settings.model_copy(
-        update={"credit": settings.credit.model_copy(update={"push_timeout_seconds": 0.5})}
-    )
+    return with_credit(settings, push_timeout_seconds=0.5)
 
 
 def _receiver(tmp_path: Path, settings: Settings, **kw: object) -> ReceiverServer:
@@ -243,3 +243,54 @@ def test_the_receiver_command_runs_as_a_real_server_and_stores_a_signed_event(tm
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_the_delivery_log_lists_one_records_deliveries_and_counts_them_by_status(
+    db: Database, settings: Settings
+) -> None:
+    from credit.service.deliveries import count_by_status, list_deliveries
+
+    with db.unit_of_work() as s:
+        save_receiver(s, SUPERVISOR, name="省平台", url="http://127.0.0.1:9/events")
+    _events_for_three_subjects(db, settings)  # 3 + 2 + 1 deliveries, all pending
+    with db.unit_of_work() as s:
+        every = list_deliveries(s, limit=1000)
+        first = s.get(Delivery, every[-1].id)
+        assert first is not None
+        first.status = DeliveryStatus.delivered
+        s.add(first)
+    with db.unit_of_work() as s:
+        by_record = {
+            vid: [d.id for d in list_deliveries(s, violation_id=vid)]
+            for vid in {d.violation_id for d in every}
+        }
+        counts = count_by_status(s)
+    assert sorted(len(ids) for ids in by_record.values()) == [1, 2, 3]
+    assert by_record == {vid: [d.id for d in every if d.violation_id == vid] for vid in by_record}
+    assert counts == {"pending": 5, "delivered": 1}
+
+
+def test_the_back_off_doubles_from_the_base_the_settings_give_up_to_their_cap() -> None:
+    from credit.service.push import backoff
+
+    settings = with_credit(Settings(), push_base_backoff_seconds=10.0, push_max_backoff_seconds=35.0)
+    assert [backoff(n, settings).total_seconds() for n in (1, 2, 3, 4)] == [10.0, 20.0, 35.0, 35.0]
+    assert backoff(1, Settings()).total_seconds() == 30.0  # the default base
+
+
+def test_one_round_claims_as_many_deliveries_as_the_push_batch_setting_and_leases_them_for_its_lease(
+    db: Database, fast: Settings, tmp_path: Path
+) -> None:
+    rx = _receiver(tmp_path, fast)
+    port = rx.port
+    rx.stop()  # refused connections: every attempt fails at once
+    with db.unit_of_work() as s:
+        save_receiver(s, SUPERVISOR, name="省平台", url=f"http://127.0.0.1:{port}/events")
+    _events_for_three_subjects(db, fast)  # three subjects: three deliveries due at once
+    small = with_credit(fast, push_batch=2, push_lease_seconds=45)
+    start = T0 + 100 * DAY
+    assert push_due(db.unit_of_work, small, now=start, rounds=1).attempted == 2
+    with db.unit_of_work() as s:
+        leased = claim(s, small, now=start + DAY, limit=small.credit.push_batch)
+    assert len(leased) == 2
+    assert {c.lease_until for c in leased} == {start + DAY + dt.timedelta(seconds=45)}

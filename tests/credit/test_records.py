@@ -37,7 +37,7 @@ from tenderhall.identifiers import InvalidCreditCode, InvalidIdNumber
 from tenderhall.keys import secret_box
 from tenderhall.settings import Settings
 from tests import factories
-from tests.credit.conftest import SUPERVISOR, T0, bidder, new_record, upheld
+from tests.credit.conftest import SUPERVISOR, T0, bidder, new_record, upheld, with_credit
 
 DAY = dt.timedelta(days=1)
 SEC = dt.timedelta(seconds=1)
@@ -300,6 +300,18 @@ def test_deciding_before_the_defence_period_ends_is_refused_until_the_exact_seco
         assert e.value.status == 409
         assert e.value.extra["possible_from"] == (T0 + 3 * DAY).isoformat()
         decide(s, SUPERVISOR, v.id, outcome="upheld", reasons="r", decision_number="n", now=T0 + 3 * DAY)
+        assert v.status == Status.decided
+
+
+def test_the_defence_period_is_as_long_as_the_settings_passed_say(db: Database, settings: Settings) -> None:
+    five_days = with_credit(settings, defence_days=5)
+    with db.unit_of_work() as s:
+        v = new_record(s, five_days)
+        notify(s, SUPERVISOR, v.id, five_days, now=T0)  # type: ignore[arg-type]
+        assert v.defence_due_at == T0 + 5 * DAY
+        with pytest.raises(DefencePeriodOpen):
+            decide(s, SUPERVISOR, v.id, outcome="upheld", reasons="r", decision_number="n", now=T0 + 3 * DAY)  # type: ignore[arg-type]
+        decide(s, SUPERVISOR, v.id, outcome="upheld", reasons="r", decision_number="n", now=T0 + 5 * DAY)  # type: ignore[arg-type]
         assert v.status == Status.decided
 
 

@@ -6,8 +6,9 @@ import datetime as dt
 
 import pytest
 
-from credit.service import public
-from credit.service.public import SearchQuery, blacklist, search_public, statistics
+from credit.service import search
+from credit.service.disclosure import blacklist, statistics
+from credit.service.search import SearchQuery, search_public
 from tenderhall.db import Database
 from tenderhall.settings import Settings
 from tests import factories
@@ -54,7 +55,7 @@ def _seed(db: Database, settings: Settings) -> dict[str, str]:
 def test_search_filters_and_name_matching(
     db: Database, settings: Settings, cap: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(public, "NAME_MATCH_CAP", cap)  # 1: the broad-name path on PostgreSQL
+    monkeypatch.setattr(search, "NAME_MATCH_CAP", cap)  # 1: the broad-name path on PostgreSQL
     codes = _seed(db, settings)
     with db.unit_of_work() as s:
 
@@ -136,11 +137,11 @@ def test_a_name_search_is_planned_for_its_own_pattern_on_postgresql(db: Database
 
 
 def test_the_name_probe_drops_generic_endings_but_keeps_two_characters() -> None:
-    assert public.name_probe("龙岩富华建设有限公司") == "龙岩富华"
-    assert public.name_probe("福州宏远科技股份有限公司") == "福州宏远"
-    assert public.name_probe("Fuzhou Harbour Engineering Co.") == "Fuzhou Harbour Engineering"
-    assert public.name_probe("宏远") == "宏远"
-    assert public.name_probe("公司") == "公司"  # nothing would be left: searched as it is
+    assert search.name_probe("龙岩富华建设有限公司") == "龙岩富华"
+    assert search.name_probe("福州宏远科技股份有限公司") == "福州宏远"
+    assert search.name_probe("Fuzhou Harbour Engineering Co.") == "Fuzhou Harbour Engineering"
+    assert search.name_probe("宏远") == "宏远"
+    assert search.name_probe("公司") == "公司"  # nothing would be left: searched as it is
 
 
 def test_a_full_name_finds_that_company_only_though_the_index_is_asked_for_its_distinctive_part(
@@ -166,7 +167,7 @@ def test_a_full_name_finds_that_company_only_though_the_index_is_asked_for_its_d
     ]
 
 
-def search_public_in(db: Database, q: str) -> list[public.PublicRecord]:
+def search_public_in(db: Database, q: str) -> list[search.PublicRecord]:
     with db.unit_of_work() as s:
         return search_public(s, SearchQuery(q=q)).items
 
@@ -227,3 +228,51 @@ def test_the_name_index_holds_exactly_the_published_records_through_every_change
     with db.unit_of_work() as s:  # and the search finds it by name
         assert [r.id for r in search_public(s, SearchQuery(q="宏远")).items] == [kept.id]
         assert search_public(s, SearchQuery(q="短期")).items == []
+
+
+@pytest.mark.parametrize("service", ["publish", "revoke", "expire_due", "decide_repair"])
+def test_each_service_that_moves_a_record_in_or_out_of_publication_rewrites_its_name_row(
+    db: Database, settings: Settings, service: str
+) -> None:
+    """The services keep credit_public_name themselves (no flush hook): right after each one the
+    record's row is there exactly when it is published, and other records' rows are untouched."""
+    from credit.service import apply_repair, decide_repair, expire_due, publish, revoke
+    from tests.credit.conftest import SUPERVISOR, bidder
+
+    code = factories.credit_code()
+    with db.unit_of_work() as s:
+        other = upheld(s, settings, code=factories.credit_code(), name="福州旁观有限公司", publish_it=True)
+        v = upheld(
+            s,
+            settings,
+            code=code,
+            name="厦门变更有限公司",
+            publish_it=service != "publish",
+            publication_days=90 if service == "expire_due" else None,
+        )
+    before = _name_index(db)
+    assert (v.id in before) is (service != "publish")
+    with db.unit_of_work() as s:
+        if service == "publish":
+            publish(s, SUPERVISOR, v.id, now=T0)  # type: ignore[arg-type]
+        elif service == "revoke":
+            revoke(s, SUPERVISOR, v.id, reason="行政复议撤销", now=T0 + DAY)  # type: ignore[arg-type]
+        elif service == "expire_due":
+            assert expire_due(s, SUPERVISOR, now=T0 + 90 * DAY) == 1
+        else:
+            app = apply_repair(
+                s,
+                bidder(code),
+                v.id,  # type: ignore[arg-type]
+                rectification="已整改",
+                commitment="我司承诺守信",
+                settings=settings,
+                now=T0 + 90 * DAY,
+            )
+            decide_repair(s, SUPERVISOR, app.id, approve=True, reasons="整改到位", now=T0 + 91 * DAY)  # type: ignore[arg-type]
+    after = _name_index(db)
+    assert set(after) == ({other.id, v.id} if service == "publish" else {other.id})
+    assert after[other.id] == before[other.id]
+    assert after == _published(db)
+    if service == "publish":
+        assert after[v.id][:3] == ("厦门变更有限公司", "REFUSE_AWARD", "general")

@@ -7,8 +7,18 @@ import datetime as dt
 import pytest
 
 from credit.exceptions import Blacklisted
-from credit.service import Subject, may_be_drawn, may_bid, standing
-from credit.service.records import apply_repair, create_violation, decide, decide_repair, notify, revoke
+from credit.service import (
+    Subject,
+    apply_repair,
+    create_violation,
+    decide,
+    decide_repair,
+    may_be_drawn,
+    may_bid,
+    notify,
+    revoke,
+    standing,
+)
 from tenderhall.auth.models import Role
 from tenderhall.db import Database
 from tenderhall.settings import Settings

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 import credit.tasks  # noqa: F401 - declares the credit jobs
 from credit.models import Delivery, DeliveryStatus, Status, Violation
 from credit.receiver import ReceiverServer
-from credit.service.push import save_receiver
+from credit.service.receivers import save_receiver
 from tenderhall.db import Database, utcnow
 from tenderhall.jobs.execution import execute
 from tenderhall.jobs.models import OutboxJob
@@ -151,3 +151,14 @@ def test_the_push_job_holds_no_transaction_during_its_http_calls(
         rx.stop()
     assert len(rx.seen) == 2
     assert rx.seen == [None, None]
+
+
+def test_the_push_and_expiry_periods_are_read_from_the_settings_the_scheduler_is_given() -> None:
+    from tenderhall.jobs.scheduler_registry import PERIODIC
+    from tenderhall.settings import CreditSettings
+
+    changed = Settings(credit=CreditSettings(push_interval_seconds=7, expire_interval_seconds=11))
+    assert PERIODIC["credit.push"].period(changed) == dt.timedelta(seconds=7)
+    assert PERIODIC["credit.expire"].period(changed) == dt.timedelta(seconds=11)
+    assert PERIODIC["credit.push"].period(Settings()) == dt.timedelta(seconds=30)
+    assert PERIODIC["credit.expire"].period(Settings()) == dt.timedelta(minutes=5)

@@ -12,7 +12,7 @@ from tenderhall.auth.models import OrgKind, Role
 from tenderhall.db import Database, utcnow
 from tenderhall.settings import Settings
 from tests import factories
-from tests.credit.conftest import SUPERVISOR, upheld
+from tests.credit.conftest import SUPERVISOR, upheld, with_credit
 
 DAY = dt.timedelta(days=1)
 
@@ -264,3 +264,52 @@ def test_an_uploaded_evidence_file_can_be_cited_and_a_missing_one_cannot(db: Dat
     )
     assert missing.status_code == 404
     assert "no uploaded file" in missing.json()["detail_en"]
+
+
+def _client_with(settings: Settings, db: Database) -> Any:
+    from litestar.testing import TestClient
+
+    from tenderhall.app import create_app
+
+    return TestClient(
+        create_app(settings, db=db, run_jobs_inprocess=False), base_url="http://testserver.local"
+    )
+
+
+def test_an_evidence_file_over_the_size_the_settings_allow_is_refused_with_413(
+    db: Database, settings: Settings
+) -> None:
+    _, api, _ = factories.signed_in(db, Role.supervisor)
+    small = with_credit(settings, evidence_max_bytes=16)
+    with _client_with(small, db) as client:
+        ok = client.post(
+            "/api/credit/evidence",
+            params={"name": "a.txt"},
+            content=b"x" * 16,
+            headers={**api, "Content-Type": "application/octet-stream"},
+        )
+        too_big = client.post(
+            "/api/credit/evidence",
+            params={"name": "b.txt"},
+            content=b"x" * 17,
+            headers={**api, "Content-Type": "application/octet-stream"},
+        )
+    assert ok.status_code == 201, ok.text
+    assert too_big.status_code == 413, too_big.text
+
+
+def test_the_public_search_page_shows_as_many_records_as_the_page_size_setting(
+    db: Database, settings: Settings
+) -> None:
+    with db.unit_of_work() as s:
+        ids = [
+            upheld(
+                s, settings, code=factories.credit_code(), publish_it=True, decided_at=utcnow() - n * DAY
+            ).id
+            for n in (1, 2, 3)
+        ]
+    with _client_with(with_credit(settings, page_size=2), db) as client:
+        first = client.get("/credit")
+    assert first.status_code == 200
+    shown = [int(i) for i in re.findall(r'data-record-id="(\d+)"', first.text)]
+    assert shown == ids[:2]  # newest decision first

@@ -1,13 +1,13 @@
-"""What the public sees: search over published records (keyset-paged), a record, the blacklist, a
-company's profile, statistics, and the change feed. Only ``published`` records are public;
-expired, repaired and revoked ones stay archived."""
+"""Search over published records (keyset-paged, newest decision first) and one published record.
+Only ``published`` records are public; expired, repaired and revoked ones stay archived.
+How the search is planned: decisions 0232 and 0233."""
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -15,19 +15,16 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from credit.config import credit_config
 from credit.exceptions import RecordNotFound
-from credit.models import Change, Outcome, PublicName, Severity, Status, Violation, ViolationType
-from credit.service.standing import Standing, standing
-from tenderhall.auth.models import Organisation
-from tenderhall.db import UTCDateTime, contains_pattern, utcnow
+from credit.models import PublicName, Severity, Status, Violation, ViolationType
+from tenderhall.db import UTCDateTime, contains_pattern
 from tenderhall.errors import InvalidInput
 from tenderhall.identifiers import is_valid_credit_code
-from tenderhall.settings import Settings
 from tenderhall.web.i18n import SHANGHAI
 
 MAX_LIMIT = 100
-#: A name search sorts at most this many matches itself; beyond it the name is broad.
+
+
 NAME_MATCH_CAP = 2000
 
 
@@ -85,13 +82,12 @@ def _decode_cursor(cursor: str) -> tuple[dt.datetime, int]:
         raise InvalidInput("分页游标无效", "The page cursor is malformed") from None
 
 
-def _day_start(d: dt.date) -> dt.datetime:
+def beijing_day_start(d: dt.date) -> dt.datetime:
     return dt.datetime.combine(d, dt.time(0), SHANGHAI).astimezone(dt.UTC)
 
 
 def _as_text(column: Any) -> Any:
-    """An enum column read as its stored text (the public record carries strings; converting to
-    the enum and back cost a tenth of a search page's shaping)."""
+    """An enum column read as its stored text: the public record carries strings (decision 0232)."""
     return sa.type_coerce(column, sa.String()).label(column.key)
 
 
@@ -123,8 +119,7 @@ def _row(r: Any) -> PublicRecord:
 @dataclass(frozen=True)
 class _Shape:
     """Which filters a search has: its statements are built once per shape, with bound
-    parameters, and reused (building them anew cost more than PostgreSQL's own work on an exact
-    credit-code search)."""
+    parameters, and reused (decision 0232)."""
 
     code: bool  # subject credit code equals ``code``
     name: str  # "", "like" or "ilike": subject name contains ``name``
@@ -136,8 +131,6 @@ class _Shape:
     cursor: bool
 
 
-#: Words that end most company names: a trigram index asked for them reads a posting list that
-#: covers nearly every row. Longest first.
 GENERIC_NAME_ENDINGS = (
     "股份有限公司",
     "有限责任公司",
@@ -275,13 +268,11 @@ def _from_name_matches(shape: _Shape) -> Any:
 def search_public(session: Session, query: SearchQuery) -> RecordPage:
     """Published records, newest decision first, filtered; ``next_cursor`` pages on (keyset).
 
-    The page's ids are chosen from the search indexes alone (on PostgreSQL an index-only scan of
-    a covering partial index), then only those rows are read. A name search on PostgreSQL first
-    collects at most ``NAME_MATCH_CAP`` matches from the narrow name index (:class:`PublicName`,
-    trigram); when there are no more
-    than that, the page is sorted from them, otherwise (a broad name) the newest-first index scan
-    finds the page quickly. Names without upper/lower case (Chinese) use LIKE, whose selectivity
-    PostgreSQL estimates well; Latin names use ILIKE."""
+    The page's ids come from the search indexes alone, then only those rows are read. A name
+    search on PostgreSQL first collects at most ``NAME_MATCH_CAP`` matches from the name index
+    (:class:`PublicName`): no more than that, the page is sorted from them; more (a broad name),
+    the newest-first index finds the page. Names without letter case (Chinese) use LIKE, Latin
+    names ILIKE (decision 0233)."""
     dialect = session.get_bind().dialect.name
     limit = max(1, min(int(query.limit or 20), MAX_LIMIT))
     params: dict[str, Any] = {"lim": limit + 1}
@@ -310,9 +301,9 @@ def search_public(session: Session, query: SearchQuery) -> RecordPage:
             )
         params["severity"] = query.severity
     if query.date_from:
-        params["start"] = _day_start(query.date_from)
+        params["start"] = beijing_day_start(query.date_from)
     if query.date_to:
-        params["end"] = _day_start(query.date_to + dt.timedelta(days=1))
+        params["end"] = beijing_day_start(query.date_to + dt.timedelta(days=1))
     if query.cursor:
         params["after_at"], params["after_id"] = _decode_cursor(query.cursor)
     shape = _Shape(
@@ -362,190 +353,3 @@ def public_record(session: Session, violation_id: int) -> PublicRecord:
             f"Credit record #{violation_id} is not published",
         )
     return _row(r)
-
-
-@dataclass
-class CompanyProfile:
-    credit_code: str
-    name: str
-    registered: bool
-    standing: Standing
-    records: list[PublicRecord] = field(default_factory=list)
-
-
-def company_profile(
-    session: Session, credit_code: str, *, settings: Settings | None = None, at: dt.datetime | None = None
-) -> CompanyProfile:
-    from tenderhall.identifiers import validate_credit_code
-
-    code = validate_credit_code(credit_code)
-    org = session.execute(
-        sa.select(Organisation).where(col(Organisation.credit_code) == code)
-    ).scalar_one_or_none()
-    page = search_public(session, SearchQuery(credit_code=code, limit=MAX_LIMIT))
-    name = org.name if org else (page.items[0].subject_name if page.items else "")
-    if org is None and not page.items:
-        last = session.execute(
-            sa.select(col(Violation.subject_name)).where(col(Violation.subject_credit_code) == code).limit(1)
-        ).scalar_one_or_none()
-        if last is None:
-            raise RecordNotFound(
-                f"信用代码 {code} 在平台上没有登记，也没有信用记录",
-                f"Credit code {code} is neither registered nor the subject of any record",
-            )
-        name = last
-    st = standing(session, f"code:{code}", at, settings=settings)
-    return CompanyProfile(code, name, org is not None, st, page.items)
-
-
-@dataclass(frozen=True)
-class BlacklistEntry:
-    subject_key: str
-    subject_kind: str
-    name: str
-    credit_code: str | None
-    id_number_masked: str | None
-    standing: Standing
-
-
-def blacklist(
-    session: Session, *, settings: Settings | None = None, at: dt.datetime | None = None, limit: int = 500
-) -> list[BlacklistEntry]:
-    """Subjects blacklisted at ``at`` that have at least one published record."""
-    cfg = credit_config(settings)
-    at = at or utcnow()
-    window_start = at - dt.timedelta(days=cfg.score_window_days)
-    listed = sa.select(col(Violation.subject_key)).where(
-        col(Violation.status) == Status.published,
-        col(Violation.blacklists).is_(True),
-        col(Violation.public_until) > at,
-    )
-    by_points = (
-        sa.select(col(Violation.subject_key))
-        .where(
-            col(Violation.outcome) == Outcome.upheld,
-            col(Violation.decided_at) > window_start,
-            col(Violation.decided_at) <= at,
-            col(Violation.revoked_at).is_(None),
-        )
-        .group_by(col(Violation.subject_key))
-        .having(sa.func.sum(col(Violation.points)) >= cfg.tier_d_min)
-    )
-    has_public = sa.select(col(Violation.subject_key)).where(col(Violation.status) == Status.published)
-    keys = [
-        k
-        for (k,) in session.execute(
-            sa.select(sa.union(listed, by_points).subquery().c[0]).limit(limit * 2)
-        ).all()
-    ]
-    public_keys = (
-        set(session.execute(has_public.where(col(Violation.subject_key).in_(keys)).distinct()).scalars())
-        if keys
-        else set()
-    )
-    out: list[BlacklistEntry] = []
-    for key in keys:
-        if key not in public_keys:
-            continue
-        st = standing(session, key, at, settings=settings)
-        if not st.blacklisted:
-            continue
-        v = session.execute(
-            sa.select(Violation)
-            .where(col(Violation.subject_key) == key, col(Violation.status) == Status.published)
-            .order_by(col(Violation.decided_at).desc())
-            .limit(1)
-        ).scalar_one()
-        out.append(
-            BlacklistEntry(
-                key, str(v.subject_kind), v.subject_name, v.subject_credit_code, v.subject_id_masked, st
-            )
-        )
-        if len(out) >= limit:
-            break
-    out.sort(key=lambda e: e.standing.listing_until or at, reverse=True)
-    return out
-
-
-@dataclass(frozen=True)
-class Bar:
-    label: str
-    value: int
-
-
-@dataclass
-class Stats:
-    by_type: list[tuple[str, str, str, int]]  # code, name_zh, name_en, count
-    by_month: list[Bar]
-    by_severity: dict[str, int]
-    total: int
-
-
-def statistics(session: Session, *, months: int = 12, at: dt.datetime | None = None) -> Stats:
-    """Records that were ever published (published, expired, repaired, revoked after publication),
-    by type and by month of decision (Beijing time) over the last ``months`` months."""
-    at = at or utcnow()
-    ever = col(Violation.published_at).is_not(None)
-    by_type = [
-        (code, zh, en, n)
-        for code, zh, en, n in session.execute(
-            sa.select(
-                col(ViolationType.code),
-                col(ViolationType.name_zh),
-                col(ViolationType.name_en),
-                sa.func.count(col(Violation.id)),
-            )
-            .join(Violation, col(Violation.type_id) == col(ViolationType.id))
-            .where(ever)
-            .group_by(col(ViolationType.code), col(ViolationType.name_zh), col(ViolationType.name_en))
-            .order_by(sa.func.count(col(Violation.id)).desc())
-        ).all()
-    ]
-    local = at.astimezone(SHANGHAI)
-    first = dt.date(local.year, local.month, 1)
-    labels: list[str] = []
-    y, m = first.year, first.month
-    for _ in range(months):
-        labels.append(f"{y:04d}-{m:02d}")
-        y, m = (y - 1, 12) if m == 1 else (y, m - 1)
-    labels.reverse()
-    since = _day_start(dt.date(int(labels[0][:4]), int(labels[0][5:]), 1))
-    if session.get_bind().dialect.name == "postgresql":
-        month = sa.func.to_char(sa.func.timezone("Asia/Shanghai", col(Violation.decided_at)), "YYYY-MM")
-    else:
-        month = sa.func.strftime("%Y-%m", sa.func.datetime(col(Violation.decided_at), "+8 hours"))
-    counts: dict[str, int] = dict(
-        session.execute(
-            sa.select(month, sa.func.count(col(Violation.id)))
-            .where(ever, col(Violation.decided_at) >= since)
-            .group_by(month)
-        ).all()
-    )
-    by_sev = dict(
-        session.execute(
-            sa.select(col(Violation.severity), sa.func.count(col(Violation.id)))
-            .where(ever)
-            .group_by(col(Violation.severity))
-        ).all()
-    )
-    return Stats(
-        by_type=by_type,
-        by_month=[Bar(lbl, int(counts.get(lbl, 0))) for lbl in labels],
-        by_severity={str(k): int(v) for k, v in by_sev.items()},
-        total=sum(n for *_, n in by_type),
-    )
-
-
-def changes(session: Session, *, after: int = 0, limit: int = 100) -> tuple[list[Change], int]:
-    """Feed entries with id > ``after`` (oldest first) and the cursor to continue from."""
-    limit = max(1, min(limit, 500))
-    rows = list(
-        session.execute(
-            sa.select(Change).where(col(Change.id) > after).order_by(col(Change.id)).limit(limit)
-        ).scalars()
-    )
-    return rows, (rows[-1].id if rows else after)  # type: ignore[return-value]
-
-
-def latest_changes(session: Session, limit: int = 50) -> list[Change]:
-    return list(session.execute(sa.select(Change).order_by(col(Change.id).desc()).limit(limit)).scalars())
