@@ -50,13 +50,18 @@ from trading.schemas import (
     VersionIn,
 )
 from trading.service import (
+    amendments,
     clarifications,
+    closing,
     documents,
+    drafting,
     mandates,
     notifications,
     organisations,
     procedures,
-    tenders,
+    publication,
+    retendering,
+    tender_access,
     views,
 )
 from trading.service.search import SearchQuery, search_tenders
@@ -184,7 +189,7 @@ class TradingApi(Controller):
         self, session: RequestSession, principal: Principal, settings: Settings, data: TenderFields
     ) -> TenderOut:
         def op(s: Session) -> TenderOut:
-            t = tenders.create_tender(s, principal, settings, data)
+            t = drafting.create_tender(s, principal, settings, data)
             return views.tender_out(s, t)
 
         return await session.run_sync(op)
@@ -203,7 +208,9 @@ class TradingApi(Controller):
         fields = TenderFields(**{f.name: getattr(data, f.name) for f in dataclasses.fields(TenderFields)})
 
         def op(s: Session) -> TenderOut:
-            t = tenders.update_draft(s, principal, settings, tender_id, fields, expected_version=data.version)
+            t = drafting.update_draft(
+                s, principal, settings, tender_id, fields, expected_version=data.version
+            )
             return views.tender_out(s, t)
 
         return await session.run_sync(op)
@@ -218,7 +225,7 @@ class TradingApi(Controller):
         data: VersionIn,
     ) -> TenderOut:
         def op(s: Session) -> TenderOut:
-            t = tenders.publish_tender(s, principal, settings, tender_id, expected_version=data.version)
+            t = publication.publish_tender(s, principal, settings, tender_id, expected_version=data.version)
             return views.tender_out(s, t)
 
         return await session.run_sync(op)
@@ -234,7 +241,7 @@ class TradingApi(Controller):
     ) -> AmendmentOut:
         a = await run(
             session,
-            tenders.amend_tender,
+            amendments.amend_tender,
             principal,
             settings,
             tender_id,
@@ -262,7 +269,7 @@ class TradingApi(Controller):
         data: CancelIn,
     ) -> TenderOut:
         def op(s: Session) -> TenderOut:
-            t = tenders.cancel_tender(
+            t = closing.cancel_tender(
                 s, principal, settings, tender_id, data.reason, expected_version=data.version
             )
             return views.tender_out(s, t)
@@ -274,10 +281,10 @@ class TradingApi(Controller):
         self, session: RequestSession, principal: Principal, settings: Settings, lot_id: int, data: LotFailIn
     ) -> TenderOut:
         def op(s: Session) -> TenderOut:
-            lot = tenders.mark_lot_failed(
+            lot = retendering.mark_lot_failed(
                 s, principal, settings, lot_id, data.reason, valid_bids=data.valid_bids
             )
-            return views.tender_out(s, tenders.get_tender(s, lot.tender_id))
+            return views.tender_out(s, tender_access.get_tender(s, lot.tender_id))
 
         return await session.run_sync(op)
 
@@ -288,7 +295,7 @@ class TradingApi(Controller):
         self, session: RequestSession, principal: Principal, settings: Settings, tender_id: int
     ) -> TenderOut:
         def op(s: Session) -> TenderOut:
-            return views.tender_out(s, tenders.retender(s, principal, settings, tender_id))
+            return views.tender_out(s, retendering.retender(s, principal, settings, tender_id))
 
         return await session.run_sync(op)
 
@@ -370,7 +377,7 @@ class TradingApi(Controller):
 
     @get("/tenders/{tender_id:int}/announcement.pdf", summary="The announcement PDF (招标公告)")
     async def announcement(self, session: RequestSession, settings: Settings, tender_id: int) -> Stream:
-        t = await run(session, tenders.get_public_tender, tender_id)
+        t = await run(session, tender_access.get_public_tender, tender_id)
         return announcement_stream(settings, t)
 
     # --- clarifications --------------------------------------------------------------------------

@@ -46,14 +46,19 @@ from trading.schemas import (
     TenderFields,
 )
 from trading.service import (
+    amendments,
     clarifications,
+    closing,
     documents,
+    drafting,
     mandates,
     notifications,
     organisations,
     procedures,
+    publication,
+    retendering,
     search,
-    tenders,
+    tender_access,
     views,
 )
 
@@ -215,7 +220,7 @@ async def tender_page(
 
 @get("/tenders/{tender_id:int}/announcement.pdf", include_in_schema=False)
 async def announcement_page(session: RequestSession, settings: Settings, tender_id: int) -> Stream:
-    t = await run(session, tenders.get_public_tender, tender_id)
+    t = await run(session, tender_access.get_public_tender, tender_id)
     return announcement_stream(settings, t)
 
 
@@ -300,7 +305,7 @@ async def manage_create(
     session: RequestSession, principal: Principal, settings: Settings, data: Form
 ) -> Redirect:
     fields = tender_fields_from(data)
-    t = await run(session, tenders.create_tender, principal, settings, fields)
+    t = await run(session, drafting.create_tender, principal, settings, fields)
     return redirect(f"/manage/tenders/{t.id}", flash="草稿已保存 / Draft saved")
 
 
@@ -309,8 +314,8 @@ async def manage_edit(
     request: Request[Any, Any, Any], session: RequestSession, principal: Principal, tender_id: int
 ) -> Template:
     def load(s: Session) -> dict[str, Any]:
-        t = tenders.get_tender(s, tender_id)
-        tenders.require_manager(s, principal, t)
+        t = tender_access.get_tender(s, tender_id)
+        tender_access.require_manager(s, principal, t)
         return {"t": views.tender_out(s, t), **_form_ctx(s, principal, t)}
 
     return render(request, "trading/manage_form.html", L=LABELS, **await session.run_sync(load))
@@ -322,7 +327,13 @@ async def manage_update(
 ) -> Redirect:
     fields = tender_fields_from(data)
     await run(
-        session, tenders.update_draft, principal, settings, tender_id, fields, expected_version=_version(data)
+        session,
+        drafting.update_draft,
+        principal,
+        settings,
+        tender_id,
+        fields,
+        expected_version=_version(data),
     )
     return redirect(f"/manage/tenders/{tender_id}", flash="草稿已更新 / Draft updated")
 
@@ -332,8 +343,8 @@ async def manage_tender(
     request: Request[Any, Any, Any], session: RequestSession, principal: Principal, tender_id: int
 ) -> Template:
     def load(s: Session) -> dict[str, Any]:
-        t = tenders.get_tender(s, tender_id)
-        tenders.require_manager(s, principal, t)
+        t = tender_access.get_tender(s, tender_id)
+        tender_access.require_manager(s, principal, t)
         dls = documents.downloads(s, principal, tender_id) if TenderState(t.state) in AFTER_OPENING else None
         return {
             "t": views.tender_out(s, t),
@@ -351,7 +362,7 @@ async def manage_publish(
     session: RequestSession, principal: Principal, settings: Settings, tender_id: int, data: Form
 ) -> Redirect:
     await run(
-        session, tenders.publish_tender, principal, settings, tender_id, expected_version=_version(data)
+        session, publication.publish_tender, principal, settings, tender_id, expected_version=_version(data)
     )
     return redirect(f"/manage/tenders/{tender_id}", flash="招标公告已发布 / Tender published")
 
@@ -380,7 +391,7 @@ async def manage_amend(
         changes["bid_deadline_at"] = deadline
     a = await run(
         session,
-        tenders.amend_tender,
+        amendments.amend_tender,
         principal,
         settings,
         tender_id,
@@ -480,7 +491,7 @@ async def manage_cancel(
 ) -> Redirect:
     await run(
         session,
-        tenders.cancel_tender,
+        closing.cancel_tender,
         principal,
         settings,
         tender_id,
@@ -497,7 +508,7 @@ async def manage_fail_lot(
     valid = integer(data.get("valid_bids"), "有效投标数", "The number of valid bids")
     lot = await run(
         session,
-        tenders.mark_lot_failed,
+        retendering.mark_lot_failed,
         principal,
         settings,
         lot_id,
@@ -511,7 +522,7 @@ async def manage_fail_lot(
 async def manage_retender(
     session: RequestSession, principal: Principal, settings: Settings, tender_id: int
 ) -> Redirect:
-    new = await run(session, tenders.retender, principal, settings, tender_id)
+    new = await run(session, retendering.retender, principal, settings, tender_id)
     return redirect(f"/manage/tenders/{new.id}/edit", flash="已创建重新招标草稿 / Re-tender draft created")
 
 

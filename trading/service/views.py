@@ -13,7 +13,7 @@ from trading.models import Amendment, Lot, OcdsRelease, Tender, TenderState
 from trading.schemas import AmendmentOut, ClarificationOut, DocumentOut, LotOut, TenderOut
 from trading.service.clarifications import public_clarifications
 from trading.service.documents import documents_of
-from trading.service.tenders import can_manage, get_tender
+from trading.service.tender_access import can_manage, get_tender
 
 
 def tender_view(session: Session, actor: Principal, tender_id: int) -> TenderOut:
