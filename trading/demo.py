@@ -1,4 +1,5 @@
-"""Demo tenders (``tenderhall demo``): works, goods and services at every stage this issue reaches.
+"""Demo tenders (``tenderhall demo``): works, goods and services at every stage trading
+has so far (drafted to closed, amended, cancelled, failed, re-tendered).
 
 Reads from ``ctx`` (written by the kernel's demo identities):
   ``ctx["settings"]``; ``ctx["organisations"]["tenderee" | "agency" | "bidders"]`` (ids);
@@ -312,7 +313,7 @@ def seed(session: Session, ctx: dict[str, Any]) -> None:
         )
     out["retender_goods"] = retendering.retender(session, agency, settings, t5, now=now - 2 * day).id  # type: ignore[assignment]
 
-    # 6. services, closed at its deadline (opening comes with the next issue)
+    # 6. services, closed at its deadline (bid opening is not built yet)
     t6 = make(
         "closed_services",
         agency,

@@ -36,7 +36,7 @@ def mark_lot_failed(
     """流标: a lot with fewer valid bids than the procedure's minimum fails after the deadline.
     When every lot has failed (or was cancelled) the tender fails and offers a re-tender.
 
-    ``valid_bids`` is the count of valid bids for the lot (the opening issue will supply it)."""
+    ``valid_bids`` is the lot's count of valid bids, given by the caller (bid opening will count them)."""
     now = now or utcnow()
     lot = session.get(Lot, lot_id)
     if lot is None:

@@ -80,8 +80,8 @@ def transition_tender(
     tags: list[str] | None = None,
     now: dt.datetime | None = None,
 ) -> Tender:
-    """Generic checked transition for the later stages (opening, evaluating, publicised, awarded,
-    contracted, in performance, completed), driven by the issues that build them."""
+    """A checked transition for the stages after the deadline (opening, evaluating, publicised,
+    awarded, contracted, in performance, completed), for the modules that drive them."""
     now = now or utcnow()
     tender = get_tender(session, tender_id)
     frm = transition(tender, to, now)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlmodel import col
@@ -133,3 +135,8 @@ def timeline(session: Session, tender_id: int) -> list[OcdsRelease]:
             .order_by(col(OcdsRelease.id))
         ).scalars()
     )
+
+
+def tender_page(session: Session, actor: Principal, tender_id: int) -> dict[str, Any]:
+    """The public tender page: the tender as ``actor`` may see it and its public history."""
+    return {"t": tender_view(session, actor, tender_id), "timeline": timeline(session, tender_id)}
