@@ -17,6 +17,7 @@ from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
+from litestar.handlers import HTTPRouteHandler
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
@@ -153,11 +154,25 @@ def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> R
         err = AppError("找不到该页面或对象", "Not found", status=404, code="not_found")
     elif status == 405:
         err = AppError("不支持该请求方法", "Method not allowed", status=405, code="method_not_allowed")
+    elif status == 413:
+        limit = _body_limit(request)
+        err = AppError(
+            "请求内容超过大小上限" + (f"（{limit} 字节）" if limit else ""),
+            "The request body is over the size limit" + (f" ({limit} bytes)" if limit else ""),
+            status=413,
+            code="request_too_large",
+        )
     elif status >= 500:
         err = AppError("服务器内部错误", "Internal server error", status=status, code="internal")
     else:
         err = AppError(detail, detail, status=status, code="http_error")
     return _problem(request, err)
+
+
+def _body_limit(request: Request[Any, Any, Any]) -> int | None:
+    """The body limit of the route the request was for, if it has one."""
+    handler = request.scope.get("route_handler")
+    return handler.resolve_request_max_body_size() if isinstance(handler, HTTPRouteHandler) else None
 
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
@@ -332,7 +347,7 @@ def create_app(
 
     app = Litestar(
         route_handlers=[
-            *registry.all_route_handlers(),
+            *registry.all_route_handlers(settings),
             create_static_files_router(
                 path="/static", directories=[Path(__file__).parent / "web" / "static"]
             ),

@@ -6,9 +6,13 @@ Only this module, ``app.py`` and ``cli.py`` import every domain package.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-#: Packages in import order (kernel first). Each may have ``models``, ``routes`` (``ROUTES``),
+if TYPE_CHECKING:
+    from tenderhall.settings import Settings
+
+#: Packages in import order (kernel first). Each may have ``models``, ``routes`` (``ROUTES``, or
+#: ``routes(settings)`` where a route is built from the settings),
 #: ``tasks`` (dramatiq actors), ``cli`` (``group``) and ``demo`` (``seed(session, ctx)``) modules.
 DOMAINS = ["tenderhall", "credit", "trading", "evaluation", "supervision"]
 KERNEL_PARTS = [
@@ -36,12 +40,14 @@ def import_all_models() -> None:
         _optional(f"{pkg}.models")
 
 
-def all_route_handlers() -> list[Any]:
+def all_route_handlers(settings: Settings) -> list[Any]:
     handlers: list[Any] = []
     for pkg in [*KERNEL_PARTS, "tenderhall.web", *DOMAINS[1:]]:
         mod = _optional(f"{pkg}.routes")
-        if mod is not None:
-            handlers.extend(getattr(mod, "ROUTES", []))
+        if mod is None:
+            continue
+        build = getattr(mod, "routes", None)
+        handlers.extend(build(settings) if callable(build) else getattr(mod, "ROUTES", []))
     return handlers
 
 

@@ -2,8 +2,9 @@
 secret the tests create is registered, and the run fails when any registered secret appears in a
 log line, naming the kind of secret and the line numbers, never the secret.
 
-Registered secrets: tokens (``factories.token_for`` and every ``auth.service.issue_session``,
-so tokens from sign-ins through the app count too), passwords (every ``auth.service.hash_password``),
+Registered secrets: tokens (``factories.token_for`` and every
+``auth.service.sessions.issue_session``, so tokens from sign-ins through the app count too),
+passwords (every ``auth.service.passwords.hash_password``),
 everything sealed at rest (``keys.SecretBox.seal``: TOTP secrets, ID numbers, key shares…), and
 private keys' PEM (``pki.devca`` and the platform signer). The spies call the original and only
 remember the value; they change nothing the code under test sees.
@@ -91,10 +92,10 @@ def _sealed_kind(purpose: str) -> str:
 def _install_spies() -> None:
     import tenderhall.auth.certlogin  # noqa: F401 - holds issue_session by name
     from tenderhall import keys, signing
-    from tenderhall.auth import service
+    from tenderhall.auth.service import passwords, sessions
     from tenderhall.pki import devca
 
-    issue = service.issue_session
+    issue = sessions.issue_session
 
     @functools.wraps(issue)
     def issue_session(*args: Any, **kwargs: Any) -> Any:
@@ -104,7 +105,7 @@ def _install_spies() -> None:
 
     _replace_everywhere(issue, issue_session)
 
-    hash_password = service.hash_password
+    hash_password = passwords.hash_password
 
     @functools.wraps(hash_password)
     def hashed(password: str) -> str:

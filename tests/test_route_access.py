@@ -38,7 +38,7 @@ from tenderhall.settings import Settings
 from tests import factories
 from trading.models import Lot, TenderState
 from trading.schemas import LotFields, TenderFields
-from trading.service import clarifications, documents, mandates, tenders
+from trading.service import clarifications, documents, drafting, mandates, publication
 
 PUBLIC = "public"  # no sign-in needed
 LOGIN = "login"  # any signed-in user
@@ -391,14 +391,14 @@ def _tenders(
         )  # fmt: skip
         return d.id  # type: ignore[return-value]
 
-    draft = tenders.create_tender(s, agency, settings, fields())
+    draft = drafting.create_tender(s, agency, settings, fields())
     draft_doc = doc(draft.id)  # type: ignore[arg-type]
-    published = tenders.create_tender(s, agency, settings, fields())
+    published = drafting.create_tender(s, agency, settings, fields())
     doc(published.id)  # type: ignore[arg-type]
-    tenders.publish_tender(s, agency, settings, published.id)  # type: ignore[arg-type]
+    publication.publish_tender(s, agency, settings, published.id)  # type: ignore[arg-type]
     question = clarifications.ask_question(s, asker, published.id, "可否联合体投标？")  # type: ignore[arg-type]
-    opened = tenders.create_tender(s, agency, settings, fields())
-    tenders.publish_tender(s, agency, settings, opened.id)  # type: ignore[arg-type]
+    opened = drafting.create_tender(s, agency, settings, fields())
+    publication.publish_tender(s, agency, settings, opened.id)  # type: ignore[arg-type]
     opened.state = TenderState.opening
     s.flush()
     lot = s.query(Lot).filter(Lot.tender_id == published.id).one()

@@ -76,7 +76,7 @@ def procedures_cmd() -> None:
 def close_due_cmd() -> None:
     """Close every open tender whose bid deadline has passed (what the periodic job does)."""
     from tenderhall.auth.principal import SYSTEM
-    from trading.service.tenders import close_due
+    from trading.service.closing import close_due
 
     settings = _settings()
     db = _db(settings)

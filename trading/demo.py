@@ -1,4 +1,5 @@
-"""Demo tenders (``tenderhall demo``): works, goods and services at every stage this issue reaches.
+"""Demo tenders (``tenderhall demo``): works, goods and services at every stage trading
+has so far (drafted to closed, amended, cancelled, failed, re-tendered).
 
 Reads from ``ctx`` (written by the kernel's demo identities):
   ``ctx["settings"]``; ``ctx["organisations"]["tenderee" | "agency" | "bidders"]`` (ids);
@@ -27,7 +28,17 @@ from tenderhall.settings import Settings
 from trading.models import Lot, Tender
 from trading.pdf import store_announcement
 from trading.schemas import LotFields, TenderFields
-from trading.service import clarifications, documents, mandates, notifications, tenders
+from trading.service import (
+    amendments,
+    clarifications,
+    closing,
+    documents,
+    drafting,
+    mandates,
+    notifications,
+    publication,
+    retendering,
+)
 
 WAN = 1_000_000  # 1 万元 in fen
 
@@ -130,9 +141,9 @@ def seed(session: Session, ctx: dict[str, Any]) -> None:
     out: dict[str, int] = {}
 
     def make(label: str, actor: Principal, f: TenderFields, published: dt.datetime | None) -> int:
-        t = tenders.create_tender(session, actor, settings, f, now=published or now)
+        t = drafting.create_tender(session, actor, settings, f, now=published or now)
         if published is not None:
-            tenders.publish_tender(session, actor, settings, t.id, now=published)  # type: ignore[arg-type]
+            publication.publish_tender(session, actor, settings, t.id, now=published)  # type: ignore[arg-type]
         out[label] = t.id  # type: ignore[assignment]
         return t.id  # type: ignore[return-value]
 
@@ -175,7 +186,7 @@ def seed(session: Session, ctx: dict[str, Any]) -> None:
         "billOfQuantity",
         now - 3 * day,
     )
-    tenders.publish_tender(session, agency, settings, t1, now=now - 3 * day)
+    publication.publish_tender(session, agency, settings, t1, now=now - 3 * day)
     for b in bidders[:3]:
         for d in documents.documents_of(session, t1):
             documents.document_for_download(session, b, d.id, now=now - 2 * day)  # type: ignore[arg-type]
@@ -225,7 +236,7 @@ def seed(session: Session, ctx: dict[str, Any]) -> None:
             documents.document_for_download(session, b, d.id, now=now - 13 * day)  # type: ignore[arg-type]
     cur = session.get(Tender, t2)
     assert cur is not None
-    a = tenders.amend_tender(
+    a = amendments.amend_tender(
         session,
         tenderee,
         settings,
@@ -265,7 +276,7 @@ def seed(session: Session, ctx: dict[str, Any]) -> None:
         _fields(tenderee_id, "闽江北岸滨江步道景观提升工程", "works", "open", 1500, now + 20 * day, "晋安区"),
         now - 5 * day,
     )
-    tenders.cancel_tender(session, agency, settings, t4, "项目规划调整，终止本次招标", now=now - 1 * day)
+    closing.cancel_tender(session, agency, settings, t4, "项目规划调整，终止本次招标", now=now - 1 * day)
 
     # 5. goods, invited tender failed (流标) at the deadline, then re-tendered as a draft
     t5 = make(
@@ -285,13 +296,13 @@ def seed(session: Session, ctx: dict[str, Any]) -> None:
         ),
         now - 24 * day,
     )
-    tenders.close_tender(session, SYSTEM, settings, t5, now=now - 3 * day)
+    closing.close_tender(session, SYSTEM, settings, t5, now=now - 3 * day)
     for lot in (
         session.execute(sa.select(Lot).where(col(Lot.tender_id) == t5).order_by(col(Lot.number)))
         .scalars()
         .all()
     ):
-        tenders.mark_lot_failed(
+        retendering.mark_lot_failed(
             session,
             agency,
             settings,
@@ -300,9 +311,9 @@ def seed(session: Session, ctx: dict[str, Any]) -> None:
             valid_bids=2,  # type: ignore[arg-type]
             now=now - 3 * day,
         )
-    out["retender_goods"] = tenders.retender(session, agency, settings, t5, now=now - 2 * day).id  # type: ignore[assignment]
+    out["retender_goods"] = retendering.retender(session, agency, settings, t5, now=now - 2 * day).id  # type: ignore[assignment]
 
-    # 6. services, closed at its deadline (opening comes with the next issue)
+    # 6. services, closed at its deadline (bid opening is not built yet)
     t6 = make(
         "closed_services",
         agency,
@@ -318,7 +329,7 @@ def seed(session: Session, ctx: dict[str, Any]) -> None:
         ),
         now - 22 * day,
     )
-    tenders.close_tender(session, SYSTEM, settings, t6, now=now - 1 * day)
+    closing.close_tender(session, SYSTEM, settings, t6, now=now - 1 * day)
 
     # 7. a draft (not public)
     make(

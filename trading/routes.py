@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tenderhall.auth.models import Role
+from tenderhall.settings import Settings
 from tenderhall.web.render import add_nav
-from trading.api import OcdsApi, TradingApi
-from trading.pages import PAGES
+from trading.api import API_ROUTES
+from trading.pages import pages
 
 add_nav("/tenders", "招标公告", "Tenders")
 add_nav("/manage/tenders", "项目管理", "My tenders", {Role.tenderee, Role.agency})
@@ -14,4 +17,7 @@ add_nav("/my/notifications", "我的通知", "Notifications", {Role.bidder})
 add_nav("/manage/procedures", "程序设置", "Procedures", {Role.admin})
 add_nav("/manage/organisations", "单位管理", "Organisations", {Role.admin})
 
-ROUTES = [TradingApi, OcdsApi, *PAGES]
+
+def routes(settings: Settings) -> list[Any]:
+    """Built from the settings ``create_app`` was given (the upload form's body limit)."""
+    return [*API_ROUTES, *pages(settings)]

@@ -9,21 +9,21 @@ from tenderhall.blobs import BlobStore
 from tenderhall.jobs.execution import JobContext
 from tenderhall.jobs.outbox import job
 from tenderhall.jobs.scheduler_registry import periodic
-from trading.service import notifications, tenders
+from trading.service import closing, notifications
 
 
 @job("trading.close_tender")
 def close_tender(ctx: JobContext, tender_id: int) -> bool:
     """At the deadline: close the tender (no-op if the deadline moved later or it is closed)."""
     with ctx.transaction(final=True) as session:
-        return tenders.close_tender(session, SYSTEM, ctx.settings, tender_id)
+        return closing.close_tender(session, SYSTEM, ctx.settings, tender_id)
 
 
 @job("trading.close_due")
 def close_due(ctx: JobContext) -> list[int]:
     """Safety net: close every open tender whose deadline has passed."""
     with ctx.transaction(final=True) as session:
-        return tenders.close_due(session, SYSTEM, ctx.settings)
+        return closing.close_due(session, SYSTEM, ctx.settings)
 
 
 @job("trading.notify_bidders")

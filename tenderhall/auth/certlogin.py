@@ -28,14 +28,8 @@ from sqlmodel import col
 
 from tenderhall.auth.middleware import hash_token
 from tenderhall.auth.models import LoginNonce, Organisation, OrgKind, Role, User, UserSession
-from tenderhall.auth.service import (
-    RATE_LIMITED,
-    LoginOutcome,
-    issue_session,
-    principal_for,
-    rate_limit_error,
-    record_attempt,
-)
+from tenderhall.auth.service.attempts import RATE_LIMITED, LoginOutcome, rate_limit_error, record_attempt
+from tenderhall.auth.service.sessions import issue_session, principal_for
 from tenderhall.db import utcnow
 from tenderhall.errors import AppError
 from tenderhall.pki.validation import (

@@ -24,7 +24,7 @@ def group() -> None:
 @click.option("--region", default=None)
 def create_org(credit_code: str, name: str, kind: str, region: str | None) -> None:
     """Register an organisation under its unified social credit code."""
-    from tenderhall.auth.service import create_organisation
+    from tenderhall.auth.service.users import create_organisation
 
     with unit_of_work() as s:
         org = create_organisation(s, cli_actor(), credit_code, name, kind, region=region)
@@ -51,8 +51,9 @@ def create(
     """Create a user; prints the TOTP enrolment URI when TOTP is enrolled."""
     import sqlalchemy as sa
 
-    from tenderhall.auth import service
     from tenderhall.auth.models import Organisation
+    from tenderhall.auth.service.totp import enable_totp
+    from tenderhall.auth.service.users import create_user
 
     settings = _settings()
     if password is None and not no_password:
@@ -71,12 +72,12 @@ def create(
                 )
                 sys.exit(1)
             org_id = org.id
-        user = service.create_user(
+        user = create_user(
             s, cli_actor(), username, display_name, role, password=password, organisation_id=org_id
         )
         click.echo(f"user #{user.id}: {user.username} ({user.role})")
         if totp if totp is not None else role in settings.auth.totp_roles:
-            en = service.enable_totp(s, cli_actor(), settings, user.id)  # type: ignore[arg-type]
+            en = enable_totp(s, cli_actor(), settings, user.id)  # type: ignore[arg-type]
             click.echo(f"TOTP enrolled; add to an authenticator app: {en.uri}")
 
 
@@ -85,11 +86,11 @@ def create(
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 def set_password_cmd(username: str, password: str) -> None:
     """Set a user's password."""
-    from tenderhall.auth import service
+    from tenderhall.auth.service.users import get_user, set_password
 
     with unit_of_work() as s:
-        u = service.get_user(s, username)
-        service.set_password(s, cli_actor(), u.id, password)  # type: ignore[arg-type]
+        u = get_user(s, username)
+        set_password(s, cli_actor(), u.id, password)  # type: ignore[arg-type]
         click.echo(f"password set for {u.username}")
 
 
@@ -97,12 +98,13 @@ def set_password_cmd(username: str, password: str) -> None:
 @click.argument("username")
 def totp(username: str) -> None:
     """Enrol (or replace) the user's TOTP second factor and print the otpauth URI."""
-    from tenderhall.auth import service
+    from tenderhall.auth.service.totp import enable_totp
+    from tenderhall.auth.service.users import get_user
 
     settings = _settings()
     with unit_of_work() as s:
-        u = service.get_user(s, username)
-        en = service.enable_totp(s, cli_actor(), settings, u.id)  # type: ignore[arg-type]
+        u = get_user(s, username)
+        en = enable_totp(s, cli_actor(), settings, u.id)  # type: ignore[arg-type]
     click.echo(en.uri)
 
 
@@ -112,11 +114,12 @@ def totp_code(username: str) -> None:
     """Print the user's current TOTP code (demo and operator use; needs the data key)."""
     import pyotp
 
-    from tenderhall.auth import service
+    from tenderhall.auth.service.totp import totp_secret
+    from tenderhall.auth.service.users import get_user
 
     settings = _settings()
     with unit_of_work() as s:
-        secret = service.totp_secret(settings, service.get_user(s, username))
+        secret = totp_secret(settings, get_user(s, username))
     if secret is None:
         click.echo(f"{username} has no TOTP enrolled", err=True)
         sys.exit(1)
@@ -128,11 +131,11 @@ def totp_code(username: str) -> None:
 @click.option("--hours", default=None, type=int, help="lifetime (default TENDERHALL_AUTH__API_TOKEN_HOURS)")
 def token(username: str, hours: int | None) -> None:
     """Issue an API bearer token for a user (printed once; only its hash is stored)."""
-    from tenderhall.auth import service
+    from tenderhall.auth.service.users import issue_api_token
 
     settings = _settings()
     with unit_of_work() as s:
-        tok = service.issue_api_token(s, cli_actor(), settings, username, hours=hours)
+        tok = issue_api_token(s, cli_actor(), settings, username, hours=hours)
     click.echo(tok.token)
     click.echo(f"expires {tok.expires_at:%Y-%m-%d %H:%M} UTC", err=True)
 

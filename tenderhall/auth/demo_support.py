@@ -30,9 +30,9 @@ from cryptography.exceptions import InvalidSignature
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from tenderhall.auth import service
 from tenderhall.auth.models import Organisation, OrgKind, Role, User
 from tenderhall.auth.principal import Principal
+from tenderhall.auth.service import totp, users
 from tenderhall.db import utcnow
 from tenderhall.identifiers import make_credit_code
 from tenderhall.pki.devca import DevCA, DevCAError, Kind, load_p12
@@ -72,7 +72,7 @@ def _org(session: Session, first17: str, name: str, name_en: str, kind: OrgKind)
         sa.select(Organisation).where(col(Organisation.credit_code) == code)
     ).scalar_one_or_none()
     if org is None:
-        org = service.create_organisation(session, ACTOR, code, name, kind, name_en=name_en, region="福州市")
+        org = users.create_organisation(session, ACTOR, code, name, kind, name_en=name_en, region="福州市")
     return org
 
 
@@ -83,14 +83,14 @@ def _user(
     if user is None:
         # bidders sign in with their certificate only: they get no password at all
         password = None if role == Role.bidder else DEMO_PASSWORD
-        user = service.create_user(
+        user = users.create_user(
             session, ACTOR, username, display_name, role, password=password, organisation_id=org_id
         )
     secret = None
-    if service.totp_required(settings, user):
-        secret = service.totp_secret(settings, user)
+    if totp.totp_required(settings, user):
+        secret = totp.totp_secret(settings, user)
         if secret is None:
-            secret = service.enable_totp(session, ACTOR, settings, user.id).secret  # type: ignore[arg-type]
+            secret = totp.enable_totp(session, ACTOR, settings, user.id).secret  # type: ignore[arg-type]
     return user, secret
 
 

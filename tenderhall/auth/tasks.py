@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from tenderhall.auth.service import purge_expired
+from tenderhall.auth.service.sessions import purge_expired
 from tenderhall.jobs.execution import JobContext
 from tenderhall.jobs.outbox import job
 from tenderhall.jobs.scheduler_registry import periodic

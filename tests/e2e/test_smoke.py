@@ -10,7 +10,8 @@ import pytest
 
 from tenderhall.auth.models import Role
 from tenderhall.auth.principal import SYSTEM
-from tenderhall.auth.service import create_user, enable_totp
+from tenderhall.auth.service.totp import enable_totp
+from tenderhall.auth.service.users import create_user
 from tenderhall.db import Database
 from tenderhall.settings import Settings
 from tests.e2e.conftest import LiveServer

@@ -16,9 +16,10 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from litestar.testing import TestClient
 
 from tenderhall.audit.models import AuditEvent
-from tenderhall.auth import certclient, certlogin, service
+from tenderhall.auth import certclient, certlogin
 from tenderhall.auth.models import OrgKind, Role, UserSession
 from tenderhall.auth.principal import SYSTEM
+from tenderhall.auth.service import sessions, users
 from tenderhall.db import Database, utcnow
 from tenderhall.identifiers import make_credit_code
 from tenderhall.pki import truststore
@@ -57,8 +58,8 @@ class Bidder:
 def bidder(db: Database, ca: DevCA) -> Bidder:
     with db.unit_of_work() as s:
         truststore.import_ca(s, SYSTEM, ca.cert_path.read_bytes())
-        org = service.create_organisation(s, SYSTEM, CODE, "福建省示例建设工程有限公司", OrgKind.bidder)
-        u = service.create_user(s, SYSTEM, "fjsl", "福建示例", Role.bidder, organisation_id=org.id)
+        org = users.create_organisation(s, SYSTEM, CODE, "福建省示例建设工程有限公司", OrgKind.bidder)
+        u = users.create_user(s, SYSTEM, "fjsl", "福建示例", Role.bidder, organisation_id=org.id)
         ids = Bidder(org.id, u.id)  # type: ignore[arg-type]
     return ids
 
@@ -361,8 +362,8 @@ def test_only_a_certificate_sign_in_token_opens_a_browser_session(
     bidder: Bidder,  # type: ignore[type-arg]
 ) -> None:
     with db.unit_of_work() as s:  # an administrator-issued token (no certificate behind it)
-        staff = service.create_user(s, SYSTEM, "ops", "运维", Role.admin)
-        api_token = service.issue_session(s, settings, staff, "api").token
+        staff = users.create_user(s, SYSTEM, "ops", "运维", Role.admin)
+        api_token = sessions.issue_session(s, settings, staff, "api").token
     for token in (api_token, "not-a-token"):
         r = client.post(
             "/login/certificate",

@@ -8,10 +8,10 @@ import pyotp
 import sqlalchemy as sa
 from litestar.testing import TestClient
 
-from tenderhall.auth import service
 from tenderhall.auth.certclient import certificate_login
 from tenderhall.auth.demo_support import DEMO_PASSWORD, seed_identities
 from tenderhall.auth.models import Organisation, Role, User
+from tenderhall.auth.service import password_login
 from tenderhall.auth.tasks import purge_expired_job
 from tenderhall.db import Database
 from tenderhall.identifiers import is_valid_credit_code
@@ -44,12 +44,14 @@ def test_demo_identities_cover_every_role_and_a_second_run_reuses_them(
 
     secret = first["totp_secrets"]["supervisor"]
     with db.unit_of_work() as s:
-        assert service.login_with_password(
+        assert password_login.login_with_password(
             s, settings, "supervisor", DEMO_PASSWORD, pyotp.TOTP(secret).now(), "1.1.1.1"
         ).ok
     with db.unit_of_work() as s:  # bidders have no password: they sign in with their certificate
         assert s.execute(sa.select(User.password_hash).where(User.username == "bidder1")).scalar_one() is None
-        assert not service.login_with_password(s, settings, "bidder1", DEMO_PASSWORD, None, "1.1.1.1").ok
+        assert not password_login.login_with_password(
+            s, settings, "bidder1", DEMO_PASSWORD, None, "1.1.1.1"
+        ).ok
     assert all(row["password"].startswith("-") for row in first["logins"] if row["role"] == "bidder")
     p12 = Path(first["certificates"]["bidder2"]["sign"])
     result = certificate_login(p12, DEMO_PASSWORD, "http://testserver.local", client=client)

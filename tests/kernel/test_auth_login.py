@@ -15,10 +15,10 @@ from litestar import Request
 from litestar.testing import TestClient
 
 from tenderhall.audit.models import AuditEvent
-from tenderhall.auth import service
 from tenderhall.auth.addresses import client_ip
 from tenderhall.auth.models import LoginAttempt, OrgKind, Role, User, UserSession
 from tenderhall.auth.principal import SYSTEM
+from tenderhall.auth.service import password_login, passwords, totp, users
 from tenderhall.db import Database, utcnow
 from tenderhall.identifiers import InvalidCreditCode
 from tenderhall.settings import AuthSettings, Settings
@@ -30,8 +30,8 @@ PASSWORD = "correct horse battery"
 def make_staff(db: Database, settings: Settings, role: Role = Role.supervisor, username: str = "wang") -> str:
     """A staff user with a password and TOTP; returns the TOTP secret."""
     with db.unit_of_work() as s:
-        u = service.create_user(s, SYSTEM, username, "王监管", role, password=PASSWORD)
-        return service.enable_totp(s, SYSTEM, settings, u.id).secret  # type: ignore[arg-type]
+        u = users.create_user(s, SYSTEM, username, "王监管", role, password=PASSWORD)
+        return totp.enable_totp(s, SYSTEM, settings, u.id).secret  # type: ignore[arg-type]
 
 
 def audit_actions(db: Database) -> list[tuple[str, dict[str, object]]]:
@@ -44,7 +44,7 @@ def audit_actions(db: Database) -> list[tuple[str, dict[str, object]]]:
 def test_password_hashes_are_argon2id(db: Database) -> None:
     with db.unit_of_work() as s:
         org = factories.organisation(s, kind=OrgKind.tenderee)
-        u = service.create_user(
+        u = users.create_user(
             s, SYSTEM, "Li.Tenderee", "李", Role.tenderee, password=PASSWORD, organisation_id=org.id
         )
     with db.unit_of_work() as s:
@@ -54,13 +54,13 @@ def test_password_hashes_are_argon2id(db: Database) -> None:
         assert stored.password_hash is not None
         assert stored.password_hash.startswith("$argon2id$")
         assert PASSWORD not in stored.password_hash
-        assert service.verify_password(stored.password_hash, PASSWORD)
-        assert not service.verify_password(stored.password_hash, PASSWORD + "x")
+        assert passwords.verify_password(stored.password_hash, PASSWORD)
+        assert not passwords.verify_password(stored.password_hash, PASSWORD + "x")
 
 
 def test_organisation_needs_a_valid_credit_code(db: Database) -> None:
     with db.unit_of_work() as s, pytest.raises(InvalidCreditCode, match="check character"):
-        service.create_organisation(s, SYSTEM, "91350100M000100Y44", "坏代码公司", OrgKind.bidder)
+        users.create_organisation(s, SYSTEM, "91350100M000100Y44", "坏代码公司", OrgKind.bidder)
 
 
 def test_totp_secret_is_stored_encrypted_not_in_plaintext(db: Database, settings: Settings) -> None:
@@ -69,14 +69,16 @@ def test_totp_secret_is_stored_encrypted_not_in_plaintext(db: Database, settings
         raw = s.execute(sa.text("SELECT totp_secret_enc FROM core_user WHERE username = 'wang'")).scalar_one()
         assert raw
         assert secret not in raw
-        u = service.get_user(s, "wang")
-        assert service.totp_secret(settings, u) == secret
+        u = users.get_user(s, "wang")
+        assert totp.totp_secret(settings, u) == secret
 
 
 def test_staff_sign_in_with_password_and_totp(db: Database, settings: Settings) -> None:
     secret = make_staff(db, settings)
     with db.unit_of_work() as s:
-        out = service.login_with_password(s, settings, "wang", PASSWORD, pyotp.TOTP(secret).now(), "10.0.0.1")
+        out = password_login.login_with_password(
+            s, settings, "wang", PASSWORD, pyotp.TOTP(secret).now(), "10.0.0.1"
+        )
     assert out.ok
     assert out.principal is not None
     assert out.principal.role == Role.supervisor
@@ -92,12 +94,12 @@ def test_the_password_check_writes_nothing_and_a_password_changed_after_it_count
     secret = make_staff(db, settings)
     now = utcnow()
     with db.transaction(writes=False) as s:
-        check = service.check_password(s, settings, "wang", PASSWORD, "10.0.0.1", now=now)
+        check = password_login.check_password(s, settings, "wang", PASSWORD, "10.0.0.1", now=now)
     assert check.verified_hash is not None and check.limited is None
     with db.unit_of_work() as s:
-        service.set_password(s, SYSTEM, check.user_id, "another password 123")  # type: ignore[arg-type]
+        users.set_password(s, SYSTEM, check.user_id, "another password 123")  # type: ignore[arg-type]
     with db.unit_of_work() as s:
-        out = service.finish_password_login(
+        out = password_login.finish_password_login(
             s, settings, check, PASSWORD, pyotp.TOTP(secret).at(now), "10.0.0.1", now=now
         )
     assert out.error is not None and out.error.code == "bad_credentials"
@@ -110,12 +112,12 @@ def test_wrong_totp_is_refused_and_audited(db: Database, settings: Settings) -> 
     good = pyotp.TOTP(secret).at(now)
     wrong = f"{(int(good) + 1) % 1_000_000:06d}"
     with db.unit_of_work() as s:
-        out = service.login_with_password(s, settings, "wang", PASSWORD, wrong, "10.0.0.1", now=now)
+        out = password_login.login_with_password(s, settings, "wang", PASSWORD, wrong, "10.0.0.1", now=now)
     assert out.error is not None
     assert out.error.code == "bad_totp"
     assert out.error.status == 401
     with db.unit_of_work() as s:
-        out = service.login_with_password(s, settings, "wang", PASSWORD, None, "10.0.0.1", now=now)
+        out = password_login.login_with_password(s, settings, "wang", PASSWORD, None, "10.0.0.1", now=now)
     assert out.error is not None
     assert out.error.code == "bad_totp"
     refusals = [d["reason"] for a, d in audit_actions(db) if a == "auth.login.refused"]
@@ -127,18 +129,18 @@ def test_a_totp_code_is_accepted_only_once(db: Database, settings: Settings) -> 
     now = utcnow()
     code = pyotp.TOTP(secret).at(now)
     with db.unit_of_work() as s:
-        assert service.login_with_password(s, settings, "wang", PASSWORD, code, "10.0.0.1", now=now).ok
+        assert password_login.login_with_password(s, settings, "wang", PASSWORD, code, "10.0.0.1", now=now).ok
     with db.unit_of_work() as s:
-        again = service.login_with_password(s, settings, "wang", PASSWORD, code, "10.0.0.2", now=now)
+        again = password_login.login_with_password(s, settings, "wang", PASSWORD, code, "10.0.0.2", now=now)
     assert again.error is not None
     assert again.error.code == "bad_totp"
 
 
 def test_staff_without_totp_cannot_sign_in_with_password_alone(db: Database, settings: Settings) -> None:
     with db.unit_of_work() as s:
-        service.create_user(s, SYSTEM, "admin2", "管理员", Role.admin, password=PASSWORD)
+        users.create_user(s, SYSTEM, "admin2", "管理员", Role.admin, password=PASSWORD)
     with db.unit_of_work() as s:
-        out = service.login_with_password(s, settings, "admin2", PASSWORD, None, "10.0.0.1")
+        out = password_login.login_with_password(s, settings, "admin2", PASSWORD, None, "10.0.0.1")
     assert out.error is not None
     assert out.error.code == "totp_not_enrolled"
     assert out.error.status == 403
@@ -147,8 +149,8 @@ def test_staff_without_totp_cannot_sign_in_with_password_alone(db: Database, set
 def test_unknown_user_and_wrong_password_get_the_same_answer(db: Database, settings: Settings) -> None:
     make_staff(db, settings)
     with db.unit_of_work() as s:
-        a = service.login_with_password(s, settings, "wang", "wrong password", None, "10.0.0.1")
-        b = service.login_with_password(s, settings, "nobody", "wrong password", None, "10.0.0.1")
+        a = password_login.login_with_password(s, settings, "wang", "wrong password", None, "10.0.0.1")
+        b = password_login.login_with_password(s, settings, "nobody", "wrong password", None, "10.0.0.1")
     assert a.error is not None
     assert b.error is not None
     assert (a.error.status, a.error.en) == (b.error.status, b.error.en) == (401, "Wrong username or password")
@@ -162,13 +164,13 @@ def test_repeated_wrong_passwords_are_rate_limited_until_the_window_passes(
     t0 = utcnow()
     for i in range(limit):
         with db.unit_of_work() as s:
-            out = service.login_with_password(
+            out = password_login.login_with_password(
                 s, settings, "wang", f"guess {i}", None, f"10.0.1.{i}", now=t0 + dt.timedelta(seconds=i)
             )
         assert out.error is not None
         assert out.error.status == 401
     with db.unit_of_work() as s:  # even the right password is refused now, and says when to retry
-        out = service.login_with_password(
+        out = password_login.login_with_password(
             s,
             settings,
             "wang",
@@ -185,7 +187,7 @@ def test_repeated_wrong_passwords_are_rate_limited_until_the_window_passes(
     assert "秒后" in out.error.zh
     later = t0 + dt.timedelta(seconds=settings.auth.login_window_seconds + limit + 1)
     with db.unit_of_work() as s:
-        ok = service.login_with_password(
+        ok = password_login.login_with_password(
             s, settings, "wang", PASSWORD, pyotp.TOTP(secret).at(later), "10.0.2.1", now=later
         )
     assert ok.ok
@@ -201,14 +203,20 @@ def test_failures_from_one_address_refuse_unknown_names_and_failing_accounts_fro
     t0 = utcnow()
     for i in range(settings.auth.login_max_failures):
         with db.unit_of_work() as s:
-            service.login_with_password(s, settings, f"user{i}", "x" * 10, None, "203.0.113.9", now=t0)
+            password_login.login_with_password(s, settings, f"user{i}", "x" * 10, None, "203.0.113.9", now=t0)
     with db.unit_of_work() as s:
-        unknown = service.login_with_password(s, settings, "user99", "x" * 10, None, "203.0.113.9", now=t0)
+        unknown = password_login.login_with_password(
+            s, settings, "user99", "x" * 10, None, "203.0.113.9", now=t0
+        )
         # an account with no recent failures is not locked by the address: its (wrong) attempt is
         # answered normally, and counts; the next attempt for it from that address is refused
-        first = service.login_with_password(s, settings, "wang", "bad password", None, "203.0.113.9", now=t0)
-        second = service.login_with_password(s, settings, "wang", PASSWORD, None, "203.0.113.9", now=t0)
-        elsewhere = service.login_with_password(
+        first = password_login.login_with_password(
+            s, settings, "wang", "bad password", None, "203.0.113.9", now=t0
+        )
+        second = password_login.login_with_password(
+            s, settings, "wang", PASSWORD, None, "203.0.113.9", now=t0
+        )
+        elsewhere = password_login.login_with_password(
             s, settings, "wang", "bad password", None, "198.51.100.1", now=t0
         )
     assert unknown.error is not None
@@ -228,11 +236,11 @@ def test_failures_with_an_empty_username_do_not_block_the_admins_correct_sign_in
     t0 = utcnow()
     for i in range(settings.auth.login_max_failures + 2):
         with db.unit_of_work() as s:
-            out = service.login_with_password(s, settings, "", f"guess {i}", None, "127.0.0.1", now=t0)
+            out = password_login.login_with_password(s, settings, "", f"guess {i}", None, "127.0.0.1", now=t0)
     assert out.error is not None
     assert out.error.status == 429  # the address is slowed for unknown names
     with db.unit_of_work() as s:
-        ok = service.login_with_password(
+        ok = password_login.login_with_password(
             s, settings, "admin", PASSWORD, pyotp.TOTP(secret).at(t0), "127.0.0.1", now=t0
         )
     assert ok.ok, ok.error
@@ -246,10 +254,10 @@ def test_one_users_typos_do_not_lock_out_a_colleague_behind_the_same_address(
     t0 = utcnow()
     for i in range(settings.auth.login_max_failures):
         with db.unit_of_work() as s:
-            service.login_with_password(s, settings, "wang", f"typo {i}", None, "192.0.2.10", now=t0)
+            password_login.login_with_password(s, settings, "wang", f"typo {i}", None, "192.0.2.10", now=t0)
     with db.unit_of_work() as s:
-        wang = service.login_with_password(s, settings, "wang", PASSWORD, None, "192.0.2.10", now=t0)
-        li = service.login_with_password(
+        wang = password_login.login_with_password(s, settings, "wang", PASSWORD, None, "192.0.2.10", now=t0)
+        li = password_login.login_with_password(
             s, settings, "li", PASSWORD, pyotp.TOTP(colleague).at(t0), "192.0.2.10", now=t0
         )
     assert wang.error is not None
@@ -391,7 +399,7 @@ def make_bidder_with_password(db: Database, username: str = "zhang.bidder") -> N
     """A bidder user that (wrongly, e.g. set by an administrator) has a password."""
     with db.unit_of_work() as s:
         org = factories.organisation(s, kind=OrgKind.bidder)
-        service.create_user(
+        users.create_user(
             s, SYSTEM, username, "张投标", Role.bidder, password=PASSWORD, organisation_id=org.id
         )
 
@@ -401,7 +409,7 @@ def test_a_bidder_cannot_sign_in_with_a_password_and_is_pointed_at_certificate_s
 ) -> None:
     make_bidder_with_password(db)
     with db.unit_of_work() as s:
-        out = service.login_with_password(s, settings, "zhang.bidder", PASSWORD, None, "10.0.0.1")
+        out = password_login.login_with_password(s, settings, "zhang.bidder", PASSWORD, None, "10.0.0.1")
     assert out.token is None
     assert out.error is not None
     assert out.error.status == 403

@@ -13,6 +13,7 @@ from litestar import Litestar
 from tenderhall import registry
 from tenderhall.auth.models import OrgKind, Role
 from tenderhall.db import Database
+from tenderhall.settings import Settings
 from tests import factories
 
 HUGE = 99999999999999999999  # beyond int64
@@ -20,7 +21,7 @@ HUGE = 99999999999999999999  # beyond int64
 
 def _int_routes() -> list[tuple[str, str, list[str]]]:
     registry.import_all_models()
-    app = Litestar(route_handlers=registry.all_route_handlers())
+    app = Litestar(route_handlers=registry.all_route_handlers(Settings(database_url="sqlite://")))
     out = []
     for r in app.routes:
         params = getattr(r, "path_parameters", None) or {}

@@ -13,9 +13,9 @@ import pytest
 import sqlalchemy as sa
 import structlog
 
-from tenderhall.auth import service
 from tenderhall.auth.models import Role
 from tenderhall.auth.principal import SYSTEM
+from tenderhall.auth.service import users
 from tenderhall.db import Database
 from tenderhall.redaction import redact_text
 from tests import factories, logscan
@@ -78,7 +78,7 @@ def test_a_500_during_sign_in_logs_neither_the_password_nor_the_bearer_token(
     password = "Zebra-Stapler-" + secrets.token_hex(6)
     with db.unit_of_work() as s:
         org = factories.organisation(s)
-        service.create_user(
+        users.create_user(
             s, SYSTEM, "li.bidder", "李", Role.bidder, password=password, organisation_id=org.id
         )
     _, api, cookies = factories.signed_in(db, Role.bidder)

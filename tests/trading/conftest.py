@@ -15,7 +15,7 @@ from tenderhall.db import Database, utcnow
 from tenderhall.settings import Settings
 from tests import factories
 from trading.schemas import LotFields, TenderFields
-from trading.service import mandates, tenders
+from trading.service import drafting, mandates, publication
 
 
 @dataclass
@@ -87,11 +87,11 @@ def make_tender(db: Database, settings: Settings, world: World) -> Callable[...,
     def make(*, publish: bool = True, now: dt.datetime | None = None, **over: Any) -> int:
         now = now or utcnow()
         with db.unit_of_work() as s:
-            t = tenders.create_tender(
+            t = drafting.create_tender(
                 s, world.agency, settings, tender_fields(world, now=now, **over), now=now
             )
             if publish:
-                tenders.publish_tender(s, world.agency, settings, t.id, now=now)  # type: ignore[arg-type]
+                publication.publish_tender(s, world.agency, settings, t.id, now=now)  # type: ignore[arg-type]
             return t.id  # type: ignore[return-value]
 
     return make

@@ -14,7 +14,7 @@ from tenderhall.errors import Conflict
 from tenderhall.settings import Settings
 from tests.trading.conftest import World
 from trading.models import Amendment, Tender
-from trading.service import tenders
+from trading.service import amendments
 
 
 def test_two_simultaneous_amendments_one_wins_the_other_gets_a_conflict(
@@ -37,7 +37,7 @@ def test_two_simultaneous_amendments_one_wins_the_other_gets_a_conflict(
 
         event.listen(session, "before_flush", hold, once=True)
         try:
-            tenders.amend_tender(
+            amendments.amend_tender(
                 session,
                 world.tenderee,
                 settings,
@@ -55,7 +55,7 @@ def test_two_simultaneous_amendments_one_wins_the_other_gets_a_conflict(
             session.close()
 
     with db.unit_of_work() as first:
-        tenders.amend_tender(
+        amendments.amend_tender(
             first,
             world.agency,
             settings,

@@ -21,7 +21,7 @@ from tests.trading.test_demo import _ctx as demo_ctx
 from trading import demo
 from trading.exceptions import MandateExists, MandateNotFound, NoMandate, NotYourTender, TendereeFixed
 from trading.models import Tender, TenderState
-from trading.service import mandates, tenders, views
+from trading.service import amendments, closing, drafting, mandates, publication, views
 
 
 def _csrf(html: str) -> str:
@@ -94,9 +94,9 @@ def test_a_drafts_tenderee_cannot_be_changed_to_one_that_gave_the_agency_no_mand
 ) -> None:
     with db.unit_of_work() as s:
         other = factories.organisation(s, kind=OrgKind.tenderee).id
-        t = tenders.create_tender(s, world.agency, settings, tender_fields(world))
+        t = drafting.create_tender(s, world.agency, settings, tender_fields(world))
         with pytest.raises(TendereeFixed):
-            tenders.update_draft(
+            drafting.update_draft(
                 s,
                 world.agency,
                 settings,
@@ -113,10 +113,10 @@ def test_the_tenderee_sees_and_publishes_a_draft_its_agency_made(
     db: Database, settings: Settings, world: World
 ) -> None:
     with db.unit_of_work() as s:
-        t = tenders.create_tender(s, world.agency, settings, tender_fields(world))
+        t = drafting.create_tender(s, world.agency, settings, tender_fields(world))
         assert views.tender_view(s, world.tenderee, t.id).state == "draft"  # type: ignore[arg-type]
         assert [x.id for x in mandates.tenders_managed_by(s, world.tenderee)] == [t.id]
-        tenders.publish_tender(s, world.tenderee, settings, t.id)  # type: ignore[arg-type]
+        publication.publish_tender(s, world.tenderee, settings, t.id)  # type: ignore[arg-type]
         assert t.state == TenderState.published
 
 
@@ -124,15 +124,15 @@ def test_an_agency_loses_its_rights_when_the_mandate_ends_and_the_tenderee_keeps
     db: Database, settings: Settings, world: World
 ) -> None:
     with db.unit_of_work() as s:
-        t = tenders.create_tender(s, world.agency, settings, tender_fields(world))
+        t = drafting.create_tender(s, world.agency, settings, tender_fields(world))
         (m,) = [x for x in mandates.mandates_for(s, world.tenderee) if x.live]
         mandates.end_mandate(s, world.tenderee, m.id, "合同到期")
         with pytest.raises(NotYourTender):
-            tenders.publish_tender(s, world.agency, settings, t.id)  # type: ignore[arg-type]
+            publication.publish_tender(s, world.agency, settings, t.id)  # type: ignore[arg-type]
         with pytest.raises(NoMandate):
-            tenders.create_tender(s, world.agency, settings, tender_fields(world))
+            drafting.create_tender(s, world.agency, settings, tender_fields(world))
         assert mandates.tenders_managed_by(s, world.agency) == []
-        tenders.cancel_tender(s, world.tenderee, settings, t.id, "改为自行招标")  # type: ignore[arg-type]
+        closing.cancel_tender(s, world.tenderee, settings, t.id, "改为自行招标")  # type: ignore[arg-type]
 
 
 def test_an_agency_without_a_mandate_cannot_act_on_a_tender_naming_it(
@@ -141,8 +141,8 @@ def test_an_agency_without_a_mandate_cannot_act_on_a_tender_naming_it(
     tid = make_tender()
     with db.unit_of_work() as s:
         for act in (
-            lambda: tenders.cancel_tender(s, world.other_agency, settings, tid, "x"),
-            lambda: tenders.amend_tender(
+            lambda: closing.cancel_tender(s, world.other_agency, settings, tid, "x"),
+            lambda: amendments.amend_tender(
                 s, world.other_agency, settings, tid, "x", {"title": "y"}, expected_version=None
             ),
         ):
@@ -154,11 +154,11 @@ def test_a_mandate_scoped_to_one_tender_covers_that_tender_only(
     db: Database, settings: Settings, world: World
 ) -> None:
     with db.unit_of_work() as s:
-        own = tenders.create_tender(s, world.tenderee, settings, tender_fields(world))
-        second = tenders.create_tender(s, world.tenderee, settings, tender_fields(world))
+        own = drafting.create_tender(s, world.tenderee, settings, tender_fields(world))
+        second = drafting.create_tender(s, world.tenderee, settings, tender_fields(world))
         mandates.grant_mandate(s, world.tenderee, world.other_agency.organisation_id, tender_id=own.id)  # type: ignore[arg-type]
         # the tenderee names the agency on the mandated tender: allowed; on the other: refused
-        tenders.update_draft(
+        drafting.update_draft(
             s,
             world.tenderee,
             settings,
@@ -166,16 +166,16 @@ def test_a_mandate_scoped_to_one_tender_covers_that_tender_only(
             tender_fields(world, agency_org_id=world.other_agency.organisation_id),  # type: ignore[arg-type]
         )
         with pytest.raises(NoMandate):
-            tenders.update_draft(
+            drafting.update_draft(
                 s,
                 world.tenderee,
                 settings,
                 second.id,  # type: ignore[arg-type]
                 tender_fields(world, agency_org_id=world.other_agency.organisation_id),
             )
-        tenders.publish_tender(s, world.other_agency, settings, own.id)  # type: ignore[arg-type]
+        publication.publish_tender(s, world.other_agency, settings, own.id)  # type: ignore[arg-type]
         with pytest.raises(NoMandate):  # a scoped mandate does not let it create tenders
-            tenders.create_tender(s, world.other_agency, settings, tender_fields(world))
+            drafting.create_tender(s, world.other_agency, settings, tender_fields(world))
 
 
 def test_granting_and_ending_are_audited_and_only_the_granting_tenderee_may_end(

@@ -18,7 +18,7 @@ from tests.trading.conftest import World
 from tests.trading.ocds_check import check_record_package, check_release_package
 from trading import ocds
 from trading.models import Lot, OcdsRelease, Tender
-from trading.service import clarifications, documents, tenders
+from trading.service import clarifications, closing, documents, retendering
 
 
 def _scenario(db: Database, settings: Settings, world: World, make_tender: Callable[..., int]) -> list[int]:
@@ -51,13 +51,13 @@ def _scenario(db: Database, settings: Settings, world: World, make_tender: Calla
         clarifications.issue_clarification(
             s, world.agency, settings, a, "开标地点改为线上", now=t0 + dt.timedelta(days=15)
         )
-        tenders.cancel_tender(
+        closing.cancel_tender(
             s, world.agency, settings, b, "项目预算调整，终止招标", now=t0 + dt.timedelta(days=1)
         )
         after = t0 + dt.timedelta(days=22)
-        tenders.close_tender(s, SYSTEM, settings, c, now=after)
+        closing.close_tender(s, SYSTEM, settings, c, now=after)
         for lot in s.execute(sa.select(Lot).where(Lot.tender_id == c)).scalars().all():
-            tenders.mark_lot_failed(
+            retendering.mark_lot_failed(
                 s, world.agency, settings, lot.id, "有效投标不足", valid_bids=1, now=after
             )  # type: ignore[arg-type]
     return [a, b, c]

@@ -77,7 +77,7 @@ def test_the_announcement_job_renders_outside_its_transactions_and_records_only_
     import trading.tasks  # noqa: F401 - declares the trading jobs
     from tenderhall.jobs.execution import execute
     from trading import pdf
-    from trading.service import tenders
+    from trading.service import amendments
 
     tid = make_tender(title="河道清淤工程")
     (first,) = _announcement_jobs(db, tid)
@@ -86,7 +86,7 @@ def test_the_announcement_job_renders_outside_its_transactions_and_records_only_
     assert stale is not None
     with db.unit_of_work() as s:
         version = s.get(Tender, tid).version  # type: ignore[union-attr]
-        tenders.amend_tender(
+        amendments.amend_tender(
             s,
             world.agency,
             settings,

@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from tenderhall.auth import certclient, certlogin, service
+from tenderhall.auth import certclient, certlogin
 from tenderhall.auth.certclient import CertLoginFailed, register_with_certificate, sign_nonce
 from tenderhall.auth.models import Organisation, User
 from tenderhall.auth.principal import SYSTEM, Principal
+from tenderhall.auth.service import users
 from tenderhall.db import Database
 from tenderhall.errors import AppError, Conflict
 from tenderhall.identifiers import make_credit_code
@@ -138,7 +139,7 @@ def test_the_certificate_holder_registers_and_a_second_registration_does_not_nam
         assert "real.co" not in text
     # nor does the kernel's own refusal (administrators registering organisations)
     with db.unit_of_work() as s, pytest.raises(Conflict) as err:
-        service.create_organisation(s, SYSTEM, CODE, "别的名字", "bidder")
+        users.create_organisation(s, SYSTEM, CODE, "别的名字", "bidder")
     assert "真实建设" not in err.value.zh
     assert "真实建设" not in err.value.en
 

@@ -9,7 +9,7 @@ from tenderhall.db import Database, utcnow
 from tenderhall.settings import Settings
 from tests.trading.conftest import World
 from trading.models import Tender
-from trading.service import tenders
+from trading.service import amendments, closing
 from trading.service.search import SearchQuery, search_tenders
 from trading.service.search_index import query_terms, terms
 
@@ -56,7 +56,7 @@ def test_an_amended_title_is_found_by_its_new_words(
     tid = make_tender(title="学校食堂设备采购")
     with db.unit_of_work() as s:
         v = s.get(Tender, tid).version  # type: ignore[union-attr]
-        tenders.amend_tender(
+        amendments.amend_tender(
             s, world.agency, settings, tid, "更正名称", {"title": "学校厨房设备采购"}, expected_version=v
         )
     assert _titles(db, settings, q="厨房") == ["学校厨房设备采购"]
@@ -87,7 +87,7 @@ def test_a_state_change_reaches_the_keyword_search(
     assert _titles(db, settings, q="道路工程", status="open") == []  # "道路工程" is not in either title
     assert len(_titles(db, settings, q="道路", status="open")) == 2
     with db.unit_of_work() as s:
-        tenders.cancel_tender(s, world.agency, settings, gone, "预算取消")
+        closing.cancel_tender(s, world.agency, settings, gone, "预算取消")
     assert _titles(db, settings, q="道路", status="open") == ["鼓楼区道路改造工程"]
     assert _titles(db, settings, q="道路照明", status="cancelled") == ["台江区道路照明工程"]
 
@@ -117,7 +117,7 @@ def test_posting_counts_follow_publication_and_amendment(
     assert kept["学校"] == 2
     with db.unit_of_work() as s:
         v = s.get(Tender, tid).version  # type: ignore[union-attr]
-        tenders.amend_tender(
+        amendments.amend_tender(
             s, world.agency, settings, tid, "更正名称", {"title": "医院厨房设备采购"}, expected_version=v
         )
     kept, actual = _posting_counts(db)

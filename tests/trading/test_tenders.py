@@ -27,7 +27,17 @@ from trading.exceptions import (
 )
 from trading.models import Amendment, Lot, LotState, Notification, OcdsRelease, Tender, TenderState
 from trading.schemas import RegisterBidderIn
-from trading.service import clarifications, documents, notifications, organisations, tenders
+from trading.service import (
+    amendments,
+    clarifications,
+    closing,
+    documents,
+    drafting,
+    notifications,
+    organisations,
+    publication,
+    retendering,
+)
 
 
 def test_publishing_stores_a_release_and_schedules_the_close_at_the_deadline(
@@ -77,7 +87,7 @@ def test_editing_a_published_tender_outside_an_amendment_is_refused(
 ) -> None:
     tid = make_tender()
     with db.unit_of_work() as s, pytest.raises(PublishedTenderLocked) as err:
-        tenders.update_draft(s, world.agency, settings, tid, tender_fields(world, title="改"))
+        drafting.update_draft(s, world.agency, settings, tid, tender_fields(world, title="改"))
     assert "amendment" in err.value.en
     assert err.value.status == 409
 
@@ -87,18 +97,18 @@ def test_a_transition_from_the_wrong_state_is_refused_naming_both_states(
 ) -> None:
     tid = make_tender()
     with db.unit_of_work() as s, pytest.raises(WrongState) as err:
-        tenders.publish_tender(s, world.agency, settings, tid)
+        publication.publish_tender(s, world.agency, settings, tid)
     assert "Published" in err.value.en
     assert err.value.extra == {"from": "published", "to": "published"}
     with db.unit_of_work() as s:
         lot = s.execute(sa.select(Lot).where(Lot.tender_id == tid)).scalars().first()
         assert lot is not None
         with pytest.raises(WrongState):
-            tenders.mark_lot_failed(s, world.agency, settings, lot.id, "x", valid_bids=0)  # type: ignore[arg-type]
+            retendering.mark_lot_failed(s, world.agency, settings, lot.id, "x", valid_bids=0)  # type: ignore[arg-type]
     with db.unit_of_work() as s:
-        tenders.cancel_tender(s, world.agency, settings, tid, "项目取消")
+        closing.cancel_tender(s, world.agency, settings, tid, "项目取消")
     with db.unit_of_work() as s, pytest.raises(WrongState):
-        tenders.cancel_tender(s, world.agency, settings, tid, "again")
+        closing.cancel_tender(s, world.agency, settings, tid, "again")
 
 
 def test_only_the_tenders_own_agency_or_tenderee_may_change_it(
@@ -106,9 +116,9 @@ def test_only_the_tenders_own_agency_or_tenderee_may_change_it(
 ) -> None:
     tid = make_tender()
     with db.unit_of_work() as s, pytest.raises(NotYourTender):
-        tenders.cancel_tender(s, world.other_agency, settings, tid, "not mine")
+        closing.cancel_tender(s, world.other_agency, settings, tid, "not mine")
     with db.unit_of_work() as s:
-        tenders.cancel_tender(s, world.tenderee, settings, tid, "招标人终止")
+        closing.cancel_tender(s, world.tenderee, settings, tid, "招标人终止")
 
 
 def test_an_invalid_credit_code_is_refused_at_registration(db: Database) -> None:
@@ -195,7 +205,7 @@ def test_bidders_who_downloaded_are_notified_once_of_an_amendment(
         for b in world.bidders[:2]:
             documents.document_for_download(s, b, d.id)  # type: ignore[arg-type]
         documents.document_for_download(s, world.bidders[0], d.id)  # type: ignore[arg-type]
-        a = tenders.amend_tender(
+        a = amendments.amend_tender(
             s, world.agency, settings, tid, "调整工期", {"duration_days": 200}, expected_version=t.version
         )  # type: ignore[union-attr]
     with db.unit_of_work() as s:
@@ -228,11 +238,11 @@ def test_the_tender_closes_at_its_deadline_once(
     t0 = utcnow()
     tid = make_tender(now=t0, days=21)
     with db.unit_of_work() as s:
-        assert tenders.close_tender(s, SYSTEM, settings, tid, now=t0 + dt.timedelta(days=20)) is False
+        assert closing.close_tender(s, SYSTEM, settings, tid, now=t0 + dt.timedelta(days=20)) is False
         assert (
-            tenders.close_tender(s, SYSTEM, settings, tid, now=t0 + dt.timedelta(days=21, seconds=1)) is True
+            closing.close_tender(s, SYSTEM, settings, tid, now=t0 + dt.timedelta(days=21, seconds=1)) is True
         )
-        assert tenders.close_tender(s, SYSTEM, settings, tid, now=t0 + dt.timedelta(days=22)) is False
+        assert closing.close_tender(s, SYSTEM, settings, tid, now=t0 + dt.timedelta(days=22)) is False
         t = s.get(Tender, tid)
         assert t is not None
         assert t.state == TenderState.closed
@@ -245,21 +255,23 @@ def test_failed_lots_fail_the_tender_and_offer_a_retender(
     tid = make_tender(now=t0, days=21)
     after = t0 + dt.timedelta(days=22)
     with db.unit_of_work() as s:
-        tenders.close_tender(s, SYSTEM, settings, tid, now=after)
+        closing.close_tender(s, SYSTEM, settings, tid, now=after)
         lots = s.execute(sa.select(Lot).where(Lot.tender_id == tid).order_by(Lot.number)).scalars().all()
         with pytest.raises(RuleViolation) as err:
-            tenders.mark_lot_failed(s, world.agency, settings, lots[0].id, "x", valid_bids=3, now=after)  # type: ignore[arg-type]
+            retendering.mark_lot_failed(s, world.agency, settings, lots[0].id, "x", valid_bids=3, now=after)  # type: ignore[arg-type]
         assert "3 valid bids" in err.value.en
-        tenders.mark_lot_failed(
+        retendering.mark_lot_failed(
             s, world.agency, settings, lots[0].id, "有效投标不足3家", valid_bids=2, now=after
         )  # type: ignore[arg-type]
         assert s.get(Tender, tid).state == TenderState.closed  # type: ignore[union-attr]
-        tenders.mark_lot_failed(s, world.agency, settings, lots[1].id, "无人投标", valid_bids=0, now=after)  # type: ignore[arg-type]
+        retendering.mark_lot_failed(
+            s, world.agency, settings, lots[1].id, "无人投标", valid_bids=0, now=after
+        )  # type: ignore[arg-type]
         assert s.get(Tender, tid).state == TenderState.failed  # type: ignore[union-attr]
-        new = tenders.retender(s, world.agency, settings, tid, now=after)
+        new = retendering.retender(s, world.agency, settings, tid, now=after)
         assert new.state == TenderState.draft
         assert new.retender_of_id == tid
         assert len(s.execute(sa.select(Lot).where(Lot.tender_id == new.id)).scalars().all()) == 2
         assert all(x.state == LotState.failed and x.retendered_as_id == new.id for x in lots)
         with pytest.raises(RuleViolation):
-            tenders.retender(s, world.agency, settings, tid, now=after)
+            retendering.retender(s, world.agency, settings, tid, now=after)

@@ -21,13 +21,10 @@ from trading import ocds
 from trading.exceptions import WrongState
 from trading.models import OPEN_STATES, Clarification, Lot, Tender
 from trading.schemas import QuestionOut
-from trading.service.tenders import (
-    amend_tender,
-    deadline_after_change,
-    get_tender,
-    require_manager,
-    state_label,
-)
+from trading.service.amendments import amend_tender
+from trading.service.deadlines import deadline_after_change
+from trading.service.tender_access import get_tender, require_manager
+from trading.service.tender_states import state_label
 
 
 def _require_open(tender: Tender, zh: str, en: str) -> None:

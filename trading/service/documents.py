@@ -28,7 +28,9 @@ from trading.exceptions import (
 )
 from trading.models import AFTER_OPENING, OPEN_STATES, Document, DocumentDownload, Tender, TenderState
 from trading.schemas import DownloadOut
-from trading.service.tenders import amend_tender, can_manage, get_tender, require_manager, state_label
+from trading.service.amendments import amend_tender
+from trading.service.tender_access import can_manage, get_tender, require_manager
+from trading.service.tender_states import state_label
 
 #: OCDS documentType codes a tender document may carry.
 DOCUMENT_TYPES = {

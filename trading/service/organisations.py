@@ -15,9 +15,9 @@ from sqlmodel import col
 
 from tenderhall.audit.service import record
 from tenderhall.auth import certlogin
-from tenderhall.auth import service as auth_service
 from tenderhall.auth.models import Organisation, OrgKind, Role, User
 from tenderhall.auth.principal import Principal
+from tenderhall.auth.service import users as auth_users
 from tenderhall.errors import Forbidden, InvalidInput
 from tenderhall.identifiers import validate_credit_code
 from trading.schemas import OrganisationIn, RegisterBidderIn
@@ -31,7 +31,7 @@ def create_organisation(session: Session, actor: Principal, data: OrganisationIn
         raise InvalidInput(
             f"单位类型无效：{data.kind!r}", f"Unknown organisation kind {data.kind!r}"
         ) from None
-    return auth_service.create_organisation(
+    return auth_users.create_organisation(
         session,
         actor,
         data.credit_code,
@@ -78,7 +78,7 @@ def register_bidder(
             contact_phone=data.contact_phone,
         ),
     )
-    user = auth_service.create_user(
+    user = auth_users.create_user(
         session, actor, data.username, data.display_name, Role.bidder, organisation_id=org.id
     )
     record(

@@ -14,6 +14,7 @@ from sqlmodel import col
 
 from tenderhall.auth.models import Organisation
 from tenderhall.db import UTCDateTime, contains_pattern
+from tenderhall.errors import InvalidInput
 from tenderhall.settings import Settings
 from trading.models import Tender, TenderState, TenderTerm, TermStat
 from trading.schemas import SearchPage, TenderSummary
@@ -38,6 +39,38 @@ class SearchQuery:
     date_from: dt.date | None = None  # publication date, Beijing time
     date_to: dt.date | None = None
     page: int = 1
+
+
+def _date(value: str | None, name: str) -> dt.date | None:
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(f"日期格式应为 YYYY-MM-DD：{name}", f"{name} must be a date YYYY-MM-DD") from None
+
+
+def parse_query(
+    q: str,
+    category: str,
+    method: str,
+    status: str,
+    region: str,
+    date_from: str | None,
+    date_to: str | None,
+    page: int,
+) -> SearchQuery:
+    """The search as the query string gives it (the API and the search page share it)."""
+    return SearchQuery(
+        q=q or "",
+        category=category or "",
+        method=method or "",
+        status=status or "",
+        region=region or "",
+        date_from=_date(date_from, "date_from"),
+        date_to=_date(date_to, "date_to"),
+        page=max(1, page),
+    )
 
 
 def _summaries(rows: list[tuple[Tender, str]]) -> list[TenderSummary]:
@@ -291,3 +324,13 @@ def regions(session: Session) -> list[str]:
             .limit(200)
         ).scalars()
     )
+
+
+def front_page(session: Session) -> dict[str, Any]:
+    """The home page: the latest announcements and the latest results."""
+    return {"announcements": latest_announcements(session, 10), "results": latest_results(session, 10)}
+
+
+def search_page(session: Session, settings: Settings, query: SearchQuery) -> dict[str, Any]:
+    """The search page: one page of results and the regions to filter by."""
+    return {"result": search_tenders(session, settings, query), "regions": regions(session)}

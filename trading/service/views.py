@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlmodel import col
@@ -13,7 +15,7 @@ from trading.models import Amendment, Lot, OcdsRelease, Tender, TenderState
 from trading.schemas import AmendmentOut, ClarificationOut, DocumentOut, LotOut, TenderOut
 from trading.service.clarifications import public_clarifications
 from trading.service.documents import documents_of
-from trading.service.tenders import can_manage, get_tender
+from trading.service.tender_access import can_manage, get_tender
 
 
 def tender_view(session: Session, actor: Principal, tender_id: int) -> TenderOut:
@@ -133,3 +135,8 @@ def timeline(session: Session, tender_id: int) -> list[OcdsRelease]:
             .order_by(col(OcdsRelease.id))
         ).scalars()
     )
+
+
+def tender_page(session: Session, actor: Principal, tender_id: int) -> dict[str, Any]:
+    """The public tender page: the tender as ``actor`` may see it and its public history."""
+    return {"t": tender_view(session, actor, tender_id), "timeline": timeline(session, tender_id)}

@@ -1,0 +1,48 @@
+"""Passwords: argon2id hashes, checked in constant work whether or not the account exists."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+
+import argon2
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from tenderhall.errors import InvalidInput
+
+MIN_PASSWORD_LENGTH = 8
+
+
+_hasher = argon2.PasswordHasher()  # argon2id, RFC 9106 low-memory profile defaults
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """Constant work whether or not the user exists (an absent hash is checked against a dummy)."""
+    try:
+        return _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(password_hash: str | None) -> bool:
+    """True when the hash was made with weaker parameters than the hasher's current ones."""
+    return _hasher.check_needs_rehash(password_hash or "")
+
+
+def check_password_rules(username: str, password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(
+            f"密码至少需要 {MIN_PASSWORD_LENGTH} 个字符",
+            f"A password needs at least {MIN_PASSWORD_LENGTH} characters",
+        )
+    if password.strip().lower() == username.strip().lower():
+        raise InvalidInput("密码不能与用户名相同", "The password must not be the username")
