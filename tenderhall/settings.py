@@ -7,7 +7,6 @@ gives is a setting with that default, never a literal in code.
 from __future__ import annotations
 
 import ipaddress
-from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -234,8 +233,3 @@ class Settings(BaseSettings):
     @property
     def is_memory_broker(self) -> bool:
         return self.broker_url.startswith("memory")
-
-
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    return Settings()
