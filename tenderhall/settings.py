@@ -20,6 +20,19 @@ class SettingError(Exception):
     """A setting is malformed or names something unreachable; the message names the setting."""
 
 
+def networks(items: list[str], setting: str, what_zh: str) -> list[str]:
+    """Addresses or networks (``10.0.0.0/8``), stripped; the error names the setting."""
+    for item in items:
+        try:
+            ipaddress.ip_network(item.strip(), strict=False)
+        except ValueError:
+            raise ValueError(
+                f"{setting}: {item!r} is not an address or network "
+                f"({what_zh}，应为 IP 地址或网段，如 10.0.0.0/8)"
+            ) from None
+    return [item.strip() for item in items]
+
+
 class AuthSettings(BaseModel):
     session_hours: int = 12
     api_token_hours: int = 24
@@ -58,15 +71,7 @@ class AuthSettings(BaseModel):
     @field_validator("trusted_proxies")
     @classmethod
     def _networks(cls, v: list[str]) -> list[str]:
-        for item in v:
-            try:
-                ipaddress.ip_network(item.strip(), strict=False)
-            except ValueError:
-                raise ValueError(
-                    f"TENDERHALL_AUTH__TRUSTED_PROXIES: {item!r} is not an address or network "
-                    "(代理地址无效，应为 IP 地址或网段，如 10.0.0.0/8)"
-                ) from None
-        return [item.strip() for item in v]
+        return networks(v, "TENDERHALL_AUTH__TRUSTED_PROXIES", "代理地址无效")
 
 
 class JobSettings(BaseModel):
@@ -104,15 +109,7 @@ class MetricsSettings(BaseModel):
     @field_validator("allow")
     @classmethod
     def _networks(cls, v: list[str]) -> list[str]:
-        for item in v:
-            try:
-                ipaddress.ip_network(item.strip(), strict=False)
-            except ValueError:
-                raise ValueError(
-                    f"TENDERHALL_METRICS__ALLOW: {item!r} is not an address or network "
-                    "(监控地址白名单无效，应为 IP 地址或网段，如 10.0.0.0/8)"
-                ) from None
-        return [item.strip() for item in v]
+        return networks(v, "TENDERHALL_METRICS__ALLOW", "监控地址白名单无效")
 
 
 class CreditSettings(BaseModel):
