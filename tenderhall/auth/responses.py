@@ -8,9 +8,10 @@ from typing import Any
 from litestar import Request, Response
 from litestar.datastructures import Cookie
 
-from tenderhall.auth import addresses, service
+from tenderhall.auth import addresses
 from tenderhall.auth.middleware import SESSION_COOKIE
 from tenderhall.auth.schemas import TokenResponse
+from tenderhall.auth.service.attempts import LoginOutcome
 from tenderhall.errors import AppError
 from tenderhall.settings import Settings
 
@@ -35,7 +36,7 @@ def problem_response(request: Request[Any, Any, Any], err: AppError) -> Response
     )
 
 
-def token_response(outcome: service.LoginOutcome) -> TokenResponse:
+def token_response(outcome: LoginOutcome) -> TokenResponse:
     tok, p = outcome.token, outcome.principal
     assert tok is not None
     assert p is not None

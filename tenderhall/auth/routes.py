@@ -16,7 +16,7 @@ from litestar.params import Body
 from litestar.response import Redirect, Template
 from sqlalchemy.orm import Session
 
-from tenderhall.auth import cert_routes, service
+from tenderhall.auth import cert_routes
 from tenderhall.auth.guards import requires
 from tenderhall.auth.middleware import SESSION_COOKIE
 from tenderhall.auth.models import Role
@@ -29,6 +29,8 @@ from tenderhall.auth.schemas import (
     TrustedCAOut,
     UserOut,
 )
+from tenderhall.auth.service import password_login, sessions, users
+from tenderhall.auth.service.attempts import LoginOutcome
 from tenderhall.db import RequestSession, run, utcnow
 from tenderhall.pki import truststore
 from tenderhall.settings import Settings
@@ -50,13 +52,13 @@ async def _password_sign_in(
     request: Request[Any, Any, Any],
     *,
     kind: str = "api",
-) -> service.LoginOutcome:
+) -> LoginOutcome:
     """A password sign-in in two calls: the read-only check (rate limit and argon2), then the
     short write that records the attempt and issues the session."""
     ip, now = client_ip(request, settings), utcnow()
-    check = await session.read(service.check_password, settings, username, password, ip, now=now)
+    check = await session.read(password_login.check_password, settings, username, password, ip, now=now)
     return await run(
-        session, service.finish_password_login, settings, check, password, totp, ip, kind=kind, now=now
+        session, password_login.finish_password_login, settings, check, password, totp, ip, kind=kind, now=now
     )
 
 
@@ -83,7 +85,7 @@ def _bearer(request: Request[Any, Any, Any]) -> str:
     status_code=204,
 )
 async def api_logout(request: Request[Any, Any, Any], session: RequestSession, principal: Principal) -> None:
-    await run(session, service.revoke_session, principal, _bearer(request))
+    await run(session, sessions.revoke_session, principal, _bearer(request))
 
 
 @get("/api/auth/me", tags=["auth"], summary="Who am I", guards=[requires()])
@@ -115,7 +117,7 @@ def _users(s: Session) -> list[UserOut]:
             totp_enabled=bool(u.totp_secret_enc),
             last_login_at=u.last_login_at,
         )
-        for u, o in service.list_users(s)
+        for u, o in users.list_users(s)
     ]
 
 
@@ -217,7 +219,7 @@ async def logout_submit(
 ) -> Redirect:
     token = request.cookies.get(SESSION_COOKIE)
     if token:
-        await run(session, service.revoke_session, principal, token)
+        await run(session, sessions.revoke_session, principal, token)
     resp = redirect("/")
     resp.delete_cookie(SESSION_COOKIE)
     return resp

@@ -4,16 +4,14 @@ dev-CA bidder key imported by ``softhsm2-util --import`` and its certificate bes
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
 from cryptography.hazmat.primitives import serialization
 
 from tenderhall.pki.devca import Issued
-from tests.conftest import REQUIRE
+from tests.conftest import missing, need_command
 
 MODULE_CANDIDATES = (
     "/usr/lib/softhsm/libsofthsm2.so",
@@ -25,12 +23,10 @@ SO_PIN = "87654321"
 
 def softhsm_module() -> str:
     """The SoftHSM2 PKCS#11 library, or skip (fail under TENDERHALL_REQUIRE_SERVICES=1)."""
+    need_command("softhsm2-util", "the PKCS#11 token tests cannot make a token", "softhsm2")
     found = next((m for m in MODULE_CANDIDATES if Path(m).is_file()), None)
-    if found is None or shutil.which("softhsm2-util") is None:
-        msg = "Debian's softhsm2 is not installed (apt-get install softhsm2)"
-        if REQUIRE:
-            pytest.fail(msg + " and TENDERHALL_REQUIRE_SERVICES=1 requires it")
-        pytest.skip(msg)
+    if found is None:
+        missing("Debian's softhsm2 PKCS#11 library is not installed (apt-get install softhsm2)")
     return found
 
 

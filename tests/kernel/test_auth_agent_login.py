@@ -16,9 +16,9 @@ from litestar.testing import TestClient
 from tenderhall.agent.confirm import Decision, SignRequest
 from tenderhall.agent.keys import P12Key
 from tenderhall.agent.server import Agent
-from tenderhall.auth import service
 from tenderhall.auth.models import OrgKind, Role, UserSession
 from tenderhall.auth.principal import SYSTEM
+from tenderhall.auth.service import users
 from tenderhall.db import Database
 from tenderhall.identifiers import make_credit_code
 from tenderhall.pki import truststore
@@ -54,8 +54,8 @@ class Bidder:
 def bidder(db: Database, ca: DevCA) -> Bidder:
     with db.unit_of_work() as s:
         truststore.import_ca(s, SYSTEM, ca.cert_path.read_bytes())
-        org = service.create_organisation(s, SYSTEM, CODE, COMPANY, OrgKind.bidder)
-        u = service.create_user(s, SYSTEM, "fzagent", "福州签名", Role.bidder, organisation_id=org.id)
+        org = users.create_organisation(s, SYSTEM, CODE, COMPANY, OrgKind.bidder)
+        u = users.create_user(s, SYSTEM, "fzagent", "福州签名", Role.bidder, organisation_id=org.id)
         return Bidder(org.id, u.id)  # type: ignore[arg-type]
 
 

@@ -5,7 +5,6 @@ for the issuing CA (or the certificate's AIA one, when the CA allows it)."""
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import socket
 import subprocess
 import time
@@ -21,10 +20,14 @@ from tenderhall.pki import truststore
 from tenderhall.pki.devca import DevCA
 from tenderhall.pki.validation import CertificateRejected, validate_certificate
 from tenderhall.settings import Settings
+from tests.conftest import need_command
 
 CODE = make_credit_code("91350100M00050001")
 
-pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+
+@pytest.fixture(autouse=True)
+def _openssl() -> None:
+    need_command("openssl", "the OCSP responder cannot run", "openssl")
 
 
 def free_port() -> int:
