@@ -17,6 +17,7 @@ KERNEL_PARTS = [
     "tenderhall.audit",
     "tenderhall.jobs",
     "tenderhall.storage",
+    "tenderhall.events",
 ]
 
 

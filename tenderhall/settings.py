@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
@@ -66,6 +67,29 @@ class JobSettings(BaseModel):
     # `audit verify`: an event with no tree head signed within this many intervals of it means
     # heads are missing (deleted, or the signing job is not running)
     tree_head_grace_intervals: float = Field(default=3.0, ge=1.0)
+
+
+class EventSettings(BaseModel):
+    """Live events (``tenderhall.events``): server-sent events fed by Litestar channels."""
+
+    backend: Literal["auto", "memory", "redis", "postgres"] = "auto"
+    """``auto``: memory on ``memory://`` (the embedded default), Redis when the broker is Redis,
+    PostgreSQL LISTEN/NOTIFY otherwise (memory again on SQLite, which has no NOTIFY)."""
+    redis_url: str | None = None
+    """Redis for the ``redis`` backend; default: the broker's URL."""
+    channel_prefix: str = Field(default="th", pattern=r"^[a-z][a-z0-9_]{0,15}$")
+    """Prefix of every channel name (Redis pub/sub channels are shared by every database number)."""
+    heartbeat_seconds: float = Field(default=15.0, gt=0)
+    """An SSE comment is sent after this long without an event, so a dead connection is noticed."""
+    subscriber_backlog: int = Field(default=200, ge=1)
+    """Events held for one slow subscriber; beyond it the subscriber is told to reload."""
+    replay_limit: int = Field(default=500, ge=1)
+    """Most events replayed to a reconnecting client; a longer gap tells it to reload."""
+    poll_seconds: float = Field(default=1.0, gt=0)
+    """Memory backend: how often a web process looks for events committed by other processes."""
+    retention_hours: int = Field(default=24, ge=1)
+    retry_ms: int = Field(default=2000, ge=100)
+    """The reconnection delay the SSE stream asks browsers for."""
 
 
 class CreditSettings(BaseModel):
@@ -131,6 +155,7 @@ class Settings(BaseSettings):
 
     auth: AuthSettings = AuthSettings()
     jobs: JobSettings = JobSettings()
+    events: EventSettings = EventSettings()
     credit: CreditSettings = CreditSettings()
     trading: TradingSettings = TradingSettings()
 
@@ -173,6 +198,27 @@ class Settings(BaseSettings):
     @property
     def is_memory_broker(self) -> bool:
         return self.broker_url.startswith("memory")
+
+    @property
+    def events_backend(self) -> str:
+        """The live-events backend in use: ``memory``, ``redis`` or ``postgres``."""
+        chosen = self.events.backend
+        if chosen == "auto":
+            if self.is_memory_broker:
+                return "memory"
+            if urlsplit(self.broker_url).scheme in {"redis", "rediss"}:
+                return "redis"
+            return "memory" if self.is_sqlite else "postgres"
+        if chosen == "postgres" and self.is_sqlite:
+            raise SettingError("TENDERHALL_EVENTS__BACKEND=postgres needs a PostgreSQL database")
+        return chosen
+
+    @property
+    def events_redis_url(self) -> str:
+        url = self.events.redis_url or self.broker_url
+        if urlsplit(url).scheme not in {"redis", "rediss"}:
+            raise SettingError("TENDERHALL_EVENTS__REDIS_URL: the redis backend needs a redis:// URL")
+        return url
 
 
 @lru_cache(maxsize=1)

@@ -150,6 +150,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/jobs/{job_id:int}/retry"): Rule(A, params={"job_id": "999999"}),
     ("GET", "/admin/jobs"): Rule(A),
     ("POST", "/admin/jobs/{job_id:int}/retry"): Rule(A, params={"job_id": "999999"}),
+    # one route for every topic; each topic follows its page (tests/kernel/test_events.py,
+    # tests/trading/test_live.py): here the admins' jobs topic (answered 406 to a non-SSE client)
+    ("GET", "/events/{topic:str}"): Rule(A, params={"topic": "jobs"}),
     ("GET", "/health"): Rule(PUBLIC),
     ("GET", "/metrics"): Rule(PUBLIC),
     ("GET", "/lang/{code:str}"): Rule(PUBLIC, params={"code": "en"}),
