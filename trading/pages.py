@@ -26,6 +26,7 @@ from tenderhall.errors import InvalidInput
 from tenderhall.settings import Settings, get_settings
 from tenderhall.web.i18n import SHANGHAI
 from tenderhall.web.render import redirect, render
+from trading import live
 from trading.api import announcement_stream, document_stream, search_query
 from trading.models import (
     AFTER_OPENING,
@@ -206,8 +207,9 @@ async def tender_page(
     request: Request[Any, Any, Any], session: RequestSession, principal: Principal, tender_id: int
 ) -> Template:
     def load(s: Session) -> dict[str, Any]:
+        after = live.watch_from(s)  # read first: what commits after it reaches the page live
         t = views.tender_view(s, principal, tender_id)
-        return {"t": t, "timeline": views.timeline(s, tender_id)}
+        return {"t": t, "timeline": views.timeline(s, tender_id), "live_after": after}
 
     data = await session.run_sync(load)
     return render(request, "trading/tender.html", L=LABELS, **data)

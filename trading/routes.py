@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tenderhall.auth.models import Role
 from tenderhall.web.render import add_nav
+from trading import live  # noqa: F401 - declares the tender page's live topic
 from trading.api import OcdsApi, TradingApi
 from trading.pages import PAGES
 

@@ -23,7 +23,7 @@ from tenderhall.errors import Forbidden, InvalidInput, RuleViolation
 from tenderhall.jobs.outbox import enqueue
 from tenderhall.settings import Settings
 from tenderhall.web.i18n import SHANGHAI
-from trading import ocds
+from trading import live, ocds
 from trading.exceptions import (
     ClarificationCutoff,
     DeadlineTooSoon,
@@ -141,6 +141,7 @@ def transition(tender: Tender, to: TenderState, now: dt.datetime) -> TenderState
     tender.state = to
     tender.state_changed_at = now
     tender.updated_at = now
+    live.tender_changed(tender)  # the tender page updates after the commit
     return frm
 
 

@@ -54,6 +54,7 @@ def tender_out(session: Session, t: Tender) -> TenderOut:
         tenderee=tenderee.name if tenderee else "",
         description=t.description,
         announcement=t.announcement,
+        announcement_pdf_ready=t.announcement_sha256 is not None,
         government_investment=t.government_investment,
         funding_source=t.funding_source,
         ceiling_price_fen=t.ceiling_price_fen,
