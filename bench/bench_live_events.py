@@ -14,7 +14,8 @@ Set-ups: PostgreSQL + Redis (pub/sub), PostgreSQL alone (LISTEN/NOTIFY; the brok
 ``TENDERHALL_TEST_AMQP_URL``), and the embedded SQLite + memory backend, where events committed in
 another process reach a web process by its tail of the events table (every ``poll_seconds``).
 PostgreSQL set-ups need ``TENDERHALL_BENCH_DATABASE_URL`` or ``TENDERHALL_TEST_DATABASE_URL``;
-Redis ``TENDERHALL_TEST_REDIS_URL``.
+Redis ``TENDERHALL_TEST_REDIS_URL``. ``TENDERHALL_BENCH_LIVE_ONLY`` (a word of a set-up's name,
+``redis``, ``notify``, ``embedded``) runs only the set-ups it names.
 """
 
 from __future__ import annotations
@@ -149,7 +150,8 @@ def _setups() -> list[tuple[str, str | None, str | None]]:
     if pg and amqp_url:
         found.append(("PostgreSQL LISTEN/NOTIFY", amqp_url, "postgresql"))
     found.append(("embedded SQLite + memory (tail)", None, "sqlite"))
-    return found
+    only = os.environ.get("TENDERHALL_BENCH_LIVE_ONLY", "").lower()
+    return [f for f in found if only in f[0].lower()]
 
 
 def run() -> list[Result]:

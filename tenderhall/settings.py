@@ -85,8 +85,9 @@ class EventSettings(BaseModel):
     """Events held for one slow subscriber; beyond it the subscriber is told to reload."""
     replay_limit: int = Field(default=500, ge=1)
     """Most events replayed to a reconnecting client; a longer gap tells it to reload."""
-    poll_seconds: float = Field(default=1.0, gt=0)
-    """Memory backend: how often a web process looks for events committed by other processes."""
+    poll_seconds: float = Field(default=0.25, gt=0)
+    """Memory backend: how often a web process looks for events committed by other processes (its
+    own commits wake it at once); one indexed query each time."""
     retention_hours: int = Field(default=24, ge=1)
     retry_ms: int = Field(default=2000, ge=100)
     """The reconnection delay the SSE stream asks browsers for."""

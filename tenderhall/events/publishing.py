@@ -104,6 +104,7 @@ class Sink:
         self.backend = backend
         self.prefix = prefix
         self.wakers: list[Callable[[], None]] = []
+        self.users = 0
         self._redis: Any = None
 
     def in_transaction(self, session: Session, events: Sequence[Event]) -> None:
@@ -123,7 +124,10 @@ class Sink:
             except Exception as exc:  # noqa: BLE001 - committed: clients get them when they reconnect
                 log.warning("live events not published", error_type=type(exc).__name__, count=len(events))
         for wake in list(self.wakers):
-            wake()
+            try:
+                wake()
+            except Exception as exc:  # noqa: BLE001 - committed already: a waker must not fail the caller
+                log.warning("live events tail not woken", error_type=type(exc).__name__)
 
     def close(self) -> None:
         if self._redis is not None:
@@ -145,22 +149,29 @@ def install(db: Database, settings: Settings) -> Sink:
     key = _key(db.sync_engine)
     with _SINKS_LOCK:
         sink = _SINKS.get(key)
-        if sink is not None:
-            return sink
-        sink = Sink(settings.events_backend, settings.events.channel_prefix)
-        if sink.backend == "redis":
-            import redis
+        if sink is None:
+            sink = Sink(settings.events_backend, settings.events.channel_prefix)
+            if sink.backend == "redis":
+                import redis
 
-            sink._redis = redis.Redis.from_url(settings.events_redis_url, socket_timeout=5)
-        _SINKS[key] = sink
+                sink._redis = redis.Redis.from_url(settings.events_redis_url, socket_timeout=5)
+            _SINKS[key] = sink
+        sink.users += 1
         return sink
 
 
 def uninstall(db: Database) -> None:
+    """Undo one :func:`install`; the last one closes the sink."""
+    key = _key(db.sync_engine)
     with _SINKS_LOCK:
-        sink = _SINKS.pop(_key(db.sync_engine), None)
-    if sink is not None:
-        sink.close()
+        sink = _SINKS.get(key)
+        if sink is None:
+            return
+        sink.users -= 1
+        if sink.users > 0:
+            return
+        del _SINKS[key]
+    sink.close()
 
 
 def _sink_for(session: Session) -> Sink | None:

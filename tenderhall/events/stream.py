@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import structlog
@@ -119,16 +119,16 @@ class LiveEvents(InitPlugin):
 
     @contextlib.asynccontextmanager
     async def lifespan(self, _app: Any) -> AsyncIterator[None]:
-        self.sink = install(self.db, self.settings)
+        self.sink = sink = install(self.db, self.settings)
+        waker: Callable[[], None] | None = None
         if self.backend == "memory":
             loop = asyncio.get_running_loop()
-            self._wake = asyncio.Event()
-            wake = self._wake
+            self._wake = wake = asyncio.Event()
 
-            def waker() -> None:
+            def wake_tail() -> None:
                 loop.call_soon_threadsafe(wake.set)
 
-            self.sink.wakers.append(waker)
+            sink.wakers.append(waker := wake_tail)
             start = await self.db.run(last_event_id, writes=False)
             self._tail = asyncio.create_task(self._follow(start))
         try:
@@ -139,6 +139,8 @@ class LiveEvents(InitPlugin):
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._tail
                 self._tail = None
+            if waker is not None:
+                sink.wakers.remove(waker)
             uninstall(self.db)
 
     async def _follow(self, watermark: int) -> None:

@@ -83,6 +83,23 @@ def test_an_event_in_a_rolled_back_savepoint_is_dropped_and_the_rest_published(d
     assert [r[2] for r in _rows(db)] == [{"n": "kept"}]
 
 
+def test_a_second_user_of_a_database_keeps_delivering_after_the_first_stops(
+    db: Database, settings: Settings
+) -> None:
+    first = events.install(db, settings)  # two apps (or an app and a worker) in one process
+    second = events.install(db, settings)
+    calls: list[int] = []
+    second.wakers.append(lambda: calls.append(1))
+    events.uninstall(db)  # the first stops
+    try:
+        with db.transaction() as s:
+            events.publish(s, "jobs", "job")
+    finally:
+        events.uninstall(db)
+    assert second is first
+    assert calls == [1]
+
+
 def test_malformed_topics_kinds_and_oversized_data_are_refused_at_publish(db: Database) -> None:
     with db.transaction() as s:
         for bad in ("Jobs", "tender.", "a b", "x" * 41):
