@@ -44,6 +44,11 @@ log = structlog.get_logger("tenderhall.events")
 
 _TIMEOUT = object()
 TAIL_BATCH = 1000
+RESYNC = b"\x00resync"
+"""Put in every stream's queue after the backend reconnected: replay what may have been missed."""
+LISTENER_NAME = "tenderhall-live"
+"""``application_name`` of a web process's PostgreSQL listening connection."""
+RECONNECT_PAUSE_S = 1.0
 
 
 class LiveSubscriber(Subscriber):
@@ -58,6 +63,15 @@ class LiveSubscriber(Subscriber):
         if not accepted and item is not None:
             self.overflowed = True
         return accepted
+
+    def drain(self) -> None:
+        """Drop what is waiting (so that unsubscribing, which queues a None, never blocks)."""
+        while True:
+            try:
+                self._queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            self._queue.task_done()
 
     async def next(self, timeout: float) -> bytes | object | None:
         """The next message, None when unsubscribed, or ``_TIMEOUT`` after ``timeout`` seconds."""
@@ -80,6 +94,7 @@ def make_backend(settings: Settings) -> ChannelsBackend:
         from litestar.channels.backends.psycopg import PsycoPgChannelsBackend
 
         dsn = make_url(settings.database_url).set(drivername="postgresql")
+        dsn = dsn.update_query_dict({"application_name": LISTENER_NAME})
         return PsycoPgChannelsBackend(dsn.render_as_string(hide_password=False))
     return MemoryChannelsBackend()
 
@@ -111,6 +126,7 @@ class LiveEvents(InitPlugin):
         self.sink: Sink | None = None
         self._tail: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
+        self._streams: set[LiveSubscriber] = set()
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         self.channels.on_app_init(app_config)  # its lifespan first: ours publishes through it
@@ -131,6 +147,8 @@ class LiveEvents(InitPlugin):
             sink.wakers.append(waker := wake_tail)
             start = await self.db.run(last_event_id, writes=False)
             self._tail = asyncio.create_task(self._follow(start))
+        else:
+            self._tail = asyncio.create_task(self._supervise())
         try:
             yield
         finally:
@@ -162,6 +180,38 @@ class LiveEvents(InitPlugin):
             except Exception as exc:  # noqa: BLE001 - the database is away: try again next round
                 log.warning("live events tail failed", error_type=type(exc).__name__)
 
+    async def _supervise(self) -> None:
+        """Litestar's channels stop delivering for good when their backend's connection fails (the
+        PostgreSQL listening connection or the Redis pub/sub one is lost): connect again,
+        subscribe again to the channels that have watchers, and have every stream replay from the
+        table what it may have missed meanwhile."""
+        plugin = self.channels
+        while (task := plugin._sub_task) is not None:
+            await asyncio.wait([task])
+            if task.cancelled():
+                return  # the app is stopping
+            exc = task.exception()
+            log.warning("live events backend lost; reconnecting", error_type=type(exc).__name__)
+            while True:
+                try:
+                    await self._reconnect()
+                    break
+                except Exception as again:  # noqa: BLE001 - the server is away: try again shortly
+                    log.warning("live events backend still unreachable", error_type=type(again).__name__)
+                    await asyncio.sleep(RECONNECT_PAUSE_S)
+            for subscriber in list(self._streams):
+                subscriber.put_nowait(RESYNC)
+
+    async def _reconnect(self) -> None:
+        plugin, backend = self.channels, self.channels._backend
+        with contextlib.suppress(Exception):
+            await backend.on_shutdown()
+        await backend.on_startup()
+        watched = [name for name, subscribers in plugin._channels.items() if subscribers]
+        if watched:
+            await backend.subscribe(watched)
+        plugin._sub_task = asyncio.create_task(plugin._sub_worker())
+
     def _replay(self, session: Session, topic: str, after: int) -> list[Event] | None:
         """What a client that saw ``after`` missed, or None if it cannot be told (reload)."""
         limit = self.settings.events.replay_limit
@@ -172,25 +222,31 @@ class LiveEvents(InitPlugin):
         return None if len(missed) > limit else missed
 
     async def stream(self, topic: str, after: int | None) -> AsyncIterator[ServerSentEventMessage]:
-        """The messages of one watcher of ``topic``; with ``after`` (its last event id), first the
-        events it missed. Subscribed before the replay is read, so nothing falls in between."""
+        """The messages of one watcher of ``topic``: the events after ``after`` (its last event id;
+        None: from now), replayed from the table and then live; again from the table after the
+        backend reconnected."""
         events = self.settings.events
         channel = channel_name(self.prefix, topic)
+        # read before subscribing, replayed after: nothing committed in between is lost
+        last = after if after is not None else await self.db.run(last_event_id, writes=False)
         subscriber = await self.channels.subscribe(channel)
         assert isinstance(subscriber, LiveSubscriber)
         self.watchers += 1
+        self._streams.add(subscriber)
         try:
             yield ServerSentEventMessage(data=None, comment="live", retry=events.retry_ms)
-            last = after or 0
-            if after is not None:
-                missed = await self.db.run(self._replay, topic, after, writes=False)
-                if missed is None:
-                    yield reload_message("gap")
-                    return
-                for e in missed:
-                    yield message_of(e)
-                    last = e.id
+            resync = True
             while True:
+                if resync:  # what it missed: before it came, or while the backend reconnected
+                    resync = False
+                    missed = await self.db.run(self._replay, topic, last, writes=False)
+                    if missed is None:
+                        yield reload_message("gap")
+                        return
+                    for e in missed:
+                        if e.id > last:
+                            yield message_of(e)
+                            last = e.id
                 if subscriber.overflowed:
                     yield reload_message("backlog")
                     return
@@ -200,6 +256,9 @@ class LiveEvents(InitPlugin):
                     continue
                 if item is None:
                     return
+                if item == RESYNC:
+                    resync = True
+                    continue
                 assert isinstance(item, bytes | str)
                 e = Event.from_message(item)
                 if e.id <= last:
@@ -208,4 +267,6 @@ class LiveEvents(InitPlugin):
                 yield message_of(e)
         finally:
             self.watchers -= 1
+            self._streams.discard(subscriber)
+            subscriber.drain()
             await self.channels.unsubscribe(subscriber, channel)

@@ -261,27 +261,23 @@ async def test_a_subscriber_whose_backlog_overflows_is_told_to_reload(
     settings: Settings, db: Database
 ) -> None:
     live = LiveEvents(_live_settings(settings, subscriber_backlog=3), db)
+    channel = channel_name("th", "jobs")
     async with live.channels:
         stream = live.stream("jobs", None)
-        assert (await anext(stream)).comment == "live"
-        pending = asyncio.ensure_future(anext(stream))  # subscribed, waiting for the first event
-        await asyncio.sleep(0)
-        (subscriber,) = live.channels._channels[channel_name("th", "jobs")]
+        assert (await anext(stream)).comment == "live"  # subscribed; the watcher reads no further
+        (subscriber,) = live.channels._channels[channel]
         assert isinstance(subscriber, LiveSubscriber)
-        for i in range(1, 10):  # the watcher is busy: nothing is taken after the first
-            await live.channels.wait_published(
-                Event(i, "jobs", "job", {}).message(), channel_name("th", "jobs")
-            )
-        first = await asyncio.wait_for(pending, 30)
+        for i in range(1, 10):
+            await live.channels.wait_published(Event(i, "jobs", "job", {}).message(), channel)
         deadline = asyncio.get_running_loop().time() + 30
         while not subscriber.overflowed:
             assert asyncio.get_running_loop().time() < deadline, "the backlog never overflowed"
             await asyncio.sleep(0.01)
-        assert subscriber.qsize <= 3  # bounded: the other six were refused
+        assert subscriber.qsize == 3  # bounded: the other six were refused
         told = await asyncio.wait_for(anext(stream), 30)
         with pytest.raises(StopAsyncIteration):
-            await anext(stream)
-    assert first.id == "1"
+            await asyncio.wait_for(anext(stream), 30)  # ends, and unsubscribes although its queue was full
+        assert live.channels._channels[channel] == set()
     assert told.event == "reload"
 
 
@@ -297,3 +293,54 @@ def test_watching_is_refused_to_whoever_may_not_see_the_page(client: Any, db: Da
     assert client.get("/events/jobs.7", headers=sse).status_code == 403  # no such key for jobs
     assert client.get("/events/nothing", headers=sse).status_code == 404
     assert client.get("/events/jobs").status_code == 406  # not an event-stream client
+
+
+def test_the_admin_jobs_page_subscribes_to_the_jobs_topic_from_its_render(client: Any, db: Database) -> None:
+    _, _, admin = factories.signed_in(db, Role.admin)
+    client.cookies.update(admin)
+    with db.transaction() as s:
+        enqueue(s, "tests.nothing")
+    last = _last_id(db)
+    page = client.get("/admin/jobs")
+    assert page.status_code == 200
+    assert f'data-live-topic="jobs" data-live-after="{last}"' in page.text
+    assert '<div id="jobs-live" data-live-region>' in page.text  # the part the script replaces
+    assert '<script src="/static/live.js" defer></script>' in page.text
+
+
+async def test_a_lost_listening_connection_is_replaced_and_nothing_meanwhile_is_missed(
+    settings: Settings, db: Database, admin_cookies: dict[str, str]
+) -> None:
+    if db.dialect != "postgresql":
+        pytest.skip("the PostgreSQL LISTEN connection")
+    from tenderhall.events.stream import LISTENER_NAME
+
+    app = create_app(
+        _live_settings(settings, backend="postgres", channel_prefix="tlost"), db=db, run_jobs_inprocess=False
+    )
+
+    def cut_the_listener() -> int:
+        with db.transaction() as s:
+            return len(
+                s.execute(
+                    sa.text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                        " WHERE application_name = :n AND datname = current_database()"
+                    ),
+                    {"n": LISTENER_NAME},
+                ).all()
+            )
+
+    with served_in_thread(app) as base:
+        async with (
+            httpx.AsyncClient(base_url=base, cookies=admin_cookies, timeout=30) as client,
+            watching(client, "jobs") as got,
+        ):
+            (before,) = await asyncio.to_thread(_publish, db, "jobs", 1)
+            await wait_for(got, lambda g: len(g.events) >= 1)
+            assert await asyncio.to_thread(cut_the_listener) == 1
+            (during,) = await asyncio.to_thread(_publish, db, "jobs", 1, 1)  # maybe before it reconnects
+            await wait_for(got, lambda g: len(g.events) >= 2)
+            (after,) = await asyncio.to_thread(_publish, db, "jobs", 1, 2)
+            await wait_for(got, lambda g: len(g.events) >= 3)
+    assert [int(e["id"]) for e in got.events] == [before, during, after]
