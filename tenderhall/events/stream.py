@@ -26,7 +26,7 @@ from litestar.response.sse import ServerSentEventMessage
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from tenderhall.db import Database
+from tenderhall.db import Database, in_thread
 from tenderhall.events.publishing import (
     Event,
     Sink,
@@ -145,8 +145,7 @@ class LiveEvents(InitPlugin):
                 loop.call_soon_threadsafe(wake.set)
 
             sink.wakers.append(waker := wake_tail)
-            start = await self.db.run(last_event_id, writes=False)
-            self._tail = asyncio.create_task(self._follow(start))
+            self._tail = asyncio.create_task(self._follow())
         else:
             self._tail = asyncio.create_task(self._supervise())
         try:
@@ -161,17 +160,30 @@ class LiveEvents(InitPlugin):
                 sink.wakers.remove(waker)
             uninstall(self.db)
 
-    async def _follow(self, watermark: int) -> None:
-        """Memory backend: publish, in commit order, every event committed after ``watermark``:
+    async def _read(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """A read of the tail in a thread of the loop's own pool, not a request thread: neither
+        start-up nor the tail waits behind a burst of requests."""
+        return await in_thread(None, lambda: self.db.call(fn, *args, writes=False, **kwargs))
+
+    async def _follow(self) -> None:
+        """Memory backend: publish, in commit order, every event committed after start-up:
         woken by this process's commits, and every ``poll_seconds`` for other processes'."""
         assert self._wake is not None
         interval = self.settings.events.poll_seconds
+        watermark: int | None = None
         while True:
+            if watermark is None:
+                try:
+                    watermark = int(await self._read(last_event_id))
+                except Exception as exc:  # noqa: BLE001 - the database is away: try again next round
+                    log.warning("live events tail cannot start", error_type=type(exc).__name__)
+                    await asyncio.sleep(interval)
+                    continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), interval)
             self._wake.clear()
             try:
-                while events := await self.db.run(all_after, watermark, limit=TAIL_BATCH, writes=False):
+                while events := await self._read(all_after, watermark, limit=TAIL_BATCH):
                     for e in events:
                         self.channels.publish(e.message(), channel_name(self.prefix, e.topic))
                     watermark = events[-1].id
