@@ -53,9 +53,7 @@ def test_the_public_tender_page_updates_live_when_the_agency_amends_it(
     page.click("#amend-button")
     page.wait_for_load_state()
 
-    public.wait_for_function(
-        "document.getElementById('tender-title').textContent.includes('更正')", timeout=60_000
-    )
+    public.locator("#tender-title", has_text="更正").wait_for(timeout=60_000)  # no eval: the CSP forbids it
     assert public.locator("#tender-state").inner_text().strip() == "招标中（已变更）"
     assert public.evaluate("window.__notReloaded === true")  # updated in place, not reloaded
     assert public.locator("#tender-countdown").inner_text().startswith("剩余")
