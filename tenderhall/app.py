@@ -337,6 +337,10 @@ def create_app(
                 runtime.stop()
             db.dispose()
 
+    from tenderhall.events.stream import LiveEvents
+
+    live = LiveEvents(settings, db)
+
     def provide_db(settings: Settings) -> Database:
         """The database (after ``settings``: a chain, as the other request dependencies are)."""
         return db
@@ -386,8 +390,9 @@ def create_app(
             description="公共资源交易平台 API · Public-resource trading platform API",
             components=Components(security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}),
         ),
-        state=State({"db": db, "settings": settings}),
+        state=State({"db": db, "settings": settings, "live": live}),
         lifespan=[lifespan],
+        plugins=[live],
         debug=settings.debug,
     )
     return app

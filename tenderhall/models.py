@@ -2,6 +2,7 @@
 
 from tenderhall.audit.models import AuditEvent, AuditNode, TreeHead
 from tenderhall.auth.models import LoginAttempt, LoginNonce, Organisation, User, UserSession
+from tenderhall.events.models import LiveEvent
 from tenderhall.jobs.models import OutboxJob, SchedulerLease
 from tenderhall.pki.models import CRLImport, RevokedCertificate, TrustedCA
 
@@ -9,6 +10,7 @@ __all__ = [
     "AuditEvent",
     "AuditNode",
     "CRLImport",
+    "LiveEvent",
     "LoginAttempt",
     "LoginNonce",
     "Organisation",

@@ -22,6 +22,7 @@ KERNEL_PARTS = [
     "tenderhall.jobs",
     "tenderhall.storage",
     "tenderhall.agent",
+    "tenderhall.events",
 ]
 
 

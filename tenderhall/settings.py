@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
@@ -112,6 +113,32 @@ class MetricsSettings(BaseModel):
         return networks(v, "TENDERHALL_METRICS__ALLOW", "监控地址白名单无效")
 
 
+class EventSettings(BaseModel):
+    """Live events (``tenderhall.events``): server-sent events fed by Litestar channels."""
+
+    backend: Literal["auto", "memory", "redis", "postgres"] = "auto"
+    """``auto``: memory on ``memory://`` (the embedded default), Redis when the broker is Redis,
+    PostgreSQL LISTEN/NOTIFY otherwise (memory again on SQLite, which has no NOTIFY)."""
+    redis_url: str | None = None
+    """Redis for the ``redis`` backend; default: the broker's URL."""
+    channel_prefix: str = Field(default="th", pattern=r"^[a-z][a-z0-9_]{0,15}$")
+    """Prefix of every channel name (Redis pub/sub channels are shared by every database number)."""
+    heartbeat_seconds: float = Field(default=15.0, gt=0)
+    """An SSE comment is sent after this long without an event, so a dead connection is noticed."""
+    subscriber_backlog: int = Field(default=200, ge=1)
+    """Events held for one slow subscriber; beyond it the subscriber is told to reload."""
+    replay_limit: int = Field(default=500, ge=1)
+    """Most events replayed to a reconnecting client; a longer gap tells it to reload."""
+    poll_seconds: float = Field(default=0.25, gt=0)
+    """Memory backend: how often a web process looks for events committed by other processes (its
+    own commits wake it at once); one indexed query each time."""
+    retention_hours: int = Field(default=24, ge=1)
+    prune_interval_seconds: int = Field(default=3600, ge=1)
+    """How often events older than ``retention_hours`` are deleted (``events.prune``)."""
+    retry_ms: int = Field(default=2000, ge=100)
+    """The reconnection delay the SSE stream asks browsers for."""
+
+
 class CreditSettings(BaseModel):
     """Credit (DOMAIN.md section 8): read as ``settings.credit.<name>``."""
 
@@ -188,6 +215,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = AuthSettings()
     jobs: JobSettings = JobSettings()
     metrics: MetricsSettings = MetricsSettings()
+    events: EventSettings = EventSettings()
     credit: CreditSettings = CreditSettings()
     trading: TradingSettings = TradingSettings()
 
@@ -230,3 +258,24 @@ class Settings(BaseSettings):
     @property
     def is_memory_broker(self) -> bool:
         return self.broker_url.startswith("memory")
+
+    @property
+    def events_backend(self) -> str:
+        """The live-events backend in use: ``memory``, ``redis`` or ``postgres``."""
+        chosen = self.events.backend
+        if chosen == "auto":
+            if self.is_memory_broker:
+                return "memory"
+            if urlsplit(self.broker_url).scheme in {"redis", "rediss"}:
+                return "redis"
+            return "memory" if self.is_sqlite else "postgres"
+        if chosen == "postgres" and self.is_sqlite:
+            raise SettingError("TENDERHALL_EVENTS__BACKEND=postgres needs a PostgreSQL database")
+        return chosen
+
+    @property
+    def events_redis_url(self) -> str:
+        url = self.events.redis_url or self.broker_url
+        if urlsplit(url).scheme not in {"redis", "rediss"}:
+            raise SettingError("TENDERHALL_EVENTS__REDIS_URL: the redis backend needs a redis:// URL")
+        return url

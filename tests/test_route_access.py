@@ -151,6 +151,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/jobs/{job_id:int}/retry"): Rule(A, params={"job_id": "999999"}),
     ("GET", "/admin/jobs"): Rule(A),
     ("POST", "/admin/jobs/{job_id:int}/retry"): Rule(A, params={"job_id": "999999"}),
+    # one route for every topic; each topic follows its page (tests/kernel/test_events.py,
+    # tests/trading/test_live.py): here the admins' jobs topic (answered 406 to a non-SSE client)
+    ("GET", "/events/{topic:str}"): Rule(A, params={"topic": "jobs"}),
     ("GET", "/health"): Rule(PUBLIC),
     # for scrapers with the token or from an allowed address, whatever the role (test_metrics.py)
     ("GET", "/metrics"): Rule(PUBLIC, anon=403, admitted_may_get=(403,)),

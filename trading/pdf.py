@@ -20,6 +20,7 @@ from sqlmodel import col
 from tenderhall.auth.models import Organisation
 from tenderhall.settings import Settings
 from tenderhall.web.i18n import SHANGHAI
+from trading.live import announcement_ready
 from trading.models import (
     CATEGORY_LABELS,
     EVALUATION_LABELS,
@@ -195,6 +196,8 @@ def record_announcement(session: Session, inputs: AnnouncementInputs, sha256: st
         session.execute(
             sa.update(Tender).where(col(Tender.id) == tender_id).values(announcement_sha256=sha256)
         )  # type: ignore[arg-type]
+        if tender_id is not None:  # it is: its row was found above
+            announcement_ready(session, tender_id, sha256)
     return True
 
 

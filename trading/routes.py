@@ -7,6 +7,7 @@ from typing import Any
 from tenderhall.auth.models import Role
 from tenderhall.settings import Settings
 from tenderhall.web.render import add_nav
+from trading import live  # noqa: F401 - declares the tender page's live topic
 from trading.api import API_ROUTES
 from trading.pages import pages
 

@@ -229,6 +229,7 @@ class TenderSummary:
 class TenderOut(TenderSummary):
     description: str = ""
     announcement: str = ""
+    announcement_pdf_ready: bool = False
     government_investment: bool = False
     funding_source: str = ""
     ceiling_price_fen: int | None = None

@@ -31,7 +31,7 @@ from sqlmodel import col
 
 from tenderhall.db import Database, lock_for_update, make_sync_engine, utcnow
 from tenderhall.jobs.models import OUTBOX_TABLE, JobStatus, OutboxJob
-from tenderhall.jobs.outbox import REGISTRY, JobSpec
+from tenderhall.jobs.outbox import REGISTRY, JobSpec, job_changed
 from tenderhall.redaction import redact_text
 from tenderhall.settings import JobSettings, Settings
 
@@ -198,9 +198,12 @@ def fence(session: Session, job_id: int, token: str) -> None:
         raise ClaimLost(f"outbox job {job_id} is no longer claimed by this worker")
 
 
-def _complete(session: Session, job_id: int, token: str) -> bool:
+def _complete(session: Session, job_id: int, token: str, name: str) -> bool:
     done = session.execute(_COMPLETE, {"job_id": job_id, "token": token, "completed_at": utcnow()})
-    return bool(done.rowcount == 1)  # type: ignore[attr-defined]
+    if done.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    job_changed(session, job_id, name, JobStatus.done)
+    return True
 
 
 @dataclass
@@ -230,7 +233,7 @@ class JobContext:
         with job_transaction(self.db) as session:
             fence(session, self.job_id, self.token)
             yield session
-            if final and not _complete(session, self.job_id, self.token):
+            if final and not _complete(session, self.job_id, self.token, self.name):
                 raise ClaimLost(f"outbox job {self.job_id} could not be completed")
         if final:
             self.finished = True
@@ -318,6 +321,7 @@ def _execute(
             lease = lease_for(claimed.actor_name, jobs)
             if lease != dt.timedelta(seconds=jobs.lease_seconds):
                 session.execute(_EXTEND, {"job_id": outbox_id, "token": token, "lease": when + lease})
+            job_changed(session, outbox_id, claimed.actor_name, JobStatus.running)
         spec = REGISTRY.get(claimed.actor_name)
         if spec is None:
             raise UnknownJob(f"job {claimed.actor_name!r} is not declared by any loaded tasks module")
@@ -325,7 +329,7 @@ def _execute(
         finished = (runner or run_here)(spec, ctx, dict(claimed.args or {}))
         if not finished:
             with job_transaction(db) as session:
-                if not _complete(session, outbox_id, token):
+                if not _complete(session, outbox_id, token, claimed.actor_name):
                     raise ClaimLost(f"outbox job {outbox_id} could not be completed")
         return "done", name
     except ClaimLost as exc:
@@ -384,6 +388,7 @@ def _note_failure(
             retry_at=row.available_at.isoformat(),
         )
     session.add(row)
+    job_changed(session, outbox_id, row.actor_name, row.status)
     return outcome
 
 

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from tenderhall.db import utcnow
+from tenderhall.events import publish
 from tenderhall.jobs.models import OUTBOX_TABLE, JobStatus
 
 
@@ -124,4 +125,13 @@ def enqueue(
             if found is None:
                 raise
             return found
+    job_changed(session, new_id, name, JobStatus.pending)
     return EnqueuedJob(new_id, name, dedup_key, when)
+
+
+JOBS_TOPIC = "jobs"
+
+
+def job_changed(session: Session, job_id: int, name: str, status: JobStatus) -> None:
+    """Tell the admin jobs page, after the commit, that a job changed state (``tenderhall.events``)."""
+    publish(session, JOBS_TOPIC, "job", {"id": job_id, "name": name, "status": status.value})

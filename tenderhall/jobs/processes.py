@@ -26,6 +26,7 @@ from typing import Any
 
 import structlog
 
+from tenderhall import events
 from tenderhall.db import Database
 from tenderhall.jobs.execution import JobContext, JobInterrupted, lease_for
 from tenderhall.jobs.outbox import REGISTRY, JobSpec
@@ -46,6 +47,7 @@ def _init_process(settings: Settings) -> None:
     registry.import_all_tasks()
     _PROCESS["settings"] = settings
     _PROCESS["db"] = Database(settings.database_url, pool_size=2)  # one job at a time
+    events.install(_PROCESS["db"], settings)  # the job's live events (a PDF rendered) reach the pages
 
 
 def _run_in_process(

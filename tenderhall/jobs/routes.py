@@ -9,6 +9,7 @@ from litestar import Request, get, post
 from litestar.response import Redirect, Template
 from sqlalchemy.orm import Session
 
+from tenderhall import events
 from tenderhall.auth.guards import requires
 from tenderhall.auth.models import Role
 from tenderhall.auth.principal import Principal
@@ -23,6 +24,13 @@ ADMIN = [requires(Role.admin)]
 MAX_LIMIT = 1000
 
 add_nav("/admin/jobs", "后台任务", "Background jobs", {Role.admin})
+
+
+def _admins_watch_jobs(_session: Session, principal: Principal, key: str | None) -> bool:
+    return key is None and principal.has_role(Role.admin)
+
+
+events.topic("jobs", _admins_watch_jobs)  # as the page /admin/jobs: admins only
 
 
 def _limit(limit: int) -> int:
@@ -60,10 +68,11 @@ async def retry_job_api(session: RequestSession, principal: Principal, job_id: i
 async def jobs_page(
     request: Request[Any, Any, Any], session: RequestSession, status: JobFilter = JobFilter.open
 ) -> Template:
-    def load(s: Session) -> tuple[Any, Any]:  # one call: the list and its counts from one snapshot
-        return service.list_jobs(s, status, limit=500), service.count_by_status(s)
+    def load(s: Session) -> tuple[int, Any, Any]:
+        # one call; the last event id first: a change committed after it is replayed to the page
+        return events.last_event_id(s), service.list_jobs(s, status, limit=500), service.count_by_status(s)
 
-    rows, counts = await run(session, load)
+    last_event, rows, counts = await run(session, load)
     return render(
         request,
         "jobs/admin_jobs.html",
@@ -71,6 +80,7 @@ async def jobs_page(
         counts=counts,
         status=status.value,
         filters=[f.value for f in JobFilter],
+        last_event=last_event,
     )
 
 

@@ -15,6 +15,7 @@ from tenderhall.auth.principal import Principal
 from tenderhall.db import lock_for_update, utcnow
 from tenderhall.errors import Conflict, NotFound
 from tenderhall.jobs.models import JobStatus, OutboxJob
+from tenderhall.jobs.outbox import job_changed
 
 
 class JobFilter(enum.StrEnum):
@@ -93,4 +94,5 @@ def retry_job(
         f"re-run of background job {row.actor_name} #{row.id}",
         {"job": row.actor_name, "previous": previous},
     )
+    job_changed(session, job_id, row.actor_name, JobStatus.pending)
     return row

@@ -19,6 +19,7 @@ from types import FrameType
 
 import structlog
 
+from tenderhall import events
 from tenderhall.db import Database
 from tenderhall.jobs.broker import make_broker
 from tenderhall.jobs.runtime import JobRuntime
@@ -47,6 +48,7 @@ def serve_one(settings: Settings, threads: int | None = None, queues: list[str] 
     signal.signal(signal.SIGINT, on_signal)
     # a connection per worker thread, two relay loops, the scheduler, and one spare
     db = Database(settings.database_url, pool_size=(threads or settings.jobs.worker_threads) + 4)
+    events.install(db, settings)  # jobs' live events reach the web processes' pages
     runtime = JobRuntime(
         settings,
         db,
@@ -61,6 +63,7 @@ def serve_one(settings: Settings, threads: int | None = None, queues: list[str] 
             pass
     finally:
         runtime.stop()
+        events.uninstall(db)
         db.dispose()
 
 

@@ -18,7 +18,7 @@ from tenderhall.audit.service import record
 from tenderhall.auth.principal import Principal
 from tenderhall.db import utcnow
 from tenderhall.settings import Settings
-from trading import ocds
+from trading import live, ocds
 from trading.exceptions import StaleVersion, WrongState
 from trading.models import STATE_LABELS, TRANSITIONS, Tender, TenderState
 from trading.service import search_index
@@ -43,6 +43,7 @@ def transition(tender: Tender, to: TenderState, now: dt.datetime) -> TenderState
     tender.state = to
     tender.state_changed_at = now
     tender.updated_at = now
+    live.tender_changed(tender)  # the tender page updates after the commit
     return frm
 
 

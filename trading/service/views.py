@@ -10,6 +10,7 @@ from sqlmodel import col
 
 from tenderhall.auth.models import Organisation
 from tenderhall.auth.principal import Principal
+from trading import live
 from trading.exceptions import TenderNotFound
 from trading.models import Amendment, Lot, OcdsRelease, Tender, TenderState
 from trading.schemas import AmendmentOut, ClarificationOut, DocumentOut, LotOut, TenderOut
@@ -56,6 +57,7 @@ def tender_out(session: Session, t: Tender) -> TenderOut:
         tenderee=tenderee.name if tenderee else "",
         description=t.description,
         announcement=t.announcement,
+        announcement_pdf_ready=t.announcement_sha256 is not None,
         government_investment=t.government_investment,
         funding_source=t.funding_source,
         ceiling_price_fen=t.ceiling_price_fen,
@@ -138,5 +140,11 @@ def timeline(session: Session, tender_id: int) -> list[OcdsRelease]:
 
 
 def tender_page(session: Session, actor: Principal, tender_id: int) -> dict[str, Any]:
-    """The public tender page: the tender as ``actor`` may see it and its public history."""
-    return {"t": tender_view(session, actor, tender_id), "timeline": timeline(session, tender_id)}
+    """The public tender page: the tender as ``actor`` may see it, its public history, and the
+    last event id before it was read (what commits after it reaches the page live)."""
+    after = live.watch_from(session)
+    return {
+        "t": tender_view(session, actor, tender_id),
+        "timeline": timeline(session, tender_id),
+        "live_after": after,
+    }
