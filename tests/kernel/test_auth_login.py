@@ -509,12 +509,17 @@ def test_serve_lets_uvicorn_trust_forwarded_headers_only_from_configured_proxies
     from tenderhall.cli import serve_options
     from tenderhall.serving import _config
 
-    opts = serve_options(Settings(auth=AuthSettings(trusted_proxies=trusted)), None, None, 1)
+    settings = Settings(auth=AuthSettings(trusted_proxies=trusted))
+    opts = serve_options(settings, None, None, 1)
     assert opts.app == "tenderhall.app:create_app"
+    assert opts.app_args == (settings,)  # every web process gets the settings the command built
     # (log_config None: the test process's logging stays as the test run set it up)
     config = _config(
         dataclasses.replace(
-            opts, app="tests.kernel.serving_app:create", uvicorn={**opts.uvicorn, "log_config": None}
+            opts,
+            app="tests.kernel.serving_app:create",
+            app_args=(),
+            uvicorn={**opts.uvicorn, "log_config": None},
         )
     )
     config.load()
