@@ -62,10 +62,10 @@ def _handler_names(handler: Any) -> list[str]:
     return [handler.handler_name]
 
 
-def test_the_app_serves_every_route_the_registry_lists(app: Any) -> None:
+def test_the_app_serves_every_route_the_registry_lists(app: Any, settings: Settings) -> None:
     from tenderhall import registry
 
-    listed = registry.all_route_handlers()
+    listed = registry.all_route_handlers(settings)
     domains = {getattr(h, "fn", h).__module__.split(".")[0] for h in listed}
     assert {"tenderhall", "credit", "trading"} <= domains, domains
     served = {h.handler_name for r in app.routes for h in r.route_handlers}

@@ -20,7 +20,7 @@ from tests.kernel.live_support import served_in_thread, wait_for, watching
 from tests.trading.conftest import World
 from trading.live import topic_of
 from trading.models import Tender
-from trading.service import tenders
+from trading.service import amendments, publication
 
 SSE = {"Accept": "text/event-stream"}
 
@@ -38,7 +38,7 @@ def test_publishing_and_amending_a_tender_publish_its_state_and_deadline(
         t = s.get(Tender, tid)
         assert t is not None
         later = t.bid_deadline_at + dt.timedelta(days=3)
-        tenders.amend_tender(
+        amendments.amend_tender(
             s, world.agency, settings, tid, "延期", {"bid_deadline_at": later}, expected_version=t.version
         )
     published, amended = _events(db, topic_of(tid))
@@ -52,7 +52,7 @@ def test_a_change_that_fails_publishes_nothing_on_the_tender_topic(
     tid = make_tender(publish=False)
     try:
         with db.unit_of_work() as s:
-            tenders.publish_tender(s, world.agency, settings, tid)
+            publication.publish_tender(s, world.agency, settings, tid)
             raise RuntimeError("the request fails after the publication")
     except RuntimeError:
         pass
@@ -118,7 +118,7 @@ async def test_an_anonymous_watcher_of_the_tender_page_sees_it_amended(
         with db.unit_of_work() as s:
             t = s.get(Tender, tid)
             assert t is not None
-            tenders.amend_tender(
+            amendments.amend_tender(
                 s, world.agency, settings, tid, "更正", {"title": "新名称"}, expected_version=t.version
             )
 
