@@ -326,3 +326,25 @@ def skip_locked(stmt: sa.Select[Any], session: Session) -> sa.Select[Any]:
 def contains_pattern(text: str) -> str:
     """A LIKE pattern for "contains ``text``", its wildcards taken literally (escape ``\\``)."""
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def forget_rolled_back(session: Session, key: str, rolled_back: Any) -> None:
+    """Drop the ``(item, transaction)`` pairs staged in ``session.info[key]`` whose transaction is
+    ``rolled_back`` or a savepoint inside it (an ``after_soft_rollback`` listener's work, for what
+    is staged to be written at commit: audit events, live events)."""
+    staged = session.info.get(key)
+    if not staged:
+        return
+
+    def within(txn: Any) -> bool:
+        while txn is not None:
+            if txn is rolled_back:
+                return True
+            txn = txn.parent
+        return False
+
+    kept = [(item, txn) for item, txn in staged if not within(txn)]
+    if kept:
+        session.info[key] = kept
+    else:
+        session.info.pop(key, None)

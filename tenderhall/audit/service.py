@@ -34,7 +34,7 @@ from tenderhall.audit import merkle
 from tenderhall.audit.models import AuditEvent, TreeHead
 from tenderhall.audit.tree import TreeReader, extend_nodes
 from tenderhall.auth.principal import Principal
-from tenderhall.db import utcnow
+from tenderhall.db import forget_rolled_back, utcnow
 from tenderhall.errors import InvalidInput, NotFound
 from tenderhall.signing import PlatformSigner, verify_signature
 
@@ -154,22 +154,7 @@ def _drop_at_end(session: Session, transaction: Any) -> None:
 @sa.event.listens_for(Session, "after_soft_rollback")
 def _drop_rolled_back(session: Session, previous_transaction: Any) -> None:
     """Forget the events staged in a transaction (or savepoint) that was rolled back."""
-    staged = session.info.get(_STAGED)
-    if not staged:
-        return
-
-    def within(txn: Any) -> bool:
-        while txn is not None:
-            if txn is previous_transaction:
-                return True
-            txn = txn.parent
-        return False
-
-    kept = [(e, t) for e, t in staged if not within(t)]
-    if kept:
-        session.info[_STAGED] = kept
-    else:
-        session.info.pop(_STAGED, None)
+    forget_rolled_back(session, _STAGED, previous_transaction)
 
 
 # --- tree heads ----------------------------------------------------------------------------------

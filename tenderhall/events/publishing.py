@@ -32,7 +32,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from tenderhall.db import Database, utcnow
+from tenderhall.db import Database, forget_rolled_back, utcnow
 from tenderhall.events.access import split
 from tenderhall.events.models import EVENT_TABLE
 from tenderhall.settings import Settings
@@ -226,22 +226,7 @@ def _drop_at_end(session: Session, transaction: Any) -> None:
 @sa_event.listens_for(Session, "after_soft_rollback")
 def _drop_rolled_back(session: Session, previous_transaction: Any) -> None:
     """Forget the events staged in a transaction (or savepoint) that was rolled back."""
-    staged = session.info.get(_STAGED)
-    if not staged:
-        return
-
-    def within(txn: Any) -> bool:
-        while txn is not None:
-            if txn is previous_transaction:
-                return True
-            txn = txn.parent
-        return False
-
-    kept = [(v, t) for v, t in staged if not within(t)]
-    if kept:
-        session.info[_STAGED] = kept
-    else:
-        session.info.pop(_STAGED, None)
+    forget_rolled_back(session, _STAGED, previous_transaction)
 
 
 # --- reading ---------------------------------------------------------------------------------------
