@@ -34,6 +34,7 @@ from tenderhall.auth.service.attempts import LoginOutcome
 from tenderhall.db import RequestSession, run, utcnow
 from tenderhall.pki import truststore
 from tenderhall.settings import Settings
+from tenderhall.web.i18n import pick
 from tenderhall.web.render import add_nav, redirect, render
 
 add_nav("/admin/users", "用户管理", "Users", {Role.admin})
@@ -255,9 +256,9 @@ async def admin_trust_store_import(
 ) -> Redirect:
     if data.what == "crl":
         await run(session, truststore.import_crl, principal, data.pem)
-        return redirect("/admin/trust-store", flash="CRL imported / 已导入 CRL")
+        return redirect("/admin/trust-store", flash=pick("已导入 CRL", "CRL imported"))
     await run(session, truststore.import_ca, principal, data.pem)
-    return redirect("/admin/trust-store", flash="CA imported / 已导入 CA")
+    return redirect("/admin/trust-store", flash=pick("已导入 CA", "CA imported"))
 
 
 ROUTES = [

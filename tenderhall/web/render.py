@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from dataclasses import dataclass
 from typing import Any
 
 from litestar import MediaType, Request
+from litestar.datastructures import Cookie
 from litestar.response import Redirect, Template
 
 from tenderhall.auth.models import Role
@@ -65,9 +68,7 @@ def render(
     def nav_items() -> list[NavItem]:
         return [n for n in NAV if n.roles is None or (principal.role in n.roles)]
 
-    flash = None
-    if "flash" in request.query_params:
-        flash = {"kind": request.query_params.get("flash_kind", "ok"), "text": request.query_params["flash"]}
+    flash = read_flash(request)
     ctx = {
         "principal": principal,
         "lang": lang,
@@ -75,13 +76,52 @@ def render(
         "flash": flash,
         **context,
     }
-    return Template(template_name=template, context=ctx, status_code=status_code, media_type=MediaType.HTML)
+    # a message is shown once: the page that shows it clears the cookie that carried it
+    cookies = [Cookie(key=FLASH_COOKIE, value="", max_age=0, path="/")] if flash else []
+    return Template(
+        template_name=template,
+        context=ctx,
+        status_code=status_code,
+        media_type=MediaType.HTML,
+        cookies=cookies,
+    )
+
+
+FLASH_COOKIE = "th_flash"
+FLASH_KINDS = ("ok", "error")
+FLASH_MAX_CHARS = 300
 
 
 def redirect(path: str, *, flash: str | None = None, kind: str = "ok") -> Redirect:
+    """A 303 to ``path``; ``flash`` (already in the reader's language) is shown once on the page
+    it leads to. It travels in a short-lived cookie set by this response, never in the URL, so no
+    link can make the platform show a message it did not give (decision 0005)."""
+    cookies = []
     if flash:
-        from urllib.parse import urlencode
+        value = json.dumps({"kind": kind, "text": flash[:FLASH_MAX_CHARS]}, ensure_ascii=False)
+        cookies.append(
+            Cookie(
+                key=FLASH_COOKIE,
+                value=base64.urlsafe_b64encode(value.encode()).decode(),
+                max_age=60,
+                path="/",
+                httponly=True,
+                samesite="lax",
+            )
+        )
+    return Redirect(path=path, status_code=303, cookies=cookies)
 
-        sep = "&" if "?" in path else "?"
-        path = f"{path}{sep}{urlencode({'flash': flash, 'flash_kind': kind})}"
-    return Redirect(path=path, status_code=303)
+
+def read_flash(request: Request[Any, Any, Any]) -> dict[str, str] | None:
+    """The message the previous response left for this page, if it is well formed."""
+    raw = request.cookies.get(FLASH_COOKIE)
+    if not raw:
+        return None
+    try:
+        data = json.loads(base64.urlsafe_b64decode(raw.encode()))
+        kind, text = data["kind"], data["text"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if kind not in FLASH_KINDS or not isinstance(text, str) or not text:
+        return None
+    return {"kind": kind, "text": text[:FLASH_MAX_CHARS]}

@@ -12,6 +12,7 @@ from tenderhall.auth.models import OrgKind, Role
 from tenderhall.auth.principal import Principal
 from tenderhall.db import RequestSession, run
 from tenderhall.settings import Settings
+from tenderhall.web.i18n import pick
 from tenderhall.web.render import redirect, render
 from trading.pages.common import LABELS, Form
 from trading.pages.forms import integer
@@ -45,7 +46,7 @@ async def procedures_update(
         }
     )
     await run(session, procedures.update_procedure_settings, principal, settings, method, values)
-    return redirect("/manage/procedures", flash="已保存 / Saved")
+    return redirect("/manage/procedures", flash=pick("已保存", "Saved"))
 
 
 @get("/manage/organisations", guards=[requires(Role.admin)], include_in_schema=False, cache=False)
@@ -69,7 +70,7 @@ async def organisations_create(session: RequestSession, principal: Principal, da
             contact_phone=data.get("contact_phone", ""),
         ),
     )
-    return redirect("/manage/organisations", flash=f"已登记 {org.name} / Registered")
+    return redirect("/manage/organisations", flash=pick(f"已登记 {org.name}", "Registered"))
 
 
 ADMIN_PAGES = [procedures_page, procedures_update, organisations_page, organisations_create]

@@ -13,6 +13,7 @@ from litestar.response import Redirect, Template
 from tenderhall.auth.principal import Principal
 from tenderhall.db import RequestSession, run
 from tenderhall.settings import Settings
+from tenderhall.web.i18n import pick
 from tenderhall.web.render import redirect, render
 from trading.api.common import STAFF
 from trading.pages.common import LABELS, Form
@@ -51,7 +52,7 @@ async def manage_create(
 ) -> Redirect:
     fields = tender_fields_from(data)
     t = await run(session, drafting.create_tender, principal, settings, fields)
-    return redirect(f"/manage/tenders/{t.id}", flash="草稿已保存 / Draft saved")
+    return redirect(f"/manage/tenders/{t.id}", flash=pick("草稿已保存", "Draft saved"))
 
 
 @get("/manage/tenders/{tender_id:int}/edit", guards=STAFF, include_in_schema=False, cache=False)
@@ -76,7 +77,7 @@ async def manage_update(
         fields,
         expected_version=version(data),
     )
-    return redirect(f"/manage/tenders/{tender_id}", flash="草稿已更新 / Draft updated")
+    return redirect(f"/manage/tenders/{tender_id}", flash=pick("草稿已更新", "Draft updated"))
 
 
 @get("/manage/tenders/{tender_id:int}", guards=STAFF, include_in_schema=False, cache=False)
@@ -94,7 +95,7 @@ async def manage_publish(
     await run(
         session, publication.publish_tender, principal, settings, tender_id, expected_version=version(data)
     )
-    return redirect(f"/manage/tenders/{tender_id}", flash="招标公告已发布 / Tender published")
+    return redirect(f"/manage/tenders/{tender_id}", flash=pick("招标公告已发布", "Tender published"))
 
 
 @post("/manage/tenders/{tender_id:int}/amend", guards=STAFF, include_in_schema=False)
@@ -113,7 +114,7 @@ async def manage_amend(
         expected_version=version(data),
     )
     return redirect(
-        f"/manage/tenders/{tender_id}", flash=f"第{a.number}号变更公告已发布 / Amendment published"
+        f"/manage/tenders/{tender_id}", flash=pick(f"第{a.number}号变更公告已发布", "Amendment published")
     )
 
 
@@ -131,7 +132,7 @@ async def manage_clarify(
         data.get("text", ""),
         new_deadline_at=new_deadline,
     )
-    return redirect(f"/manage/tenders/{tender_id}", flash="澄清已发布 / Clarification published")
+    return redirect(f"/manage/tenders/{tender_id}", flash=pick("澄清已发布", "Clarification published"))
 
 
 @post("/manage/clarifications/{clarification_id:int}/answer", guards=STAFF, include_in_schema=False)
@@ -148,7 +149,7 @@ async def manage_answer(
         data.get("answer", ""),
         new_deadline_at=new_deadline,
     )
-    return redirect(f"/manage/tenders/{c.tender_id}", flash="答复已发布 / Answer published")
+    return redirect(f"/manage/tenders/{c.tender_id}", flash=pick("答复已发布", "Answer published"))
 
 
 @post("/manage/tenders/{tender_id:int}/cancel", guards=STAFF, include_in_schema=False)
@@ -164,7 +165,7 @@ async def manage_cancel(
         data.get("reason", ""),
         expected_version=version(data),
     )
-    return redirect(f"/manage/tenders/{tender_id}", flash="已终止招标 / Tender cancelled")
+    return redirect(f"/manage/tenders/{tender_id}", flash=pick("已终止招标", "Tender cancelled"))
 
 
 @post("/manage/lots/{lot_id:int}/fail", guards=STAFF, include_in_schema=False)
@@ -181,7 +182,7 @@ async def manage_fail_lot(
         data.get("reason", ""),
         valid_bids=valid,
     )
-    return redirect(f"/manage/tenders/{lot.tender_id}", flash="已宣布流标 / Lot declared failed")
+    return redirect(f"/manage/tenders/{lot.tender_id}", flash=pick("已宣布流标", "Lot declared failed"))
 
 
 @post("/manage/tenders/{tender_id:int}/retender", guards=STAFF, include_in_schema=False)
@@ -189,7 +190,9 @@ async def manage_retender(
     session: RequestSession, principal: Principal, settings: Settings, tender_id: int
 ) -> Redirect:
     new = await run(session, retendering.retender, principal, settings, tender_id)
-    return redirect(f"/manage/tenders/{new.id}/edit", flash="已创建重新招标草稿 / Re-tender draft created")
+    return redirect(
+        f"/manage/tenders/{new.id}/edit", flash=pick("已创建重新招标草稿", "Re-tender draft created")
+    )
 
 
 MANAGE_PAGES = [

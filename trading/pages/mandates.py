@@ -12,6 +12,7 @@ from tenderhall.auth.models import Role
 from tenderhall.auth.principal import Principal
 from tenderhall.db import RequestSession, run
 from tenderhall.errors import InvalidInput
+from tenderhall.web.i18n import pick
 from tenderhall.web.render import redirect, render
 from trading.api.common import STAFF
 from trading.pages.common import Form
@@ -44,7 +45,7 @@ async def mandates_grant(session: RequestSession, principal: Principal, data: Fo
         tender_id=int(tender) if tender else None,
         note=data.get("note", ""),
     )
-    return redirect("/manage/mandates", flash=f"已授予委托 #{m.id} / Mandate granted")
+    return redirect("/manage/mandates", flash=pick(f"已授予委托 #{m.id}", "Mandate granted"))
 
 
 @post("/manage/mandates/{mandate_id:int}/end", guards=[requires(Role.tenderee)], include_in_schema=False)
@@ -52,7 +53,7 @@ async def mandates_end(
     session: RequestSession, principal: Principal, mandate_id: int, data: Form
 ) -> Redirect:
     await run(session, mandates.end_mandate, principal, mandate_id, data.get("reason", ""))
-    return redirect("/manage/mandates", flash=f"已终止委托 #{mandate_id} / Mandate ended")
+    return redirect("/manage/mandates", flash=pick(f"已终止委托 #{mandate_id}", "Mandate ended"))
 
 
 MANDATE_PAGES = [mandates_page, mandates_grant, mandates_end]

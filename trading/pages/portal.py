@@ -17,6 +17,7 @@ from tenderhall.auth.models import Role
 from tenderhall.auth.principal import Principal
 from tenderhall.db import RequestSession, run
 from tenderhall.settings import Settings
+from tenderhall.web.i18n import pick
 from tenderhall.web.render import redirect, render
 from trading.api.common import announcement_stream, document_stream
 from trading.models import Category, Method
@@ -84,7 +85,9 @@ async def document_download(
 @post("/tenders/{tender_id:int}/questions", guards=[requires(Role.bidder)], include_in_schema=False)
 async def ask_question(session: RequestSession, principal: Principal, tender_id: int, data: Form) -> Redirect:
     await run(session, clarifications.ask_question, principal, tender_id, data.get("question", ""))
-    return redirect(f"/tenders/{tender_id}#questions", flash="问题已提交，答复将在澄清栏公布 / Question sent")
+    return redirect(
+        f"/tenders/{tender_id}#questions", flash=pick("问题已提交，答复将在澄清栏公布", "Question sent")
+    )
 
 
 @get("/register", include_in_schema=False)

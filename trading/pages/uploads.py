@@ -21,6 +21,7 @@ from tenderhall.blobs import BlobRef, BlobStore
 from tenderhall.db import RequestSession, run
 from tenderhall.errors import InvalidInput
 from tenderhall.settings import Settings
+from tenderhall.web.i18n import pick
 from tenderhall.web.render import redirect
 from trading.api.common import STAFF
 from trading.pages.common import Multipart
@@ -65,7 +66,7 @@ async def manage_upload(
         amendment_reason=reason,
         expected_version=version(data),
     )
-    return redirect(f"/manage/tenders/{tender_id}#documents", flash=f"已上传 {name} / Uploaded")
+    return redirect(f"/manage/tenders/{tender_id}#documents", flash=pick(f"已上传 {name}", "Uploaded"))
 
 
 def upload_page(settings: Settings) -> HTTPRouteHandler:
