@@ -34,7 +34,7 @@ from tenderhall.db import Database, RequestSession
 from tenderhall.errors import AppError, NumberOutOfRange
 from tenderhall.keys import csrf_secret
 from tenderhall.settings import Settings
-from tenderhall.web import i18n
+from tenderhall.web import apidocs, i18n
 from tenderhall.web.edge import edge_middleware
 from tenderhall.web.render import render, role_label
 from tenderhall.web.security import SessionCSRFMiddleware, security_headers_hook
@@ -352,6 +352,7 @@ def create_app(
     app = Litestar(
         route_handlers=[
             *registry.all_route_handlers(settings),
+            apidocs.assets_router(),
             create_static_files_router(
                 path="/static", directories=[Path(__file__).parent / "web" / "static"]
             ),
@@ -389,6 +390,7 @@ def create_app(
             path="/schema",
             description="公共资源交易平台 API · Public-resource trading platform API",
             components=Components(security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}),
+            render_plugins=[apidocs.LocalSwaggerUI()],
         ),
         state=State({"db": db, "settings": settings, "live": live}),
         lifespan=[lifespan],
