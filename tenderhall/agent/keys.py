@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
@@ -100,22 +99,15 @@ class SigningKey(ABC):
     def self_test(self) -> None:
         """Sign :data:`SELF_TEST` and verify it with the certificate's public key: a key that is
         not the certificate's is refused at start-up, not at the first sign-in."""
-        sig = self.sign(SELF_TEST)
-        pub = self.certificate.public_key()
-        try:
-            if isinstance(pub, rsa.RSAPublicKey):
-                pub.verify(sig, SELF_TEST, padding.PKCS1v15(), hashes.SHA256())
-            elif isinstance(pub, ec.EllipticCurvePublicKey):
-                pub.verify(sig, SELF_TEST, ec.ECDSA(hashes.SHA256()))
-            else:
-                raise InvalidSignature
-        except InvalidSignature:
+        from tenderhall.pki.validation import verify_signature
+
+        if not verify_signature(self.certificate, SELF_TEST, self.sign(SELF_TEST)):
             raise AgentKeyError(
                 "key_certificate_mismatch",
                 "私钥与证书不匹配：请选择与该证书对应的私钥（检查密钥标签或 ID）",
                 "The private key does not belong to the certificate: choose the key that matches it "
                 "(check the key label or id)",
-            ) from None
+            )
 
 
 def _intermediates(certs: list[x509.Certificate]) -> list[x509.Certificate]:
