@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+from tenderhall import labels
 from tenderhall.db import json_field, utc_field
 
 
@@ -25,11 +26,27 @@ class Severity(enum.StrEnum):
     serious = "serious"
 
 
+labels.define(
+    Severity, {"minor": ("轻微", "Minor"), "general": ("一般", "General"), "serious": ("严重", "Serious")}
+)
+
+
 class SubjectKind(enum.StrEnum):
     company = "company"  # by unified social credit code (registered or not)
     expert = "expert"  # a core_user of role expert, or a person by name + ID number
     agency = "agency"  # an organisation of kind agency (by credit code)
     person = "person"  # name + ID number (stored encrypted, shown masked)
+
+
+labels.define(
+    SubjectKind,
+    {
+        "company": ("企业", "Company"),
+        "agency": ("招标代理", "Agency"),
+        "expert": ("评标专家", "Expert"),
+        "person": ("个人", "Person"),
+    },
+)
 
 
 class Status(enum.StrEnum):
@@ -42,9 +59,26 @@ class Status(enum.StrEnum):
     revoked = "revoked"
 
 
+labels.define(
+    Status,
+    {
+        "draft": ("草稿", "Draft"),
+        "notified": ("已告知", "Notified"),
+        "decided": ("已决定", "Decided"),
+        "published": ("公示中", "Published"),
+        "expired": ("公示期满", "Expired"),
+        "repaired": ("已信用修复", "Repaired"),
+        "revoked": ("已撤销", "Revoked"),
+    },
+)
+
+
 class Outcome(enum.StrEnum):
     upheld = "upheld"
     dismissed = "dismissed"
+
+
+labels.define(Outcome, {"upheld": ("认定违规", "Upheld"), "dismissed": ("不予认定", "Dismissed")})
 
 
 class ChangeKind(enum.StrEnum):
@@ -55,16 +89,48 @@ class ChangeKind(enum.StrEnum):
     revoked = "revoked"
 
 
+labels.define(
+    ChangeKind,
+    {
+        "published": ("公示", "Published"),
+        "changed": ("更正", "Changed"),
+        "repaired": ("信用修复", "Repaired"),
+        "expired": ("公示期满", "Expired"),
+        "revoked": ("撤销", "Revoked"),
+    },
+)
+
+
 class RepairStatus(enum.StrEnum):
     pending = "pending"
     approved = "approved"
     refused = "refused"
 
 
+labels.define(
+    RepairStatus,
+    {
+        "pending": ("待审核", "Awaiting review"),
+        "approved": ("已批准", "Approved"),
+        "refused": ("未批准", "Refused"),
+    },
+)
+
+
 class DeliveryStatus(enum.StrEnum):
     pending = "pending"  # waiting (maybe behind an earlier event of the same subject)
     delivered = "delivered"  # acknowledged by the receiver
     dead = "dead"  # given up after settings.credit.push_give_up_days: an admin may re-send
+
+
+labels.define(
+    DeliveryStatus,
+    {
+        "pending": ("等待推送", "Waiting"),
+        "delivered": ("已送达", "Delivered"),
+        "dead": ("已放弃", "Given up"),
+    },
+)
 
 
 class ViolationType(SQLModel, table=True):

@@ -26,7 +26,7 @@ from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
-from tenderhall import registry
+from tenderhall import labels, registry
 from tenderhall.auth.guards import principal_from
 from tenderhall.auth.middleware import auth_middleware_factory
 from tenderhall.auth.principal import Principal
@@ -269,8 +269,12 @@ def _setup_templates(engine: JinjaTemplateEngine) -> None:
     env = engine.engine
     env.globals["_"] = lambda zh, en: i18n.pick(zh, en)
     env.globals["role_label"] = role_label
+    env.globals["label"] = labels.label
+    env.globals["options"] = labels.options
     env.filters["local_time"] = i18n.local_time
+    env.filters["iso_time"] = i18n.iso_time
     env.filters["yuan"] = i18n.yuan
+    env.filters["wan"] = i18n.wan
 
 
 def _reason(exc: BaseException) -> str:

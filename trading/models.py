@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import declared_attr
 from sqlmodel import Field, SQLModel
 
+from tenderhall import labels
 from tenderhall.db import UTCDateTime, json_field, utc_field
 
 
@@ -49,6 +50,7 @@ STATE_LABELS: dict[TenderState, tuple[str, str]] = {
     TenderState.cancelled: ("已终止", "Cancelled"),
     TenderState.failed: ("流标", "Failed"),
 }
+labels.define(TenderState, STATE_LABELS)
 
 #: The checked transitions table: every state change goes through it (service.transition).
 TRANSITIONS: dict[TenderState, frozenset[TenderState]] = {
@@ -95,6 +97,7 @@ CATEGORY_LABELS = {
     Category.goods: ("货物", "Goods"),
     Category.services: ("服务", "Services"),
 }
+labels.define(Category, CATEGORY_LABELS)
 
 
 class Method(enum.StrEnum):
@@ -114,6 +117,7 @@ METHOD_LABELS = {
     Method.inquiry: ("询价", "Request for quotations"),
     Method.single_source: ("单一来源", "Single source"),
 }
+labels.define(Method, METHOD_LABELS)
 
 
 class EvaluationMethod(enum.StrEnum):
@@ -125,6 +129,7 @@ EVALUATION_LABELS = {
     EvaluationMethod.comprehensive: ("综合评估法", "Comprehensive scoring"),
     EvaluationMethod.lowest_price: ("经评审的最低投标价法", "Lowest evaluated price"),
 }
+labels.define(EvaluationMethod, EVALUATION_LABELS)
 
 
 class LotState(enum.StrEnum):
@@ -132,6 +137,17 @@ class LotState(enum.StrEnum):
     failed = "failed"  # 流标
     cancelled = "cancelled"
     complete = "complete"
+
+
+labels.define(
+    LotState,
+    {
+        LotState.active: ("进行中", "Active"),
+        LotState.failed: ("流标", "Failed"),
+        LotState.cancelled: ("已终止", "Cancelled"),
+        LotState.complete: ("已完成", "Complete"),
+    },
+)
 
 
 class ProcedureSettings(SQLModel, table=True):

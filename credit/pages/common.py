@@ -11,62 +11,28 @@ from litestar import Request
 from litestar.datastructures import UploadFile
 from litestar.response import Template
 
+from credit.models import ChangeKind, Severity, Status, SubjectKind
 from credit.service import search
 from credit.service.evidence import describe
+from tenderhall import labels
 from tenderhall.auth.guards import requires
 from tenderhall.auth.models import Role
 from tenderhall.errors import InvalidInput
 from tenderhall.filenames import safe_filename
 from tenderhall.settings import Settings
-from tenderhall.web.i18n import current_language, pick
+from tenderhall.web.i18n import current_language
 from tenderhall.web.render import render
 
 SUPERVISORS = (Role.supervisor, Role.admin)
 SUP_GUARD = [requires(*SUPERVISORS)]
 
 
-STATUS_LABELS = {
-    "draft": ("草稿", "Draft"),
-    "notified": ("已告知", "Notified"),
-    "decided": ("已决定", "Decided"),
-    "published": ("公示中", "Published"),
-    "expired": ("公示期满", "Expired"),
-    "repaired": ("已信用修复", "Repaired"),
-    "revoked": ("已撤销", "Revoked"),
-}
-
-
-SEVERITY_LABELS = {"minor": ("轻微", "Minor"), "general": ("一般", "General"), "serious": ("严重", "Serious")}
-
-
-KIND_LABELS = {
-    "company": ("企业", "Company"),
-    "agency": ("招标代理", "Agency"),
-    "expert": ("评标专家", "Expert"),
-    "person": ("个人", "Person"),
-}
-
-
-CHANGE_LABELS = {
-    "published": ("公示", "Published"),
-    "changed": ("更正", "Changed"),
-    "repaired": ("信用修复", "Repaired"),
-    "expired": ("公示期满", "Expired"),
-    "revoked": ("撤销", "Revoked"),
-}
-
-
-def label(table: dict[str, tuple[str, str]], key: Any) -> str:
-    zh, en = table.get(str(key), (str(key), str(key)))
-    return pick(zh, en)
-
-
 def template_helpers() -> dict[str, Any]:
     return {
-        "status_label": lambda k: label(STATUS_LABELS, k),
-        "severity_label": lambda k: label(SEVERITY_LABELS, k),
-        "kind_label": lambda k: label(KIND_LABELS, k),
-        "change_label": lambda k: label(CHANGE_LABELS, k),
+        "status_label": lambda k: labels.label(k, Status),
+        "severity_label": lambda k: labels.label(k, Severity),
+        "kind_label": lambda k: labels.label(k, SubjectKind),
+        "change_label": lambda k: labels.label(k, ChangeKind),
         "evidence_label": lambda item: describe(item, current_language.get()),
     }
 

@@ -9,8 +9,8 @@ from litestar import Request, get, post
 from litestar.response import Redirect, Template
 from sqlalchemy.orm import Session
 
-from credit.models import Violation, pk
-from credit.pages.common import STATUS_LABELS, SUP_GUARD, field_text, form_fields, render_page, store_upload
+from credit.models import Status, Violation, pk
+from credit.pages.common import SUP_GUARD, field_text, form_fields, render_page, store_upload
 from credit.service import catalog, decisions, defence, deliveries, feed, publication, repair, violations
 from credit.service.subjects import ID_PURPOSE
 from tenderhall.auth.principal import Principal
@@ -28,7 +28,7 @@ async def manage_list(request: Request[Any, Any, Any], session: RequestSession) 
     q = request.query_params.get("q", "") or ""
     rows = await run(session, lambda s: violations.list_records(s, status=status, limit=200, subject_q=q))
     return render_page(
-        request, "manage_list.html", rows=rows, status=status, q=q, statuses=list(STATUS_LABELS)
+        request, "manage_list.html", rows=rows, status=status, q=q, statuses=[s.value for s in Status]
     )
 
 

@@ -13,9 +13,10 @@ from litestar.response import Template
 from sqlalchemy.orm import Session
 
 from credit.charts import bar_chart
-from credit.pages.common import CHANGE_LABELS, render_page, search_query
+from credit.models import ChangeKind
+from credit.pages.common import render_page, search_query
 from credit.service import catalog, disclosure, feed, search
-from tenderhall import csvsafe
+from tenderhall import csvsafe, labels
 from tenderhall.db import Database, RequestSession, run
 from tenderhall.settings import Settings
 from tenderhall.web.i18n import current_language, local_time, pick
@@ -166,7 +167,7 @@ async def atom_feed(session: RequestSession, settings: Settings) -> Response[byt
     fg.updated(max((c.occurred_at for c in rows), default=dt.datetime(2026, 1, 1, tzinfo=dt.UTC)))
     for c in reversed(rows):
         rec = c.payload
-        zh, en = CHANGE_LABELS.get(str(c.kind), (str(c.kind), str(c.kind)))
+        zh, en = labels.label(c.kind, ChangeKind, "zh"), labels.label(c.kind, ChangeKind, "en")
         subj = rec.get("subject", {})
         t = rec.get("type", {})
         fe = fg.add_entry()

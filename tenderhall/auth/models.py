@@ -8,6 +8,7 @@ import enum
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+from tenderhall import labels
 from tenderhall.db import utc_field
 
 
@@ -20,6 +21,18 @@ class Role(enum.StrEnum):
     admin = "admin"
 
 
+labels.define(
+    Role,
+    {
+        Role.bidder: ("投标人", "Bidder"),
+        Role.tenderee: ("招标人", "Tenderee"),
+        Role.agency: ("招标代理", "Agency"),
+        Role.expert: ("评标专家", "Expert"),
+        Role.supervisor: ("监管人员", "Supervisor"),
+        Role.admin: ("系统管理员", "Administrator"),
+    },
+)
+
 STAFF_ROLES = frozenset({Role.tenderee, Role.agency, Role.expert, Role.supervisor, Role.admin})
 
 
@@ -29,6 +42,18 @@ class OrgKind(enum.StrEnum):
     agency = "agency"
     authority = "authority"  # supervising department / trading centre
     other = "other"
+
+
+labels.define(
+    OrgKind,
+    {
+        OrgKind.bidder: ("投标企业", "Bidding company"),
+        OrgKind.tenderee: ("招标人", "Tenderee"),
+        OrgKind.agency: ("招标代理机构", "Tendering agency"),
+        OrgKind.authority: ("监管部门/交易中心", "Authority or trading centre"),
+        OrgKind.other: ("其他", "Other"),
+    },
+)
 
 
 class Organisation(SQLModel, table=True):

@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+from tenderhall import labels
 from tenderhall.db import json_field, utc_field
 
 
@@ -18,6 +19,18 @@ class JobStatus(enum.StrEnum):
     running = "running"  # claimed by a worker (claim_token), leased until lease_until
     done = "done"
     dead = "dead"  # gave up after max attempts: an admin may re-run it
+
+
+labels.define(
+    JobStatus,
+    {
+        JobStatus.pending: ("等待发送", "Waiting"),
+        JobStatus.sent: ("已排队", "Queued"),
+        JobStatus.running: ("执行中", "Running"),
+        JobStatus.done: ("已完成", "Done"),
+        JobStatus.dead: ("已放弃", "Given up"),
+    },
+)
 
 
 class OutboxJob(SQLModel, table=True):

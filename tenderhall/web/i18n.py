@@ -41,8 +41,13 @@ def pick(zh: str, en: str, lang: str | None = None) -> str:
     return en if (lang or current_language.get()) == "en" else zh
 
 
-def local_time(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """Store UTC, show Asia/Shanghai."""
+#: The one format a person reads a time in, everywhere: Beijing time, to the minute.
+TIME_FORMAT = "%Y-%m-%d %H:%M"
+DATE_FORMAT = "%Y-%m-%d"
+
+
+def local_time(value: dt.datetime | None, fmt: str = TIME_FORMAT) -> str:
+    """Store UTC, show Beijing time (Asia/Shanghai)."""
     if value is None:
         return ""
     if value.tzinfo is None:
@@ -50,18 +55,28 @@ def local_time(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return value.astimezone(SHANGHAI).strftime(fmt)
 
 
-def yuan(fen: int | None, *, wan: bool = False) -> str:
-    """Money is integer fen; show yuan with two decimals (and 万元 for large figures)."""
+def iso_time(value: dt.datetime | None) -> str:
+    """The machine-readable form of a time for ``<time datetime=…>``, in Beijing time."""
+    if value is None:
+        return ""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(SHANGHAI).isoformat(timespec="seconds")
+
+
+def yuan(fen: int | None) -> str:
+    """Money is integer fen; a person reads it as ``¥32,000,000.00`` (the unit is in the text)."""
     if fen is None:
         return ""
     sign = "-" if fen < 0 else ""
     f = abs(fen)
-    text = f"{sign}{f // 100:,}.{f % 100:02d}"
-    if wan or f >= 100_000_000:  # ≥ 1,000,000 yuan: also in 万元
-        w = f / 1_000_000
-        return (
-            f"{text} ({sign}{w:,.2f} 万元)"
-            if current_language.get() == "zh"
-            else f"{text} ({sign}{w:,.2f} ×10k yuan)"
-        )
-    return text
+    return f"{sign}¥{f // 100:,}.{f % 100:02d}"
+
+
+def wan(fen: int | None) -> str:
+    """Large sums as Chinese tenders state them: ``3,200.00 万元`` (English: ``¥32.00 million``)."""
+    if fen is None:
+        return ""
+    if current_language.get() == "en":
+        return f"¥{fen / 100_000_000:,.2f} million"
+    return f"{fen / 1_000_000:,.2f} 万元"

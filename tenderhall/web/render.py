@@ -11,18 +11,11 @@ from litestar import MediaType, Request
 from litestar.datastructures import Cookie
 from litestar.response import Redirect, Template
 
+from tenderhall import labels
 from tenderhall.auth.models import Role
 from tenderhall.auth.principal import Principal
-from tenderhall.web.i18n import current_language, pick
-
-ROLE_LABELS = {
-    Role.bidder: ("投标人", "Bidder"),
-    Role.tenderee: ("招标人", "Tenderee"),
-    Role.agency: ("招标代理", "Agency"),
-    Role.expert: ("评标专家", "Expert"),
-    Role.supervisor: ("监管人员", "Supervisor"),
-    Role.admin: ("系统管理员", "Administrator"),
-}
+from tenderhall.web.forms import FormState
+from tenderhall.web.i18n import current_language
 
 
 @dataclass(frozen=True)
@@ -43,10 +36,7 @@ def add_nav(href: str, zh: str, en: str, roles: set[Role] | None = None) -> None
 
 
 def role_label(role: Role | str | None) -> str:
-    if role is None:
-        return ""
-    zh, en = ROLE_LABELS.get(Role(role), (str(role), str(role)))
-    return pick(zh, en)
+    return labels.label(role, Role)
 
 
 def principal_of(request: Request[Any, Any, Any]) -> Principal:
@@ -74,6 +64,8 @@ def render(
         "lang": lang,
         "nav_items": nav_items,
         "flash": flash,
+        "form": FormState(),
+        "portal": request.app.state.settings.portal,
         **context,
     }
     # a message is shown once: the page that shows it clears the cookie that carried it
