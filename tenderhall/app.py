@@ -19,7 +19,6 @@ from litestar.di import Provide
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
 from litestar.handlers import HTTPRouteHandler
 from litestar.middleware import DefineMiddleware
-from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect
@@ -31,7 +30,7 @@ from tenderhall.auth.guards import principal_from
 from tenderhall.auth.middleware import auth_middleware_factory
 from tenderhall.auth.principal import Principal
 from tenderhall.db import Database, RequestSession
-from tenderhall.errors import AppError, NumberOutOfRange
+from tenderhall.errors import AppError, NumberOutOfRange, problem_language, validation_errors
 from tenderhall.keys import csrf_secret
 from tenderhall.settings import Settings
 from tenderhall.web import apidocs, i18n
@@ -117,7 +116,9 @@ def app_error_handler(request: Request[Any, Any, Any], exc: AppError) -> Respons
 def _problem(request: Request[Any, Any, Any], exc: AppError) -> Response[Any]:
     if _wants_json(request):
         return Response(
-            content=exc.problem(instance=request.url.path),
+            content=exc.problem(
+                instance=request.url.path, lang=problem_language(request.headers.get("accept-language"))
+            ),
             status_code=exc.status,
             media_type="application/problem+json",
         )
@@ -130,16 +131,15 @@ def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> R
     status = exc.status_code
     detail = exc.detail or ""
     if isinstance(exc, ValidationException):
-        extra = exc.extra if isinstance(exc.extra, list) else []
-        fields = "; ".join(
-            f"{e.get('key', '')}: {e.get('message', '')}" for e in extra if isinstance(e, dict)
-        )
+        errors = validation_errors(exc.extra, detail)
+        fields = "; ".join(f"{e['field']}: {e['detail_en']}" for e in errors)
+        fields_zh = "；".join(f"{e['field']}：{e['detail_zh']}" for e in errors)
         err = AppError(
-            f"输入格式有误：{fields or detail}",
+            f"输入格式有误：{fields_zh or detail}",
             f"The input is malformed: {fields or detail}",
             status=status if status != 400 else 422,
             code="invalid_input",
-            extra={"errors": extra},
+            extra={"errors": errors},
         )
     elif isinstance(exc, NotAuthorizedException):
         err = AppError("请先登录", "Please sign in first", status=401, code="unauthorized")
@@ -388,7 +388,7 @@ def create_app(
         ],
         before_send=[security_headers_hook(https=settings.is_https, connect_src=(settings.auth.agent_url,))],
         template_config=template_config,
-        openapi_config=OpenAPIConfig(
+        openapi_config=apidocs.ApiOpenAPIConfig(
             title="TenderHall API",
             version="0.1.0",
             path="/schema",

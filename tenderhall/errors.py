@@ -1,9 +1,88 @@
 """Errors: one base ``AppError`` carrying a bilingual message and an HTTP status; one handler
-renders problem details (RFC 9457) for the API and an error page for browsers."""
+renders problem details (RFC 9457) for the API and an error page for browsers.
+
+A problem's ``title`` and ``detail`` are in the language the client asks for with
+``Accept-Language`` (Chinese unless English is preferred); ``detail_zh`` and ``detail_en`` always
+carry both. Field errors come as ``errors: [{field, detail_zh, detail_en}]``. The API documents
+this body once, as the ``Problem`` schema (tenderhall/web/apidocs.py).
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+#: The members every problem body has (``instance`` too when the request path is known).
+PROBLEM_KEYS = ("type", "title", "status", "detail", "detail_zh", "detail_en", "code")
+
+
+def problem_language(accept_language: str | None) -> str:
+    """``"en"`` when an ``Accept-Language`` header prefers English to Chinese, else ``"zh"`` (also
+    for no header, or one that names neither)."""
+    best = {"zh": -1.0, "en": -1.0}
+    for i, part in enumerate((accept_language or "").split(",")):
+        tag, _, params = part.strip().partition(";")
+        primary = tag.strip().lower().split("-")[0]
+        if primary not in best:
+            continue
+        q = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        # equal weights: the one named first wins (a tiny tie-break by position)
+        best[primary] = max(best[primary], q - i * 1e-6) if q > 0 else best[primary]
+    return "en" if best["en"] > best["zh"] else "zh"
+
+
+_TYPES_ZH = {
+    "int": "整数",
+    "float": "数字",
+    "str": "文本",
+    "bool": "是/否",
+    "array": "列表",
+    "object": "对象",
+    "null": "空值",
+}
+
+
+def validation_errors(extra: Any, detail: str) -> list[dict[str, str]]:
+    """The field errors of a Litestar ``ValidationException`` (its ``extra`` list, or the missing
+    parameter its ``detail`` names) in the form of a problem's ``errors``."""
+    errors = [field_error(e) for e in extra if isinstance(e, dict)] if isinstance(extra, list) else []
+    if not errors and (m := re.match(r"Missing required (\w+) parameter '([^']+)'", detail)):
+        errors = [
+            {
+                "field": m.group(2),
+                "detail_zh": "缺少必填参数",
+                "detail_en": f"Missing required {m.group(1)} parameter",
+            }
+        ]
+    return errors
+
+
+def field_error(e: dict[str, Any]) -> dict[str, str]:
+    """One of Litestar's validation errors (``{key, message, source}``) as a problem's field error
+    ``{field, detail_zh, detail_en}``, the form every field error of the API takes."""
+    message = str(e.get("message", ""))
+    field = str(e.get("key") or "")
+    zh = f"格式有误（{message}）" if message else "格式有误"
+    if m := re.match(r"Expected `([^`]+)`, got `([^`]+)`", message):
+        want, got = (_TYPES_ZH.get(t.split(" ")[0], t) for t in m.groups())
+        zh = f"应为{want}，收到的是{got}"
+    elif m := re.match(r"Object missing required field `([^`]+)`", message):
+        field = field or m.group(1)
+        zh = "缺少必填字段"
+    elif message.startswith("Missing required"):
+        zh = "缺少必填参数"
+    return {
+        "field": field or str(e.get("source") or ""),
+        "detail_zh": zh,
+        "detail_en": message or "malformed",
+    }
 
 
 class AppError(Exception):
@@ -34,12 +113,14 @@ class AppError(Exception):
     def message(self) -> str:
         return f"{self.zh} / {self.en}"
 
-    def problem(self, instance: str | None = None) -> dict[str, Any]:
+    def problem(self, instance: str | None = None, lang: str = "zh") -> dict[str, Any]:
+        """The problem details body (RFC 9457); ``title`` and ``detail`` in ``lang``."""
+        text = self.en if lang == "en" else self.zh
         body: dict[str, Any] = {
             "type": f"urn:tenderhall:error:{self.code}",
-            "title": self.en,
+            "title": text,
             "status": self.status,
-            "detail": self.message,
+            "detail": text,
             "detail_zh": self.zh,
             "detail_en": self.en,
             "code": self.code,

@@ -158,6 +158,7 @@ RULES: dict[tuple[str, str], Rule] = {
     # for scrapers with the token or from an allowed address, whatever the role (test_metrics.py)
     ("GET", "/metrics"): Rule(PUBLIC, anon=403, admitted_may_get=(403,)),
     ("GET", "/lang/{code:str}"): Rule(PUBLIC, params={"code": "en"}),
+    ("GET", "/favicon.ico"): Rule(PUBLIC),
     ("GET", "/static/{file_path:path}"): Rule(PUBLIC, params={"file_path": "/tenderhall.css"}),
     ("GET", "/static/swagger-ui/{file_path:path}"): Rule(PUBLIC, params={"file_path": "/swagger-ui.css"}),
     ("GET", "/schema"): Rule(PUBLIC),

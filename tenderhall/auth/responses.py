@@ -12,7 +12,7 @@ from tenderhall.auth import addresses
 from tenderhall.auth.middleware import SESSION_COOKIE
 from tenderhall.auth.schemas import TokenResponse
 from tenderhall.auth.service.attempts import LoginOutcome
-from tenderhall.errors import AppError
+from tenderhall.errors import AppError, problem_language
 from tenderhall.settings import Settings
 
 
@@ -29,7 +29,9 @@ def problem_response(request: Request[Any, Any, Any], err: AppError) -> Response
     if err.status == 401:
         headers["WWW-Authenticate"] = "Bearer"
     return Response(
-        content=err.problem(instance=request.url.path),
+        content=err.problem(
+            instance=request.url.path, lang=problem_language(request.headers.get("accept-language"))
+        ),
         status_code=err.status,
         media_type="application/problem+json",
         headers=headers,

@@ -1,4 +1,4 @@
-"""Kernel pages and endpoints: health, metrics, language switch."""
+"""Kernel pages and endpoints: health, metrics, language switch, the icon."""
 
 from __future__ import annotations
 
@@ -73,4 +73,10 @@ async def switch_language(code: str, request: Request[Any, Any, Any]) -> Redirec
     return Redirect(path=nxt, cookies=[Cookie(key="lang", value=lang, max_age=365 * 86400, samesite="lax")])
 
 
-ROUTES = [health, metrics, switch_language]
+@get("/favicon.ico", tags=["kernel"], include_in_schema=False)
+async def favicon() -> Redirect:
+    """Browsers ask for /favicon.ico on their own (a page's icon link aside): the SVG emblem."""
+    return Redirect(path="/static/favicon.svg", status_code=301)
+
+
+ROUTES = [health, metrics, switch_language, favicon]

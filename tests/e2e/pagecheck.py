@@ -13,27 +13,29 @@ On a Playwright page that has loaded a URL:
 Problems are collected, never raised, so a run lists everything at once (:func:`report`).
 
 What the code scan takes for a code (and what it leaves alone, to stay free of false positives):
-the codes are ``tenderhall.labels.all_codes()`` (until it exists: the values of the ``StrEnum`` s
-of the domain models that contain an underscore or are a word of 4+ letters, and the credit
-catalog's type codes). A code with an underscore or a capital letter is flagged wherever it stands
-as a whole word. A lower-case word code is flagged in English mode only when it is the whole text
-of an element (``<td>pending</td>``: English prose says "pending" too), in Chinese mode wherever
-it stands as a whole word in any case (Chinese pages show no English words). Words inside other
-words never match (``bidder1``, ``OpenAPI``, ``TenderHall``), nor do product and format names
-(``API``, ``PDF``, ``OCDS``: not codes). Text in ``<code>``, ``<kbd>``, ``<samp>``, ``<pre>`` or an
-element with ``translate="no"`` is an identifier shown on purpose (a username such as ``admin``,
-a command) and is not scanned.
+the codes are ``tenderhall.labels.all_codes()`` (every enum value that has a label; without it,
+the values of the domain models' ``StrEnum`` s that contain an underscore or are a word of 4+
+letters) and the credit catalog's type codes. A code with an underscore or a capital letter is
+flagged wherever it stands as a whole word. A lower-case word code is flagged in English mode
+only when it is the whole text of an element (``<td>pending</td>``: English prose says
+"pending" too), in Chinese mode wherever it stands as a whole word in any case (Chinese pages
+show no English words). Words inside other words never match (``bidder1``, ``OpenAPI``,
+``TenderHall``), nor do product and format names (``API``, ``PDF``, ``OCDS``: not codes). Text
+in ``<code>``, ``<kbd>``, ``<samp>``, ``<pre>`` or an element with ``translate="no"`` is an
+identifier shown on purpose (a username such as ``admin``, a command) and is not scanned.
 """
 
 from __future__ import annotations
 
 import enum
+import functools
 import importlib
 import re
 import time
 import weakref
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,22 +81,28 @@ def _fallback_codes() -> set[str]:
                     v = str(member.value)
                     if "_" in v or (v.isalpha() and len(v) >= 4):
                         codes.add(v)
+    return codes
+
+
+@functools.cache
+def known_codes() -> frozenset[str]:
+    """The codes no page may show: ``tenderhall.labels.all_codes()`` (the local fallback while a
+    checkout has no labels) and the credit catalog's violation-type codes (``FALSE_MATERIALS``)."""
+    from tenderhall import registry
+
+    registry.import_all_models()  # the models define their labels
+    try:
+        codes = set(importlib.import_module("tenderhall.labels").all_codes())
+    except (ImportError, AttributeError):
+        codes = set()
+    codes = codes or _fallback_codes()
     try:
         from credit.service.catalog import DEFAULT_CATALOG
 
         codes.update(t.code for t in DEFAULT_CATALOG)
     except ImportError:
         pass
-    return codes
-
-
-def known_codes() -> set[str]:
-    """The codes no page may show: ``tenderhall.labels.all_codes()``, else the local fallback."""
-    try:
-        labels = importlib.import_module("tenderhall.labels")
-        return {str(c) for c in labels.all_codes()}
-    except (ImportError, AttributeError):
-        return _fallback_codes()
+    return frozenset(codes)
 
 
 _TEXT_JS = """() => {
@@ -129,7 +137,7 @@ _TEXT_JS = """() => {
 }"""
 
 
-def scan_codes(texts: Iterable[dict[str, Any]], codes: set[str], lang: str) -> list[str]:
+def scan_codes(texts: Iterable[dict[str, Any]], codes: AbstractSet[str], lang: str) -> list[str]:
     """The raw codes in visible texts (``{"text", "whole", "where"}`` as the page gives them),
     by the rules in the module docstring; one finding per (code, element kind)."""
     strong = {c for c in codes if "_" in c or c != c.lower()}
@@ -157,7 +165,7 @@ def scan_codes(texts: Iterable[dict[str, Any]], codes: set[str], lang: str) -> l
     return [f"{code!r} in {where}: {_short(text)!r}" for (code, where), text in found.items()]
 
 
-def raw_codes(page: Any, lang: str, codes: set[str] | None = None) -> list[str]:
+def raw_codes(page: Any, lang: str, codes: AbstractSet[str] | None = None) -> list[str]:
     """Raw enum codes shown as visible text on the loaded page (see :func:`scan_codes`)."""
     return scan_codes(page.evaluate(_TEXT_JS), known_codes() if codes is None else codes, lang)
 
@@ -283,7 +291,7 @@ def check_loaded(
     *,
     widths: Iterable[int] = WIDTHS,
     shots: Path | None = None,
-    codes: set[str] | None = None,
+    codes: AbstractSet[str] | None = None,
 ) -> list[Problem]:
     """Every check on a loaded page at each width (the window is resized, not reloaded): overflow,
     axe, raw codes, and a full-page screenshot ``<shots>/<width>-<lang>-<slug>.png``."""
