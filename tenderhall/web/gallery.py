@@ -33,10 +33,16 @@ def render_gallery(lang: str = "zh") -> str:
         refused = FieldErrors(
             [
                 FieldError("title", "请填写项目名称", "Enter the tender's title"),
-                FieldError("budget_yuan", "预算金额须为正数，最多两位小数", "The budget must be positive, with at most two decimals"),
+                FieldError(
+                    "budget_yuan",
+                    "预算金额须为正数，最多两位小数",
+                    "The budget must be positive, with at most two decimals",
+                ),
             ]
         )
-        form = FormState.failed(refused, {"title": "", "budget_yuan": "-5", "category": "works", "government_investment": "on"})
+        form = FormState.failed(
+            refused, {"title": "", "budget_yuan": "-5", "category": "works", "government_investment": "on"}
+        )
         listing = Listing(sorts=("title", "budget", "deadline"), sort="budget", desc=True, total=45, page=2)
         return env.get_template("ui_gallery.html").render(
             _=i18n.pick,
