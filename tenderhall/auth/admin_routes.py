@@ -182,11 +182,12 @@ async def admin_user_reset_totp(
     user_id: int,
 ) -> Template:
     def go(s: Session) -> Any:
-        enrolment = totp.reset_totp(s, principal, settings, user_id)
-        return enrolment, accounts.user_detail(s, user_id)[0]
+        user = accounts.user_detail(s, user_id)[0]
+        had = bool(user.totp_secret_enc)
+        return totp.reset_totp(s, principal, settings, user_id), user, had
 
-    enrolment, user = await run(session, go)
-    page = render(request, "auth/admin_user_totp.html", user=user, enrolment=enrolment)
+    enrolment, user, had = await run(session, go)
+    page = render(request, "auth/admin_user_totp.html", user=user, enrolment=enrolment, had=had)
     page.headers.update(NO_STORE)
     return page
 

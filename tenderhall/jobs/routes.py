@@ -10,7 +10,7 @@ from litestar import Request, get, post
 from litestar.response import Redirect, Template
 from sqlalchemy.orm import Session
 
-from tenderhall import events
+from tenderhall import events, labels
 from tenderhall.auth.guards import requires
 from tenderhall.auth.models import Role
 from tenderhall.auth.principal import Principal
@@ -90,14 +90,19 @@ async def jobs_page(request: Request[Any, Any, Any], session: RequestSession) ->
         return last, rows, done, service.count_by_status(s)
 
     last_event, rows, done, counts = await run(session, load)
+    # the figures of every state, each a link to its list
+    strip = [
+        (counts[f.value], labels.label(f), "/admin/jobs" + done.url(status=f.value, page=1))
+        for f in JobFilter
+    ]
     return render(
         request,
         "jobs/admin_jobs.html",
         jobs=[(j, service.job_state(j)) for j in rows],
         listing=done,
-        counts=counts,
+        strip=strip,
         status=status,
-        filters=list(JobFilter),
+        JobFilter=JobFilter,
         last_event=last_event,
     )
 
