@@ -230,3 +230,14 @@ def test_job_list_shows_a_retrying_job_as_failing_and_finds_jobs_by_name_or_numb
     assert listed_jobs(client.get("/admin/jobs", params={"status": "all", "q": f"#{failing}"})) == {
         failing: "failed"
     }
+
+
+def test_job_list_pages_by_twenty_and_sorts_by_the_column_asked(db: Database, client: Any) -> None:
+    sign_in_admin(db, client)
+    made = [_job(db, f"testjobs.n{i:02d}", JobStatus.done, attempts=i % 3) for i in range(25)]
+    first = listed_jobs(client.get("/admin/jobs", params={"status": "all"}))
+    assert list(first) == sorted(made, reverse=True)[:20]  # newest first by default
+    second = listed_jobs(client.get("/admin/jobs", params={"status": "all", "page": "2"}))
+    assert list(second) == sorted(made, reverse=True)[20:]
+    by_name = listed_jobs(client.get("/admin/jobs", params={"status": "all", "sort": "name", "dir": "asc"}))
+    assert list(by_name) == made[:20]
