@@ -138,6 +138,17 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/logout"): Rule(PUBLIC, last=True),
     ("GET", "/login/certificate"): Rule(PUBLIC),
     ("GET", "/admin/users"): Rule(A),
+    ("GET", "/admin/users/new"): Rule(A),
+    # an empty form is answered with the form again, every error beside its field (422)
+    ("POST", "/admin/users"): Rule(A, form={}),
+    # acts on an account that does not exist: the admin's answer is 404, nobody's account changes
+    ("GET", "/admin/users/{user_id:int}"): Rule(A, params={"user_id": "999999"}),
+    ("POST", "/admin/users/{user_id:int}/disable"): Rule(A, params={"user_id": "999999"}, form={}),
+    ("POST", "/admin/users/{user_id:int}/enable"): Rule(A, params={"user_id": "999999"}, form={}),
+    ("POST", "/admin/users/{user_id:int}/role"): Rule(
+        A, params={"user_id": "999999"}, form={"role": "expert"}
+    ),
+    ("POST", "/admin/users/{user_id:int}/reset-totp"): Rule(A, params={"user_id": "999999"}, form={}),
     # a malformed certificate is refused 403 certificate_rejected (pki.validation), past the guard
     ("POST", "/admin/trust-store"): Rule(A, form={"what": "ca", "pem": "x"}, admitted_may_get=(403,)),
     ("GET", "/admin/trust-store"): Rule(A),

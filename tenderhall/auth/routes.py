@@ -1,5 +1,6 @@
-"""Password sign-in and sign-out (pages and API), the current user, and the admin pages for users
-and the CA trust store; certificate sign-in is in ``cert_routes``.
+"""Password sign-in and sign-out (pages and API), the current user, the users API and the admin
+page of the CA trust store; certificate sign-in is in ``cert_routes``, the admin's user pages in
+``admin_routes``.
 
 Refused sign-ins are *returned* (problem details or the login page with its message), not raised,
 so that the request's transaction commits the record and audit event of the attempt.
@@ -16,7 +17,7 @@ from litestar.params import Body
 from litestar.response import Redirect, Template
 from sqlalchemy.orm import Session
 
-from tenderhall.auth import cert_routes
+from tenderhall.auth import admin_routes, cert_routes
 from tenderhall.auth.guards import requires
 from tenderhall.auth.middleware import SESSION_COOKIE
 from tenderhall.auth.models import Role
@@ -228,11 +229,6 @@ async def logout_submit(
     return resp
 
 
-@get("/admin/users", tags=["pages"], include_in_schema=False, guards=[requires(Role.admin)])
-async def admin_users(request: Request[Any, Any, Any], session: RequestSession) -> Template:
-    return render(request, "auth/admin_users.html", users=await run(session, _users))
-
-
 @get("/admin/trust-store", tags=["pages"], include_in_schema=False, guards=[requires(Role.admin)])
 async def admin_trust_store(request: Request[Any, Any, Any], session: RequestSession) -> Template:
     return render(request, "auth/admin_trust_store.html", cas=await run(session, _cas))
@@ -279,8 +275,8 @@ ROUTES = [
     login_page,
     login_submit,
     logout_submit,
-    admin_users,
     admin_trust_store,
     admin_trust_store_import,
     *cert_routes.ROUTES,
+    *admin_routes.ROUTES,
 ]

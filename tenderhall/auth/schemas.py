@@ -98,3 +98,21 @@ class TrustedCAOut:
 class PemUpload:
     pem: str
     name: str | None = None
+
+
+@dataclass
+class NewUserForm:
+    """The admin page's form for a new account (``POST /admin/users``)."""
+
+    username: str = ""
+    display_name: str = ""
+    role: str = ""
+    credit_code: str = ""  # the organisation's unified social credit code
+    pw_mode: str = "generate"  # "generate" (shown once) | "typed"; not named *password*: kept on errors
+    password: str = ""
+    password2: str = ""
+
+
+@dataclass
+class RoleForm:
+    role: str = ""

@@ -1,5 +1,6 @@
 """Dead letters for admins: ``GET /api/jobs``, ``POST /api/jobs/{id}/retry`` and the page
-``/admin/jobs`` with a re-run button per job."""
+``/admin/jobs`` (search by name or id, filter by state — failing included —, sort, pages) with a
+re-run button per job."""
 
 from __future__ import annotations
 
@@ -9,19 +10,22 @@ from litestar import Request, get, post
 from litestar.response import Redirect, Template
 from sqlalchemy.orm import Session
 
-from tenderhall import events
+from tenderhall import events, labels
 from tenderhall.auth.guards import requires
 from tenderhall.auth.models import Role
 from tenderhall.auth.principal import Principal
 from tenderhall.db import RequestSession, run
+from tenderhall.errors import AppError
 from tenderhall.jobs import service
 from tenderhall.jobs.schemas import JobOut
 from tenderhall.jobs.service import JobFilter
 from tenderhall.web.i18n import pick
+from tenderhall.web.listing import Listing
 from tenderhall.web.render import add_nav, redirect, render
 
 ADMIN = [requires(Role.admin)]
 MAX_LIMIT = 1000
+PER_PAGE = 20
 
 add_nav("/admin/jobs", "后台任务", "Background jobs", {Role.admin})
 
@@ -65,28 +69,52 @@ async def retry_job_api(session: RequestSession, principal: Principal, job_id: i
 
 
 @get("/admin/jobs", guards=ADMIN, include_in_schema=False)
-async def jobs_page(
-    request: Request[Any, Any, Any], session: RequestSession, status: JobFilter = JobFilter.open
-) -> Template:
-    def load(s: Session) -> tuple[int, Any, Any]:
-        # one call; the last event id first: a change committed after it is replayed to the page
-        return events.last_event_id(s), service.list_jobs(s, status, limit=500), service.count_by_status(s)
+async def jobs_page(request: Request[Any, Any, Any], session: RequestSession) -> Template:
+    listing = Listing.from_query(
+        request.query_params,
+        sorts=list(service.JOB_SORTS),
+        default="id",
+        desc=True,
+        filters=("status",),
+        per_page=PER_PAGE,
+    )
+    try:
+        status = JobFilter(listing.filter("status") or JobFilter.open.value)
+    except ValueError:
+        status = JobFilter.open
 
-    last_event, rows, counts = await run(session, load)
+    def load(s: Session) -> tuple[int, list[Any], Listing, dict[str, int]]:
+        # one call; the last event id first: a change committed after it is replayed to the page
+        last = events.last_event_id(s)
+        rows, done = listing.fetch(s, service.jobs_statement(status, listing.q), service.JOB_SORTS)
+        return last, rows, done, service.count_by_status(s)
+
+    last_event, rows, done, counts = await run(session, load)
+    # the figures of every state, each a link to its list
+    strip = [
+        (counts[f.value], labels.label(f), "/admin/jobs" + done.url(status=f.value, page=1))
+        for f in JobFilter
+    ]
     return render(
         request,
         "jobs/admin_jobs.html",
-        jobs=rows,
-        counts=counts,
-        status=status.value,
-        filters=[f.value for f in JobFilter],
+        jobs=[(j, service.job_state(j)) for j in rows],
+        listing=done,
+        strip=strip,
+        status=status,
+        JobFilter=JobFilter,
         last_event=last_event,
     )
 
 
 @post("/admin/jobs/{job_id:int}/retry", guards=ADMIN, include_in_schema=False)
 async def retry_job_page(session: RequestSession, principal: Principal, job_id: int) -> Redirect:
-    row = await run(session, service.retry_job, principal, job_id)
+    try:
+        row = await run(session, service.retry_job, principal, job_id)
+    except AppError as exc:
+        if exc.status == 404:
+            raise
+        return redirect("/admin/jobs", flash=pick(exc.zh, exc.en), kind="error")
     return redirect(
         "/admin/jobs",
         flash=pick(

@@ -345,7 +345,7 @@ def test_login_form_without_csrf_token_is_refused_and_with_it_signs_in(
     assert "samesite=lax" in set_cookie
     users = client.get("/admin/users", cookies={"th_session": cookie})
     assert users.status_code == 200
-    assert "<td>root</td>" in users.text  # the signed-in administrator's page lists the accounts
+    assert ">root</a>" in users.text  # the signed-in administrator's page lists the accounts
     # sign out (a form with its CSRF token) ends the session
     out = client.post(
         "/logout",

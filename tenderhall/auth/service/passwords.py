@@ -11,6 +11,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from tenderhall.errors import InvalidInput
 
 MIN_PASSWORD_LENGTH = 8
+#: Letters and digits of a generated password, without the look-alikes 0 O 1 l I.
+_READABLE = "23456789abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ"
 
 
 _hasher = argon2.PasswordHasher()  # argon2id, RFC 9106 low-memory profile defaults
@@ -46,3 +48,9 @@ def check_password_rules(username: str, password: str) -> None:
         )
     if password.strip().lower() == username.strip().lower():
         raise InvalidInput("密码不能与用户名相同", "The password must not be the username")
+
+
+def generate_password(groups: int = 4, size: int = 4) -> str:
+    """A random password to read out or copy once: ``groups`` groups of ``size`` readable
+    characters joined by dashes (4×4: about 93 bits)."""
+    return "-".join("".join(secrets.choice(_READABLE) for _ in range(size)) for _ in range(groups))

@@ -12,8 +12,10 @@ from sqlalchemy.orm import Session
 from tenderhall.audit.service import record
 from tenderhall.auth.models import Role, User
 from tenderhall.auth.principal import Principal
+from tenderhall.auth.service.sessions import revoke_all_sessions
 from tenderhall.auth.service.users import get_user
 from tenderhall.db import utcnow
+from tenderhall.errors import RuleViolation
 from tenderhall.keys import secret_box
 from tenderhall.settings import Settings
 
@@ -43,6 +45,31 @@ def enable_totp(session: Session, actor: Principal, settings: Settings, user_id:
     record(session, actor, "auth.user.enable_totp", "user", user.id, f"为用户 {user.username} 绑定动态口令")
     uri = pyotp.TOTP(secret).provisioning_uri(name=user.username, issuer_name=TOTP_ISSUER)
     return TotpEnrolment(secret, uri)
+
+
+def reset_totp(session: Session, actor: Principal, settings: Settings, user_id: int) -> TotpEnrolment:
+    """Replace a user's second factor (a lost or exposed authenticator): the old secret stops
+    working at once, every session and API token of the user ends, and the new secret is returned
+    to be shown once, for the user to enrol in their authenticator before signing in again."""
+    user = get_user(session, user_id)
+    if Role(user.role) == Role.bidder:
+        raise RuleViolation(
+            "投标人使用单位的 CA 数字证书登录，没有动态口令",
+            "Bidders sign in with their company's CA certificate and have no TOTP",
+            code="bidder_no_totp",
+        )
+    had = bool(user.totp_secret_enc)
+    ended = revoke_all_sessions(session, actor, user_id)
+    record(
+        session,
+        actor,
+        "auth.user.reset_totp",
+        "user",
+        user.id,
+        f"重置用户 {user.username} 的动态口令",
+        {"username": user.username, "had_totp": had, "sessions_ended": ended},
+    )
+    return enable_totp(session, actor, settings, user_id)
 
 
 def totp_secret(settings: Settings, user: User) -> str | None:

@@ -1,5 +1,6 @@
 """Organisations and users: registration under a credit code, accounts, passwords set by an
-administrator, activation, and API tokens issued to a user."""
+administrator, activation and roles (never leaving the platform without an active administrator),
+and API tokens issued to a user."""
 
 from __future__ import annotations
 
@@ -12,13 +13,34 @@ from tenderhall.auth.models import Organisation, OrgKind, Role, User
 from tenderhall.auth.principal import Principal
 from tenderhall.auth.service.passwords import check_password_rules, hash_password
 from tenderhall.auth.service.sessions import IssuedToken, issue_session, revoke_all_sessions
-from tenderhall.errors import Conflict, InvalidInput, NotFound
+from tenderhall.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from tenderhall.identifiers import validate_credit_code
 from tenderhall.settings import Settings
+
+#: Roles whose users belong to an organisation (their company or agency).
+ORG_ROLES = frozenset({Role.bidder, Role.tenderee, Role.agency})
 
 
 def normalise_username(username: str) -> str:
     return (username or "").strip().lower()
+
+
+def check_username(session: Session, username: str) -> str:
+    """The normalised username, if it is well formed and free; else the error to show beside it."""
+    uname = normalise_username(username)
+    if not uname or len(uname) > 80 or any(c.isspace() for c in uname):
+        raise InvalidInput("用户名须为 1–80 个字符且不含空格", "A username has 1–80 characters and no spaces")
+    if session.execute(sa.select(col(User.id)).where(col(User.username) == uname)).first() is not None:
+        raise Conflict(f"用户名 {uname} 已被使用", f"The username {uname} is taken", code="username_taken")
+    return uname
+
+
+def org_required_error() -> InvalidInput:
+    return InvalidInput(
+        "投标人、招标人和代理机构用户必须属于一个单位",
+        "Bidder, tenderee and agency users belong to an organisation",
+        code="organisation_required",
+    )
 
 
 def create_organisation(
@@ -82,17 +104,10 @@ def create_user(
     organisation_id: int | None = None,
 ) -> User:
     """Create a user; bidders, tenderees and agencies belong to an organisation."""
-    uname = normalise_username(username)
-    if not uname or len(uname) > 80 or any(c.isspace() for c in uname):
-        raise InvalidInput("用户名须为 1–80 个字符且不含空格", "A username has 1–80 characters and no spaces")
+    uname = check_username(session, username)
     r = Role(role)
-    if session.execute(sa.select(col(User.id)).where(col(User.username) == uname)).first() is not None:
-        raise Conflict(f"用户名 {uname} 已被使用", f"The username {uname} is taken")
-    if r in (Role.bidder, Role.tenderee, Role.agency) and organisation_id is None:
-        raise InvalidInput(
-            "投标人、招标人和代理机构用户必须属于一个单位",
-            "Bidder, tenderee and agency users belong to an organisation",
-        )
+    if r in ORG_ROLES and organisation_id is None:
+        raise org_required_error()
     if organisation_id is not None and session.get(Organisation, organisation_id) is None:
         raise NotFound(f"没有编号为 {organisation_id} 的单位", f"No organisation with id {organisation_id}")
     if password is not None:
@@ -139,12 +154,46 @@ def set_password(session: Session, actor: Principal, user_id: int, password: str
     return user
 
 
+def _active_admins(session: Session) -> int:
+    return session.execute(
+        sa.select(sa.func.count())
+        .select_from(User)
+        .where(col(User.role) == Role.admin, col(User.is_active).is_(True))
+    ).scalar_one()
+
+
+def _keep_an_admin(session: Session, actor: Principal, user: User, what_zh: str, what_en: str) -> None:
+    """Refuse an act that would lock the actor out or leave no active administrator: nobody
+    disables or demotes themselves, and the last active administrator stays one."""
+    if actor.user_id is not None and actor.user_id == user.id:
+        raise RuleViolation(
+            f"不能{what_zh}自己的账户：请由另一位系统管理员操作",
+            f"You cannot {what_en} your own account: another administrator has to do it",
+            code="own_account",
+        )
+    if Role(user.role) == Role.admin and user.is_active and _active_admins(session) <= 1:
+        raise RuleViolation(
+            f"{user.username} 是平台唯一启用的系统管理员，不能{what_zh}：请先为另一位用户设置系统管理员角色",
+            f"{user.username} is the platform's only active administrator and cannot be "
+            f"{'disabled' if what_en == 'disable' else 'given another role'}: "
+            "make another user an administrator first",
+            code="last_admin",
+        )
+
+
 def set_active(session: Session, actor: Principal, user_id: int, active: bool) -> User:
+    """Enable or disable a user. Disabling ends every session and API token of the user (and the
+    middleware refuses a disabled user's credentials in any case); nobody disables themselves or
+    the last active administrator."""
     user = get_user(session, user_id)
     if user.is_active != active:
-        user.is_active = active
         if not active:
-            revoke_all_sessions(session, actor, user.id)  # type: ignore[arg-type]
+            _keep_an_admin(session, actor, user, "停用", "disable")
+        user.is_active = active
+        ended = 0
+        if not active:
+            ended = revoke_all_sessions(session, actor, user.id)  # type: ignore[arg-type]
+        session.flush()
         record(
             session,
             actor,
@@ -152,7 +201,36 @@ def set_active(session: Session, actor: Principal, user_id: int, active: bool) -
             "user",
             user.id,
             f"{'启用' if active else '停用'}用户 {user.username}",
+            {"username": user.username, "sessions_ended": ended},
         )
+    return user
+
+
+def change_role(session: Session, actor: Principal, user_id: int, role: Role | str) -> User:
+    """Give a user another role. A bidder, tenderee or agency user needs an organisation; nobody
+    changes their own role, and the last active administrator keeps theirs. The user's sessions
+    and API tokens end: they sign in again under the new role (whose second-factor rule may
+    differ)."""
+    user = get_user(session, user_id)
+    new = Role(role)
+    old = Role(user.role)
+    if new == old:
+        return user
+    _keep_an_admin(session, actor, user, "更改角色", "change the role of")
+    if new in ORG_ROLES and user.organisation_id is None:
+        raise org_required_error()
+    user.role = new
+    ended = revoke_all_sessions(session, actor, user.id)  # type: ignore[arg-type]
+    session.flush()
+    record(
+        session,
+        actor,
+        "auth.user.change_role",
+        "user",
+        user.id,
+        f"将用户 {user.username} 的角色由 {old.value} 改为 {new.value}",
+        {"username": user.username, "from": old.value, "to": new.value, "sessions_ended": ended},
+    )
     return user
 
 
