@@ -40,7 +40,7 @@ def test_home_page_opens_and_a_supervisor_signs_in(live_server: LiveServer, page
     secret = _staff_user(live_server)
     resp = page.goto(live_server.url + "/")
     assert resp is not None and resp.status == 200
-    assert "TenderHall" in page.title()
+    assert "公共资源交易中心" in page.title()  # the centre's name (settings.portal)
     page.screenshot(path=str(tmp_path / "home.png"), full_page=True)
 
     page.goto(live_server.url + "/login")

@@ -4,7 +4,7 @@ chromium, headless), and stops with an error if a component overflows a 390 px s
 
 from __future__ import annotations
 
-import shutil
+import os
 import sys
 from pathlib import Path
 
@@ -17,8 +17,8 @@ OUT = Path(__file__).resolve().parents[2] / "docs" / "ui"
 
 
 def main() -> int:
-    exe = shutil.which("chromium")
-    if exe is None:
+    exe = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+    if not Path(exe).is_file():
         print("chromium is not installed (apt-get install chromium)", file=sys.stderr)
         return 2
     OUT.mkdir(parents=True, exist_ok=True)
