@@ -10,8 +10,18 @@ import anyio.to_thread
 from litestar import Request
 from litestar.datastructures import UploadFile
 from litestar.response import Template
+from markupsafe import Markup
 
-from credit.models import ChangeKind, Severity, Status, SubjectKind
+from credit.models import (
+    ChangeKind,
+    DeliveryState,
+    DeliveryStatus,
+    Outcome,
+    RepairStatus,
+    Severity,
+    Status,
+    SubjectKind,
+)
 from credit.service import search
 from credit.service.evidence import describe
 from tenderhall import labels
@@ -27,14 +37,67 @@ SUPERVISORS = (Role.supervisor, Role.admin)
 SUP_GUARD = [requires(*SUPERVISORS)]
 
 
+def delivery_state(status: str, last_error: str | None) -> DeliveryState:
+    """How a delivery reads: a pending one whose last attempt failed is failing."""
+    if status == DeliveryStatus.pending:
+        return DeliveryState.failing if last_error else DeliveryState.waiting
+    return DeliveryState(status)
+
+
+DELIVERY_TONES = {
+    DeliveryState.waiting: "info",
+    DeliveryState.failing: "danger",
+    DeliveryState.delivered: "ok",
+    DeliveryState.dead: "danger",
+}
+STATUS_TONES = {
+    Status.draft: "muted",
+    Status.notified: "warn",
+    Status.decided: "info",
+    Status.published: "danger",
+    Status.expired: "muted",
+    Status.repaired: "ok",
+    Status.revoked: "muted",
+}
+
+
+def state_text(status: str, outcome: str | None) -> str:
+    """A record's state as one phrase: "已决定（认定违规）" / "Decided (upheld)"."""
+    text = labels.label(status, Status)
+    if outcome:
+        o = labels.label(outcome, Outcome)
+        text += f"（{o}）" if current_language.get() != "en" else f" ({o.lower()})"
+    return text
+
+
 def template_helpers() -> dict[str, Any]:
     return {
         "status_label": lambda k: labels.label(k, Status),
+        "status_tone": lambda k: STATUS_TONES.get(Status(k), "muted"),
+        "state_text": state_text,
+        "outcome_label": lambda k: labels.label(k, Outcome),
         "severity_label": lambda k: labels.label(k, Severity),
         "kind_label": lambda k: labels.label(k, SubjectKind),
         "change_label": lambda k: labels.label(k, ChangeKind),
+        "repair_label": lambda k: labels.label(k, RepairStatus),
+        "delivery_state": delivery_state,
+        "delivery_label": lambda d: labels.label(delivery_state(d.status, d.last_error)),
+        "delivery_tone": lambda d: DELIVERY_TONES[delivery_state(d.status, d.last_error)],
         "evidence_label": lambda item: describe(item, current_language.get()),
+        "options": labels.options,
+        "opened": opened,
     }
+
+
+def opened(html: Any, when: bool = False, multipart: bool = False) -> Markup:
+    """A ``ui.confirm`` disclosure drawn open (``when``: the act was refused, its panel shows
+    again with the errors beside its fields), its form sending files (``multipart``)."""
+    text = str(html)
+    if when:
+        text = text.replace('<details class="confirm"', '<details open class="confirm"', 1)
+    if multipart:
+        text = text.replace('class="confirm-panel"', 'class="confirm-panel" enctype="multipart/form-data"', 1)
+    return Markup(text)  # noqa: S704 - the macro's own output, already escaped
 
 
 def render_page(request: Request[Any, Any, Any], name: str, **ctx: Any) -> Template:

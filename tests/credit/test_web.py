@@ -99,7 +99,7 @@ def test_a_record_goes_from_the_supervisors_decision_to_every_public_channel(
     client.cookies.update(sup_cookies)
     page = client.get(f"/credit/manage/{vid}")
     assert page.status_code == 200
-    assert 'id="decide-form"' in page.text
+    assert 'id="decide-confirm"' in page.text
     decided = client.post(
         f"/credit/manage/{vid}/decide",
         follow_redirects=False,
