@@ -32,8 +32,10 @@ from tenderhall.auth.schemas import (
 from tenderhall.auth.service import password_login, sessions, users
 from tenderhall.auth.service.attempts import LoginOutcome
 from tenderhall.db import RequestSession, run, utcnow
+from tenderhall.errors import AppError
 from tenderhall.pki import truststore
 from tenderhall.settings import Settings
+from tenderhall.web.forms import form_again, on_field
 from tenderhall.web.i18n import pick
 from tenderhall.web.render import add_nav, redirect, render
 
@@ -250,15 +252,20 @@ class PemForm:
     status_code=303,
 )
 async def admin_trust_store_import(
+    request: Request[Any, Any, Any],
     data: Annotated[PemForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
     session: RequestSession,
     principal: Principal,
-) -> Redirect:
-    if data.what == "crl":
-        await run(session, truststore.import_crl, principal, data.pem)
-        return redirect("/admin/trust-store", flash=pick("已导入 CRL", "CRL imported"))
-    await run(session, truststore.import_ca, principal, data.pem)
-    return redirect("/admin/trust-store", flash=pick("已导入 CA", "CA imported"))
+) -> Redirect | Template:
+    importer = truststore.import_crl if data.what == "crl" else truststore.import_ca
+    try:
+        await run(session, importer, principal, data.pem)
+    except AppError as exc:
+        values = {"what": data.what, "pem": data.pem}
+        cas = await run(session, _cas)
+        return form_again(request, on_field(exc, "pem"), "auth/admin_trust_store.html", values, cas=cas)
+    done = pick("已导入 CRL", "CRL imported") if data.what == "crl" else pick("已导入 CA", "CA imported")
+    return redirect("/admin/trust-store", flash=done)
 
 
 ROUTES = [

@@ -63,6 +63,14 @@ class FieldCheck:
             raise FieldErrors(self.errors)
 
 
+def on_field(exc: AppError, field_name: str) -> AppError:
+    """A refusal of the one thing a form submits belongs beside that field (an error that
+    already names its fields is kept as it is)."""
+    if isinstance(exc, FieldErrors) or "field" in exc.extra:
+        return exc
+    return FieldErrors([FieldError(field_name, exc.zh, exc.en)])
+
+
 @dataclass
 class FormState:
     """What a form template reads: ``form.value(name)``, ``form.errors_for(name)``, ``form.general``."""

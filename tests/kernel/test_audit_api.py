@@ -147,10 +147,11 @@ def test_tree_head_page_shows_the_head_in_both_languages(
     zh = client.get("/audit/tree-head")
     assert zh.status_code == 200
     assert "<h2>最新树头</h2>" in zh.text
-    assert f"<tr><th>事件数（树的规模）</th><td>{head['tree_size']}</td></tr>" in zh.text
-    assert f"<tr><th>根哈希</th><td><code>{head['root_hash']}</code></td></tr>" in zh.text
+    assert f'<tr><th scope="row">事件数（树的规模）</th><td>{head["tree_size"]}</td></tr>' in zh.text
+    assert f'<tr><th scope="row">根哈希</th><td><code>{head["root_hash"]}</code></td></tr>' in zh.text
     assert '<a href="/.well-known/tenderhall-signing-key.pem">' in zh.text
     en = client.get("/audit/tree-head", params={"lang": "en"})
     assert "<h2>Latest tree head</h2>" in en.text
-    assert f"<tr><th>Root hash</th><td><code>{head['root_hash']}</code></td></tr>" in en.text
+    assert f'<tr><th scope="row">Root hash</th><td><code>{head["root_hash"]}</code></td></tr>' in en.text
     assert "最新树头" not in en.text
+    assert head["timestamp"] not in zh.text.split("签名内容")[0]  # the time a person reads is Beijing time
