@@ -92,7 +92,9 @@ add_nav("/desk", "我的工作台", "My desk", set(Role), order=0)
 
 
 @get("/desk", guards=[requires()], include_in_schema=False, cache=False)
-async def desk_page(request: Request[Any, Any, Any], session: RequestSession, principal: Principal) -> Template:
+async def desk_page(
+    request: Request[Any, Any, Any], session: RequestSession, principal: Principal
+) -> Template:
     panels = await run(session, desk_for, principal)
     return render(request, "desk.html", panels=panels)
 

@@ -4,6 +4,7 @@ CA trust store. Domains register theirs in their own ``desk`` modules."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -19,7 +20,7 @@ from tenderhall.web.desk import DeskItem, add_desk_section, waiting
 CA_EXPIRY_WARNING = dt.timedelta(days=30)
 
 
-def _count(session: Session, stmt: sa.Select[tuple[int]]) -> int:
+def _count(session: Session, stmt: sa.Select[Any]) -> int:
     return int(session.execute(stmt).scalar_one())
 
 
@@ -48,7 +49,8 @@ def trust_store_items(session: Session, _principal: Principal) -> list[DeskItem]
     cas = sa.select(sa.func.count()).select_from(TrustedCA).where(col(TrustedCA.active).is_(True))
     active = _count(session, cas.where(col(TrustedCA.not_after) > now))
     expiring = _count(
-        session, cas.where(col(TrustedCA.not_after) > now, col(TrustedCA.not_after) <= now + CA_EXPIRY_WARNING)
+        session,
+        cas.where(col(TrustedCA.not_after) > now, col(TrustedCA.not_after) <= now + CA_EXPIRY_WARNING),
     )
     expired = _count(session, cas.where(col(TrustedCA.not_after) <= now))
     return [
@@ -64,4 +66,19 @@ add_desk_section({Role.admin}, jobs_items, key="kernel.jobs", zh="后台任务",
 add_desk_section({Role.admin}, users_items, key="kernel.users", zh="用户", en="Users", order=20)
 add_desk_section(
     {Role.admin}, trust_store_items, key="kernel.trust_store", zh="CA 信任列表", en="CA trust store", order=30
+)
+
+
+def evaluation_placeholder(_session: Session, _principal: Principal) -> list[DeskItem]:
+    """No evaluation module yet: the expert's tasks say when they will show, never a made-up count.
+    The evaluation module replaces this section by registering its own under the same key."""
+    return [
+        DeskItem("评标任务", "Evaluation tasks", None,
+                 note_zh="评标任务将在评标模块上线后显示",
+                 note_en="Evaluation tasks will show once the evaluation module is live"),
+    ]  # fmt: skip
+
+
+add_desk_section(
+    {Role.expert}, evaluation_placeholder, key="evaluation.tasks", zh="评标", en="Evaluation", order=10
 )

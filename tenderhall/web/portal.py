@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - the pages' text, kept one sentence a line in both languages
 """The portal's own content pages: 政策法规 (the laws and rules the platform applies) and 服务指南
 (how to take part, step by step, with the centre's contacts from ``settings.portal``).
 

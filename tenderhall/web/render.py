@@ -106,15 +106,106 @@ def navigation(principal: Principal, path: str, query: Mapping[str, str]) -> Nav
     every = [*tops, *(c for cs in kids.values() for c in cs), *own]
     best = max((_score(n.href, path, query) for n in every), default=-1)
     chosen = next(
-        (n for n in [*(c for cs in kids.values() for c in cs), *own, *tops] if best >= 0 and _score(n.href, path, query) == best),
+        (
+            n
+            for n in [*(c for cs in kids.values() for c in cs), *own, *tops]
+            if best >= 0 and _score(n.href, path, query) == best
+        ),
         None,
     )
 
+    def under(href: str) -> bool:
+        base = _split(href)[0]
+        return base != "/" and (path == base or path.startswith(base + "/"))
+
+    # a user's own pages (``/credit/manage``) are not inside the public category they sit under
+    own_page = any(under(n.href) for n in own)
+
     def link(n: NavItem, children: tuple[NavLink, ...] = ()) -> NavLink:
-        top_path = _split(n.href)[0]
-        inside = top_path != "/" and (path == top_path or path.startswith(top_path + "/"))
+        inside = not own_page and under(n.href)
         active = n is chosen or inside or any(c.current for c in children)
         return NavLink(n.href, n.zh, n.en, current=n is chosen, active=active, children=children)
 
     main = tuple(link(t, tuple(link(c) for c in kids[t.href])) for t in tops)
     return Navigation(main, tuple(link(n) for n in own))
+
+
+def role_label(role: Role | str | None) -> str:
+    return labels.label(role, Role)
+
+
+def principal_of(request: Request[Any, Any, Any]) -> Principal:
+    return request.scope.get("principal") or Principal.anonymous()  # type: ignore[return-value]
+
+
+def language_of(request: Request[Any, Any, Any]) -> str:
+    lang = request.query_params.get("lang") or request.cookies.get("lang") or "zh"
+    return lang if lang in ("zh", "en") else "zh"
+
+
+def render(
+    request: Request[Any, Any, Any], template: str, status_code: int = 200, **context: Any
+) -> Template:
+    principal = principal_of(request)
+    lang = language_of(request)
+    current_language.set(lang)
+
+    flash = read_flash(request)
+    ctx = {
+        "principal": principal,
+        "lang": lang,
+        "nav": navigation(principal, request.url.path, request.query_params),
+        "flash": flash,
+        "form": FormState(),
+        "portal": request.app.state.settings.portal,
+        **context,
+    }
+    # a message is shown once: the page that shows it clears the cookie that carried it
+    cookies = [Cookie(key=FLASH_COOKIE, value="", max_age=0, path="/")] if flash else []
+    return Template(
+        template_name=template,
+        context=ctx,
+        status_code=status_code,
+        media_type=MediaType.HTML,
+        cookies=cookies,
+    )
+
+
+FLASH_COOKIE = "th_flash"
+FLASH_KINDS = ("ok", "error")
+FLASH_MAX_CHARS = 300
+
+
+def redirect(path: str, *, flash: str | None = None, kind: str = "ok") -> Redirect:
+    """A 303 to ``path``; ``flash`` (already in the reader's language) is shown once on the page
+    it leads to. It travels in a short-lived cookie set by this response, never in the URL, so no
+    link can make the platform show a message it did not give (decision 0005)."""
+    cookies = []
+    if flash:
+        value = json.dumps({"kind": kind, "text": flash[:FLASH_MAX_CHARS]}, ensure_ascii=False)
+        cookies.append(
+            Cookie(
+                key=FLASH_COOKIE,
+                value=base64.urlsafe_b64encode(value.encode()).decode(),
+                max_age=60,
+                path="/",
+                httponly=True,
+                samesite="lax",
+            )
+        )
+    return Redirect(path=path, status_code=303, cookies=cookies)
+
+
+def read_flash(request: Request[Any, Any, Any]) -> dict[str, str] | None:
+    """The message the previous response left for this page, if it is well formed."""
+    raw = request.cookies.get(FLASH_COOKIE)
+    if not raw:
+        return None
+    try:
+        data = json.loads(base64.urlsafe_b64decode(raw.encode()))
+        kind, text = data["kind"], data["text"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if kind not in FLASH_KINDS or not isinstance(text, str) or not text:
+        return None
+    return {"kind": kind, "text": text[:FLASH_MAX_CHARS]}
