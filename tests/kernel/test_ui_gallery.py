@@ -22,3 +22,11 @@ def test_the_gallery_renders_each_section_with_errors_beside_their_fields_in_one
     assert 'aria-invalid="true"' in zh and 'value="-5"' in zh
     assert "3,200.00 万元" in zh and "¥480,000.00" in zh
     assert "2026-12-02 15:30" in zh  # 07:30 UTC is 15:30 Beijing time
+
+
+def test_a_confirmation_drawn_again_after_a_refusal_is_open_and_can_send_files() -> None:
+    zh = render_gallery("zh")
+    closed = re.search(r'<details class="confirm" id="gallery-confirm">', zh)
+    reopened = re.search(r'<details class="confirm" id="gallery-confirm-open" open>\s*<summary[^>]*>[^<]*</summary>\s*'
+                         r'<form [^>]*enctype="multipart/form-data"', zh)
+    assert closed and reopened
