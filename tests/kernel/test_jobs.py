@@ -144,8 +144,13 @@ class StubRig:
         self.worker.join()
 
     def drain(self, now: dt.datetime | None = None) -> int:
-        sent = self.relay.drain(now)
-        self.process()
+        # One relay pass, then wait for the workers, until nothing more is due. Passing again
+        # while a worker still runs would race it: with a ``now`` in the future its real-time
+        # lease looks expired, and the job would be sent a second time.
+        sent = 0
+        while (n := self.relay.run_once(now)) > 0:
+            sent += n
+            self.process()
         return sent
 
     def close(self) -> None:
