@@ -10,7 +10,7 @@ from typing import Any
 @dataclass
 class LotFields:
     title: str
-    budget_fen: int
+    budget_fen: int | None
     description: str = ""
     ceiling_price_fen: int | None = None
     duration_days: int | None = None
@@ -24,10 +24,10 @@ class TenderFields:
     title: str
     category: str
     method: str
-    budget_fen: int
-    duration_days: int
+    budget_fen: int | None
+    duration_days: int | None
     evaluation_method: str
-    bid_deadline_at: dt.datetime
+    bid_deadline_at: dt.datetime | None
     tenderee_org_id: int | None = None  # defaults to the caller's organisation when a tenderee
     agency_org_id: int | None = None
     description: str = ""

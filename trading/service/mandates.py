@@ -9,6 +9,7 @@ to this tender). Granting and ending are the tenderee's acts, audited.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -196,16 +197,17 @@ def mandate_out(session: Session, m: Mandate) -> MandateOut:
     )
 
 
-def tenders_managed_by(session: Session, actor: Principal, *, limit: int = 200) -> list[Tender]:
-    """The tenders ``actor`` may manage, newest first: all of its tenderee's (its agencies'
-    drafts included), or, for an agency, those it runs under a live mandate."""
+def managed_tenders_select(actor: Principal) -> sa.Select[Any] | None:
+    """The select of the tenders ``actor`` may manage (None: none at all): all of its
+    tenderee's (its agencies' drafts included), or, for an agency, those it runs under a live
+    mandate."""
     org = actor.organisation_id
     if org is None:
-        return []
-    stmt = sa.select(Tender).order_by(col(Tender.id).desc()).limit(limit)
+        return None
+    stmt = sa.select(Tender)
     if actor.role == Role.tenderee:
-        stmt = stmt.where(col(Tender.tenderee_org_id) == org)
-    elif actor.role == Role.agency:
+        return stmt.where(col(Tender.tenderee_org_id) == org)
+    if actor.role == Role.agency:
         covering = (
             sa.select(col(Mandate.id))
             .where(
@@ -216,10 +218,16 @@ def tenders_managed_by(session: Session, actor: Principal, *, limit: int = 200) 
             )
             .exists()
         )
-        stmt = stmt.where(col(Tender.agency_org_id) == org, covering)
-    else:
+        return stmt.where(col(Tender.agency_org_id) == org, covering)
+    return None
+
+
+def tenders_managed_by(session: Session, actor: Principal, *, limit: int = 200) -> list[Tender]:
+    """The tenders ``actor`` may manage, newest first."""
+    stmt = managed_tenders_select(actor)
+    if stmt is None:
         return []
-    return list(session.execute(stmt).scalars())
+    return list(session.execute(stmt.order_by(col(Tender.id).desc()).limit(limit)).scalars())
 
 
 def mandating_organisations(session: Session, actor: Principal) -> list[Organisation]:
