@@ -138,14 +138,19 @@ def grant_mandate(
     return m
 
 
+def own_mandate(session: Session, actor: Principal, mandate_id: int) -> Mandate:
+    """The mandate ``actor``'s organisation granted (404 for anyone else's)."""
+    m = session.get(Mandate, mandate_id)
+    if m is None or m.tenderee_org_id != _tenderee_of(actor):
+        raise MandateNotFound(f"找不到委托 #{mandate_id}", f"Mandate #{mandate_id} does not exist")
+    return m
+
+
 def end_mandate(
     session: Session, actor: Principal, mandate_id: int, reason: str = "", *, now: dt.datetime | None = None
 ) -> Mandate:
     now = now or utcnow()
-    tenderee_id = _tenderee_of(actor)
-    m = session.get(Mandate, mandate_id)
-    if m is None or m.tenderee_org_id != tenderee_id:
-        raise MandateNotFound(f"找不到委托 #{mandate_id}", f"Mandate #{mandate_id} does not exist")
+    m = own_mandate(session, actor, mandate_id)
     if m.ended_at is not None:
         raise MandateExists(f"委托 #{mandate_id} 已终止", f"Mandate #{mandate_id} has already ended")
     m.ended_at = now
