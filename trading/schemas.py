@@ -6,6 +6,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from trading import regions
+
 
 @dataclass
 class LotFields:
@@ -223,6 +225,11 @@ class TenderSummary:
     published_at: dt.datetime | None
     bid_deadline_at: dt.datetime
     tenderee: str
+
+    @property
+    def region_name(self) -> str:
+        """The region in the reader's language (the API gives the code, ``region``)."""
+        return regions.label(self.region)
 
 
 @dataclass

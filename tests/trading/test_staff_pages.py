@@ -128,3 +128,30 @@ def test_an_organisation_with_a_wrong_check_character_is_refused_beside_the_code
     listed = client.get("/manage/organisations")
     row = re.search(r"<tr><td>潜江测试公司</td>(.*?)</tr>", listed.text, re.S)
     assert row is not None and "投标企业" in row.group(1) and ">bidder<" not in row.group(1)
+
+
+def _rows(text: str) -> list[str]:
+    """The titles of the staff list's rows, in order."""
+    return re.findall(r'<tr class="manage-row" data-tender-id="\d+">\s*<td><a href="[^"]+">([^<]+)</a>', text)
+
+
+def test_the_staff_list_searches_filters_sorts_and_shows_labels(db: Database, client: Any) -> None:
+    from tests.trading.test_tender_pages import _create
+
+    _sign_in(db, client, "en")
+    _create(client, title="园林街道排水工程", budget_yuan="1000000")
+    _create(client, title="杨市街道照明设备采购", category="goods", evaluation_method="lowest_price",
+            budget_yuan="2000000", ceiling_yuan="1900000", lot_budget_1="2000000")  # fmt: skip
+    _create(client, title="城区绿化养护服务", category="services", budget_yuan="3000000",
+            ceiling_yuan="2900000", lot_budget_1="3000000")  # fmt: skip
+    page = client.get("/manage/tenders", params={"sort": "budget", "dir": "asc"})
+    assert _rows(page.text) == ["园林街道排水工程", "杨市街道照明设备采购", "城区绿化养护服务"]
+    assert "Goods" in page.text and ">goods<" not in page.text and "Draft" in page.text
+    desc = client.get("/manage/tenders", params={"sort": "budget", "dir": "desc"})
+    assert _rows(desc.text) == ["城区绿化养护服务", "杨市街道照明设备采购", "园林街道排水工程"]
+    assert set(_rows(client.get("/manage/tenders", params={"q": "街道"}).text)) == {
+        "园林街道排水工程",
+        "杨市街道照明设备采购",
+    }
+    assert _rows(client.get("/manage/tenders", params={"category": "services"}).text) == ["城区绿化养护服务"]
+    assert _rows(client.get("/manage/tenders", params={"state": "published"}).text) == []

@@ -328,8 +328,9 @@ def latest_results(session: Session, limit: int = 10) -> list[TenderSummary]:
     return _summaries([(t, n) for t, n in session.execute(stmt).all()])
 
 
-def regions(session: Session) -> list[str]:
-    return list(
+def regions(session: Session) -> list[tuple[str, str]]:
+    """The regions of published tenders, as (code, label) in the list's order (trading.regions)."""
+    used = set(
         session.execute(
             sa.select(col(Tender.region))
             .where(col(Tender.published_at).is_not(None), col(Tender.region) != "")  # type: ignore[union-attr]
@@ -338,6 +339,7 @@ def regions(session: Session) -> list[str]:
             .limit(200)
         ).scalars()
     )
+    return [(code, name) for code, name in regions_list.options() if code in used]
 
 
 def front_page(session: Session) -> dict[str, Any]:
