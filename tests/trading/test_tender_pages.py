@@ -459,3 +459,44 @@ def test_an_amendment_or_clarification_without_the_confirmation_publishes_nothin
         follow_redirects=False,
     )
     assert done.status_code == 303 and _state(db, tid)[0] == TenderState.amended
+
+
+def test_an_amendment_adding_a_bond_to_government_works_is_refused_naming_the_rule(
+    db: Database, client: Any
+) -> None:
+    _sign_in(db, client, "en")
+    tid = _create(client, government_investment="on")
+    token = _csrf(client.get(f"/manage/tenders/{tid}").text)
+    client.post(
+        f"/manage/tenders/{tid}/publish",
+        data={"_csrf_token": token, "version": "1", "confirmed": "yes"},
+        follow_redirects=False,
+    )
+    before = _state(db, tid)
+    r = client.post(
+        f"/manage/tenders/{tid}/amend",
+        data={
+            "_csrf_token": token,
+            "version": str(before[1]),
+            "amend_reason": "add a bond",
+            "amend_bid_bond_yuan": "1000",
+            "confirmed": "yes",
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 409
+    # the form has no bond field for such a tender: the refusal is in the summary at the top
+    summary = re.search(r'<div class="error-summary".*?</div>', r.text, re.S)
+    assert summary is not None and "Government-investment works" in summary.group(0)
+    assert 'name="amend_bid_bond_yuan"' not in r.text
+    assert _state(db, tid) == before
+
+
+def test_the_public_search_offers_regions_by_name(db: Database, client: Any) -> None:
+    tid, _ = _published(db, client, "en")
+    client.cookies.clear()
+    client.cookies.update({"lang": "en"})
+    page = client.get("/tenders")
+    assert '<option value="yuanlin"' in page.text and ">Yuanlin Subdistrict</option>" in page.text
+    found = client.get("/tenders", params={"region": "yuanlin"})
+    assert f'data-tender-id="{tid}"' in found.text and "<td>Yuanlin Subdistrict</td>" in found.text
