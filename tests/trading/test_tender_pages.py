@@ -500,3 +500,79 @@ def test_the_public_search_offers_regions_by_name(db: Database, client: Any) -> 
     assert '<option value="yuanlin"' in page.text and ">Yuanlin Subdistrict</option>" in page.text
     found = client.get("/tenders", params={"region": "yuanlin"})
     assert f'data-tender-id="{tid}"' in found.text and "<td>Yuanlin Subdistrict</td>" in found.text
+
+
+def _as(db: Database, client: Any, principal: Any) -> str:
+    """Sign ``client`` in as a fixture principal (its session cookie)."""
+    from tenderhall.auth.models import User
+
+    with db.unit_of_work() as s:
+        u = s.get(User, principal.user_id)
+        assert u is not None
+        cookie = factories.token_for(s, u, kind="cookie")
+    client.cookies.update({"th_session": cookie, "lang": "zh"})
+    return cookie
+
+
+def test_answering_a_question_without_the_confirmation_publishes_nothing(
+    db: Database, client: Any, world: Any, make_tender: Any
+) -> None:
+    from trading.service import clarifications
+
+    tid = make_tender()
+    with db.unit_of_work() as s:
+        q = clarifications.ask_question(s, world.bidders[0], tid, "付款方式是什么？")
+        s.flush()
+        qid = q.id
+    _as(db, client, world.agency)
+    token = _csrf(client.get(f"/manage/tenders/{tid}").text)
+    body = {"_csrf_token": token, f"answer_{qid}_answer": "按进度付款"}
+    refused = client.post(f"/manage/clarifications/{qid}/answer", data=body, follow_redirects=False)
+    assert refused.status_code == 422
+    assert re.search(rf'<details class="confirm" id="answer-{qid}" open>', refused.text)
+    with db.unit_of_work() as s:
+        c = s.get(Clarification, qid)
+        assert c is not None and c.answer in (None, "") and c.answered_at is None
+    done = client.post(
+        f"/manage/clarifications/{qid}/answer", data={**body, "confirmed": "yes"}, follow_redirects=False
+    )
+    assert done.status_code == 303
+    with db.unit_of_work() as s:
+        c = s.get(Clarification, qid)
+        assert c is not None and c.answer == "按进度付款"
+
+
+def test_failing_lots_and_retendering_need_their_confirmation(
+    db: Database, client: Any, settings: Any, world: Any, make_tender: Any
+) -> None:
+    from tenderhall.auth.principal import SYSTEM
+    from trading.models import LotState
+    from trading.service import closing
+
+    tid = make_tender(now=utcnow() - dt.timedelta(days=22), days=21)  # its deadline passed yesterday
+    with db.unit_of_work() as s:
+        assert closing.close_tender(s, SYSTEM, settings, tid)
+        lot_ids = [x.id for x in s.execute(select(Lot).where(Lot.tender_id == tid)).scalars()]
+    _as(db, client, world.agency)
+    token = _csrf(client.get(f"/manage/tenders/{tid}").text)
+
+    def fail(lot_id: int, **extra: str) -> Any:
+        data = {"_csrf_token": token, f"fail_{lot_id}_valid_bids": "0", **extra}
+        return client.post(f"/manage/lots/{lot_id}/fail", data=data, follow_redirects=False)
+
+    assert fail(lot_ids[0]).status_code == 422
+    with db.unit_of_work() as s:
+        assert {s.get(Lot, i).state for i in lot_ids} == {LotState.active}  # type: ignore[union-attr]
+    assert [fail(i, confirmed="yes").status_code for i in lot_ids] == [303, 303]
+    assert _state(db, tid)[0] == TenderState.failed
+    count = len(_tenders(db))
+    refused = client.post(
+        f"/manage/tenders/{tid}/retender", data={"_csrf_token": token}, follow_redirects=False
+    )
+    assert refused.status_code == 422 and len(_tenders(db)) == count
+    made = client.post(
+        f"/manage/tenders/{tid}/retender",
+        data={"_csrf_token": token, "confirmed": "yes"},
+        follow_redirects=False,
+    )
+    assert made.status_code == 303 and len(_tenders(db)) == count + 1
