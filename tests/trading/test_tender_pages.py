@@ -459,6 +459,21 @@ def test_an_amendment_or_clarification_without_the_confirmation_publishes_nothin
         follow_redirects=False,
     )
     assert done.status_code == 303 and _state(db, tid)[0] == TenderState.amended
+    uploaded = client.post(
+        f"/manage/tenders/{tid}/documents",
+        data={
+            "_csrf_token": token,
+            "version": str(_state(db, tid)[1]),
+            "name": "补充文件",
+            "reason": "补充",
+            "confirmed": "yes",
+        },
+        files={"file": ("a.pdf", b"%PDF-1.4 x", "application/pdf")},
+        follow_redirects=False,
+    )
+    assert uploaded.status_code == 303
+    with db.unit_of_work() as s:
+        assert len(s.execute(select(Amendment).where(Amendment.tender_id == tid)).scalars().all()) == 2
 
 
 def test_an_amendment_adding_a_bond_to_government_works_is_refused_naming_the_rule(
