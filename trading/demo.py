@@ -153,13 +153,13 @@ def seed(session: Session, ctx: dict[str, Any]) -> None:
         agency,
         _fields(
             tenderee_id,
-            "鼓楼区东街口片区市政道路提升改造工程施工",
+            "园林街道东风路片区市政道路提升改造工程施工",
             "works",
             "open",
             4800,
             now + 22 * day,
-            "鼓楼区",
-            lots=[("第一标段：东街段", 2600), ("第二标段：南后街段", 2200)],
+            "园林街道",
+            lots=[("第一标段：东风路段", 2600), ("第二标段：章华路段", 2200)],
             description="道路提升改造约3.2公里，含排水管网、照明及交通设施。",
         ),
         None,
@@ -170,7 +170,7 @@ def seed(session: Session, ctx: dict[str, Any]) -> None:
         agency,
         t1,
         "招标文件",
-        "招标文件-东街口道路.txt",
+        "招标文件-东风路道路.txt",
         "第一章 招标公告\n第二章 投标人须知\n第三章 评标办法（综合评估法）\n",
         "biddingDocuments",
         now - 3 * day,
@@ -212,7 +212,7 @@ def seed(session: Session, ctx: dict[str, Any]) -> None:
             "open",
             360,
             now + 8 * day,
-            "台江区",
+            "杨市街道",
             evaluation="lowest_price",
             gov=False,
             duration=45,
@@ -263,7 +263,7 @@ def seed(session: Session, ctx: dict[str, Any]) -> None:
             "competitive_consultation",
             290,
             now + 9 * day,
-            "鼓楼区",
+            "园林街道",
             duration=365,
         ),
         now - 2 * day,
@@ -273,7 +273,9 @@ def seed(session: Session, ctx: dict[str, Any]) -> None:
     t4 = make(
         "cancelled_works",
         agency,
-        _fields(tenderee_id, "闽江北岸滨江步道景观提升工程", "works", "open", 1500, now + 20 * day, "晋安区"),
+        _fields(
+            tenderee_id, "东荆河沿岸滨河步道景观提升工程", "works", "open", 1500, now + 20 * day, "周矶街道"
+        ),
         now - 5 * day,
     )
     closing.cancel_tender(session, agency, settings, t4, "项目规划调整，终止本次招标", now=now - 1 * day)
@@ -289,7 +291,7 @@ def seed(session: Session, ctx: dict[str, Any]) -> None:
             "invited",
             680,
             now - 3 * day,
-            "仓山区",
+            "广华街道",
             lots=[("A包：负压救护车", 420), ("B包：监护型救护车", 260)],
             gov=True,
             duration=90,
@@ -324,7 +326,7 @@ def seed(session: Session, ctx: dict[str, Any]) -> None:
             "open",
             950,
             now - 1 * day,
-            "马尾区",
+            "潜江经济开发区",
             duration=730,
         ),
         now - 22 * day,
@@ -335,18 +337,18 @@ def seed(session: Session, ctx: dict[str, Any]) -> None:
     make(
         "draft_works",
         agency,
-        _fields(tenderee_id, "乌龙江大桥桥面铺装维修工程", "works", "open", 2100, now + 30 * day, "闽侯县"),
+        _fields(tenderee_id, "汉江大桥桥面铺装维修工程", "works", "open", 2100, now + 30 * day, "竹根滩镇"),
         None,
     )
 
     # search variety
     extras = [
-        ("长乐区村级污水管网建设工程", "works", "open", 3200, "长乐区"),
-        ("区属学校教学用计算机采购", "goods", "open", 240, "台江区"),
-        ("市档案馆数字化加工服务", "services", "open", 180, "鼓楼区"),
-        ("社区卫生服务中心医疗设备采购", "goods", "inquiry", 85, "晋安区"),
-        ("市政道路绿化养护服务（2027年）", "services", "open", 420, "仓山区"),
-        ("老旧小区改造配套设施工程", "works", "open", 2750, "马尾区"),
+        ("渔洋镇村级污水管网建设工程", "works", "open", 3200, "渔洋镇"),
+        ("区属学校教学用计算机采购", "goods", "open", 240, "杨市街道"),
+        ("市档案馆数字化加工服务", "services", "open", 180, "园林街道"),
+        ("社区卫生服务中心医疗设备采购", "goods", "inquiry", 85, "周矶街道"),
+        ("市政道路绿化养护服务（2027年）", "services", "open", 420, "广华街道"),
+        ("老旧小区改造配套设施工程", "works", "open", 2750, "潜江经济开发区"),
     ]
     for i, (title, cat, method, budget, region) in enumerate(extras):
         days = 3 if method == "inquiry" else 21

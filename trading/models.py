@@ -150,6 +150,133 @@ labels.define(
 )
 
 
+class BondRule(enum.StrEnum):
+    """Why a tender's bid bond is waived (DOMAIN §5; decision 0107). Stored on the tender."""
+
+    government_works = "government_works"  # 政府投资工程：免收投标保证金和履约保证金
+    tenderee_waives = "tenderee_waives"  # 招标人决定不收取投标保证金
+
+
+BOND_RULE_LABELS = {
+    BondRule.government_works: (
+        "政府投资工程免收投标保证金和履约保证金",
+        "Government-investment works: no bid bond or performance bond is collected",
+    ),
+    BondRule.tenderee_waives: ("招标人决定不收取投标保证金", "The tenderee does not require a bid bond"),
+}
+labels.define(BondRule, BOND_RULE_LABELS)
+
+
+class DocumentType(enum.StrEnum):
+    """A tender document's type: the OCDS documentType code."""
+
+    biddingDocuments = "biddingDocuments"
+    technicalSpecifications = "technicalSpecifications"
+    evaluationCriteria = "evaluationCriteria"
+    billOfQuantity = "billOfQuantity"
+    eligibilityCriteria = "eligibilityCriteria"
+    contractDraft = "contractDraft"
+    clarifications = "clarifications"
+
+
+DOCUMENT_TYPE_LABELS = {
+    DocumentType.biddingDocuments: ("招标文件", "Bidding documents"),
+    DocumentType.technicalSpecifications: ("技术规范", "Technical specifications"),
+    DocumentType.evaluationCriteria: ("评标办法", "Evaluation criteria"),
+    DocumentType.billOfQuantity: ("工程量清单", "Bill of quantity"),
+    DocumentType.eligibilityCriteria: ("资格条件", "Eligibility criteria"),
+    DocumentType.contractDraft: ("合同条款", "Contract draft"),
+    DocumentType.clarifications: ("澄清文件", "Clarifications"),
+}
+labels.define(DocumentType, DOCUMENT_TYPE_LABELS)
+
+
+class ReleaseTag(enum.StrEnum):
+    """The OCDS release tags a tender's timeline shows (the releaseTag codelist)."""
+
+    planning = "planning"
+    tender = "tender"
+    tenderAmendment = "tenderAmendment"
+    tenderUpdate = "tenderUpdate"
+    tenderCancellation = "tenderCancellation"
+    award = "award"
+    awardUpdate = "awardUpdate"
+    awardCancellation = "awardCancellation"
+    contract = "contract"
+    contractUpdate = "contractUpdate"
+    contractAmendment = "contractAmendment"
+    implementation = "implementation"
+    implementationUpdate = "implementationUpdate"
+    contractTermination = "contractTermination"
+    compiled = "compiled"
+
+
+labels.define(
+    ReleaseTag,
+    {
+        ReleaseTag.planning: ("项目计划", "Planning"),
+        ReleaseTag.tender: ("招标公告", "Tender notice"),
+        ReleaseTag.tenderAmendment: ("变更公告", "Tender amendment"),
+        ReleaseTag.tenderUpdate: ("招标信息更新", "Tender update"),
+        ReleaseTag.tenderCancellation: ("终止公告", "Tender cancellation"),
+        ReleaseTag.award: ("结果公告", "Award"),
+        ReleaseTag.awardUpdate: ("结果更新", "Award update"),
+        ReleaseTag.awardCancellation: ("结果撤销", "Award cancellation"),
+        ReleaseTag.contract: ("合同公告", "Contract"),
+        ReleaseTag.contractUpdate: ("合同更新", "Contract update"),
+        ReleaseTag.contractAmendment: ("合同变更", "Contract amendment"),
+        ReleaseTag.implementation: ("履约", "Implementation"),
+        ReleaseTag.implementationUpdate: ("履约更新", "Implementation update"),
+        ReleaseTag.contractTermination: ("合同终止", "Contract termination"),
+        ReleaseTag.compiled: ("汇编记录", "Compiled record"),
+    },
+)
+
+
+class AmendedField(enum.StrEnum):
+    """The fields an amendment (变更公告) may change, as its ``changes`` names them."""
+
+    title_ = "title"  # (``title`` would hide str.title)
+    description = "description"
+    announcement = "announcement"
+    budget_fen = "budget_fen"
+    ceiling_price_fen = "ceiling_price_fen"
+    duration_days = "duration_days"
+    bid_deadline_at = "bid_deadline_at"
+    bid_bond_fen = "bid_bond_fen"
+    bond_rule = "bond_rule"
+
+
+labels.define(
+    AmendedField,
+    {
+        AmendedField.title_: ("项目名称", "Title"),
+        AmendedField.description: ("项目概况", "Description"),
+        AmendedField.announcement: ("公告正文", "Announcement text"),
+        AmendedField.budget_fen: ("预算金额", "Budget"),
+        AmendedField.ceiling_price_fen: ("最高投标限价", "Ceiling price"),
+        AmendedField.duration_days: ("工期/服务期（天）", "Duration (days)"),
+        AmendedField.bid_deadline_at: ("投标截止时间", "Bid deadline"),
+        AmendedField.bid_bond_fen: ("投标保证金", "Bid bond"),
+        AmendedField.bond_rule: ("保证金免收规则", "Bond waiver rule"),
+    },
+)
+
+
+class NotificationKind(enum.StrEnum):
+    clarification = "clarification"
+    amendment = "amendment"
+
+
+labels.define(
+    NotificationKind,
+    {
+        NotificationKind.clarification: ("澄清/答疑", "Clarification"),
+        NotificationKind.amendment: ("变更公告", "Amendment"),
+    },
+)
+
+
 class ProcedureSettings(SQLModel, table=True):
     """Per-procedure rules (as Prozorro keeps them), seeded from ``settings.trading``, editable
     by admins."""

@@ -6,11 +6,13 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from trading import regions
+
 
 @dataclass
 class LotFields:
     title: str
-    budget_fen: int
+    budget_fen: int | None
     description: str = ""
     ceiling_price_fen: int | None = None
     duration_days: int | None = None
@@ -24,10 +26,10 @@ class TenderFields:
     title: str
     category: str
     method: str
-    budget_fen: int
-    duration_days: int
+    budget_fen: int | None
+    duration_days: int | None
     evaluation_method: str
-    bid_deadline_at: dt.datetime
+    bid_deadline_at: dt.datetime | None
     tenderee_org_id: int | None = None  # defaults to the caller's organisation when a tenderee
     agency_org_id: int | None = None
     description: str = ""
@@ -223,6 +225,11 @@ class TenderSummary:
     published_at: dt.datetime | None
     bid_deadline_at: dt.datetime
     tenderee: str
+
+    @property
+    def region_name(self) -> str:
+        """The region in the reader's language (the API gives the code, ``region``)."""
+        return regions.label(self.region)
 
 
 @dataclass

@@ -143,14 +143,15 @@ def test_an_agency_publishes_a_tender_and_the_public_finds_it_by_search(
     page.fill("form#tender-form [name=ceiling_yuan]", "3650000.00")
     page.fill("form#tender-form [name=duration_days]", "120")
     page.fill("form#tender-form [name=bid_deadline_at]", deadline)
-    page.fill("form#tender-form [name=region]", "鼓楼区")
+    page.select_option("form#tender-form [name=region]", "yuanlin")
     page.fill("form#tender-form [name=description]", "<script>alert('x')</script> 照明改造")
     page.fill("form#tender-form [name=lot_title_1]", "施工")
     page.fill("form#tender-form [name=lot_budget_1]", "3800000.00")
     page.click("#tender-save")
     page.wait_for_load_state()
     assert re.search(r"/manage/tenders/\d+(\?|$)", page.url), page.url
-    page.click("#publish-button")
+    page.click("#publish-form summary")  # the panel says what publishing does; its button publishes
+    page.click("#publish-form button[name=confirmed]")
     page.wait_for_load_state()
     page.screenshot(path=str(tmp_path / "published.png"), full_page=True)
 

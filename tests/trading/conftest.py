@@ -69,7 +69,7 @@ def tender_fields(
         "evaluation_method": "comprehensive",
         "bid_deadline_at": now + dt.timedelta(days=days),
         "tenderee_org_id": world.tenderee_org_id,
-        "region": "鼓楼区",
+        "region": "园林街道",
         "description": "道路改造",
         "lots": [
             LotFields(title="第一标段", budget_fen=600_000_000),

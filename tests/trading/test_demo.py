@@ -73,3 +73,14 @@ def test_demo_reaches_every_stage_once_and_its_releases_validate(
         check_release_package(
             shared_dir, ocds.release_package(settings, ocds.list_releases(s, limit=1000), "u:x")
         )
+
+
+def test_the_demo_tenders_are_in_qianjiangs_regions(db: Database, settings: Settings) -> None:
+    from trading.regions import Region
+
+    ctx = _ctx(db, settings)
+    with db.unit_of_work() as s:
+        demo.seed(s, ctx)
+    with db.unit_of_work() as s:
+        used = {t.region for t in s.execute(sa.select(Tender)).scalars()}
+    assert used <= {r.value for r in Region} and len(used) >= 5

@@ -44,7 +44,7 @@ def _save_draft(db: Database, client: Any, lang: str) -> Any:
         "ceiling_yuan": "1150000",
         "duration_days": "60",
         "bid_deadline_at": deadline.strftime("%Y-%m-%dT%H:%M"),
-        "region": "仓山区",
+        "region": "广华街道",
         "description": "描述",
         "lot_title_1": "厨具",
         "lot_budget_1": "1200000",
@@ -94,7 +94,9 @@ def test_a_redirect_to_a_fragment_keeps_the_fragment_whole(db: Database, client:
     manage_url = created.headers["location"]
     page = client.get(manage_url)
     published = client.post(
-        manage_url + "/publish", data={"_csrf_token": _csrf(page.text)}, follow_redirects=False
+        manage_url + "/publish",
+        data={"_csrf_token": _csrf(page.text), "confirmed": "yes"},
+        follow_redirects=False,
     )
     assert published.status_code == 303
     tender_id = int(manage_url.rsplit("/", 1)[1])

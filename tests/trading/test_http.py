@@ -39,7 +39,7 @@ def _body(tenderee_id: int, **over: Any) -> dict[str, Any]:
         "evaluation_method": "comprehensive",
         "bid_deadline_at": (utcnow() + dt.timedelta(days=25)).isoformat(),
         "tenderee_org_id": tenderee_id,
-        "region": "鼓楼区",
+        "region": "园林街道",
         "lots": [
             {"title": "第一标段", "budget_fen": 300_000_000},
             {"title": "第二标段", "budget_fen": 200_000_000},
@@ -257,7 +257,7 @@ def test_an_agency_publishes_with_the_pages_and_script_in_the_title_is_escaped_e
         "ceiling_yuan": "1150000",
         "duration_days": "60",
         "bid_deadline_at": deadline.strftime("%Y-%m-%dT%H:%M"),
-        "region": "仓山区",
+        "region": "广华街道",
         "description": f"描述{SCRIPT}",
         "lot_title_1": "厨具",
         "lot_budget_1": "1200000",
@@ -268,7 +268,11 @@ def test_an_agency_publishes_with_the_pages_and_script_in_the_title_is_escaped_e
     page = client.get(manage_url)
     assert SCRIPT not in page.text
     assert "&lt;script&gt;" in page.text
-    pub = client.post(manage_url + "/publish", data={"_csrf_token": _csrf(page.text)}, follow_redirects=False)
+    pub = client.post(
+        manage_url + "/publish",
+        data={"_csrf_token": _csrf(page.text), "confirmed": "yes"},
+        follow_redirects=False,
+    )
     assert pub.status_code == 303
     client.cookies.clear()
     tid = int(manage_url.rsplit("/", 1)[1])

@@ -229,7 +229,7 @@ def test_a_tenderee_grants_a_mandate_on_the_page_and_ends_it_through_the_api(
             "_csrf_token": _csrf(page.text),
             "agency_org_id": str(agency_user.organisation_id),
             "note": "全部项目",
-            "confirm": "on",
+            "confirmed": "yes",
         },
         follow_redirects=False,
     )

@@ -4,7 +4,9 @@ A browser form posts multipart, and the CSRF check reads the form before the han
 the body limit has to be the route's own: ``upload_page(settings)`` builds the route from the
 settings ``create_app`` was given (the document limit plus room for the form's other fields).
 Over it, the request is refused with 413 before anything is stored; a file over the document
-limit within it is refused by the blob store, which keeps nothing. The API upload
+limit within it is refused by the blob store, which keeps nothing. On a published tender an
+upload publishes an amendment, so it needs the confirmation panel's ``confirmed=yes`` like every
+other public act. The API upload
 (/api/trading/tenders/{id}/documents) streams a raw body in constant memory instead.
 """
 
@@ -24,6 +26,8 @@ from tenderhall.settings import Settings
 from tenderhall.web.i18n import pick
 from tenderhall.web.render import redirect
 from trading.api.common import STAFF
+from trading.models import TenderState
+from trading.pages.acts import confirmed
 from trading.pages.common import Multipart
 from trading.pages.forms import version
 from trading.service import documents
@@ -39,7 +43,11 @@ async def manage_upload(
         raise InvalidInput("请选择要上传的文件", "Choose a file to upload")
     name = documents.check_upload(settings, upload.filename or "")
     reason = str(data.get("reason") or "") or None
-    await run(session, documents.require_document_upload, principal, tender_id, amendment_reason=reason)
+    tender = await run(
+        session, documents.require_document_upload, principal, tender_id, amendment_reason=reason
+    )
+    if tender.state != TenderState.draft:
+        confirmed(data)  # on a published tender the upload publishes an amendment: asked first
     store = BlobStore(settings.blob_dir)
 
     def write() -> BlobRef:

@@ -10,13 +10,15 @@ from sqlalchemy.orm import Session
 from tenderhall.audit.service import record
 from tenderhall.auth.principal import Principal
 from tenderhall.db import utcnow
-from tenderhall.errors import InvalidInput, RuleViolation
+from tenderhall.errors import AppError, InvalidInput, RuleViolation
 from tenderhall.jobs.outbox import enqueue
+from tenderhall.labels import label
 from tenderhall.settings import Settings
 from trading import ocds
-from trading.models import OPEN_STATES, Amendment, Document, TenderState
+from trading.models import OPEN_STATES, AmendedField, Amendment, Document, TenderState
 from trading.schemas import AMENDABLE_FIELDS
-from trading.service import search_index
+from trading.service import bonds, search_index
+from trading.service.checks import RuleCheck
 from trading.service.deadlines import deadline_after_change, schedule_close
 from trading.service.publication import schedule_announcement
 from trading.service.tender_access import get_tender, require_manager
@@ -36,14 +38,22 @@ def _coerce_change(name: str, value: Any) -> Any:
         return aware(value, "投标截止时间", "The bid deadline")
     if name.endswith("_fen"):
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value <= 0):
-            raise InvalidInput(f"{name} 必须为正整数（分）", f"{name} must be a positive integer (fen)")
+            zh, en = label(name, AmendedField, "zh"), label(name, AmendedField, "en")
+            raise InvalidInput(f"{zh}必须为正整数（分）", f"{en} must be a positive integer (fen)")
         return value
+    if name == "bond_rule":
+        try:
+            rule = bonds.parse_rule(value)
+        except ValueError:
+            raise InvalidInput("保证金免收规则无效", f"Unknown bond waiver rule {value!r}") from None
+        return rule.value if rule else ""
     if name == "duration_days":
         if not isinstance(value, int) or value <= 0:
             raise InvalidInput("工期必须为正整数", "The duration must be a positive integer")
         return value
     if not isinstance(value, str):
-        raise InvalidInput(f"{name} 必须为文本", f"{name} must be text")
+        zh, en = label(name, AmendedField, "zh"), label(name, AmendedField, "en")
+        raise InvalidInput(f"{zh}必须为文本", f"{en} must be text")
     value = value.strip()
     if name == "title" and not value:
         raise InvalidInput("项目名称不能为空", "The title is required")
@@ -74,28 +84,64 @@ def amend_tender(
     if tender.state not in OPEN_STATES:
         transition(tender, TenderState.amended, now)  # raises the state rule
     check_version(tender, expected_version)
+    check = RuleCheck()
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidInput("变更须说明理由", "An amendment needs a reason")
+        check.add("reason", "变更须说明理由", "An amendment needs a reason")
     unknown = sorted(set(changes) - set(AMENDABLE_FIELDS))
     if unknown:
-        raise InvalidInput(
-            f"以下字段不能变更：{', '.join(unknown)}", f"These fields cannot be amended: {', '.join(unknown)}"
+        check.add(
+            "changes",
+            f"以下字段不能变更：{', '.join(unknown)}",
+            f"These fields cannot be amended: {', '.join(unknown)}",
         )
-    new_values = {k: _coerce_change(k, v) for k, v in changes.items()}
+    new_values: dict[str, Any] = {}
+    for k, v in changes.items():
+        if k in unknown:
+            continue
+        try:
+            new_values[k] = _coerce_change(k, v)
+        except AppError as exc:
+            check.refuse(k, exc)
     diff = {
         k: [_jsonable(getattr(tender, k)), _jsonable(v)]
         for k, v in new_values.items()
         if getattr(tender, k) != v
     }
-    if not diff and not documents:
-        raise InvalidInput("变更内容为空", "The amendment changes nothing")
+    if not diff and not documents and not check:
+        check.add(
+            "changes",
+            "变更内容为空：请至少修改一项",
+            "The amendment changes nothing: change at least one field",
+        )
     budget = new_values.get("budget_fen", tender.budget_fen)
     ceiling = new_values.get("ceiling_price_fen", tender.ceiling_price_fen)
-    if ceiling is not None and ceiling > budget:
-        raise RuleViolation(
-            "规则：最高投标限价不得高于预算金额", "Rule: the ceiling price may not exceed the budget"
+    if ceiling is not None and budget is not None and ceiling > budget:
+        check.refuse(
+            "ceiling_price_fen",
+            RuleViolation(
+                "规则：最高投标限价不得高于预算金额", "Rule: the ceiling price may not exceed the budget"
+            ),
         )
+    decision = bonds.bond_rule(tender.category, tender.government_investment, tender.bond_waived)
+    if new_values.get("bid_bond_fen") is not None:
+        if decision.overrides_bond:
+            check.refuse(
+                "bid_bond_fen",
+                RuleViolation(
+                    f"规则：{decision.explain('zh')}。本项目不收取投标保证金",
+                    f"Rule: {decision.explain('en')}. This tender takes no bid bond",
+                ),
+            )
+        elif budget is not None and new_values["bid_bond_fen"] * bonds.BID_BOND_MAX_SHARE > budget:
+            check.refuse(
+                "bid_bond_fen",
+                RuleViolation(
+                    "规则：投标保证金不得超过估算价的2%",
+                    "Rule: the bid bond may not exceed 2% of the estimated price",
+                ),
+            )
+    check.done()
     before = tender.bid_deadline_at
     after = deadline_after_change(session, settings, tender, new_values.pop("bid_deadline_at", None), now)
     if after != before:

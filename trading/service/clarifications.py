@@ -122,7 +122,7 @@ def _publish(
 ) -> Clarification:
     text = (text or "").strip()
     if not text:
-        raise InvalidInput("澄清内容不能为空", "The clarification text is empty")
+        raise InvalidInput("澄清内容不能为空", "The clarification text is empty", extra={"field": "text"})
     deadline = deadline_after_change(session, settings, tender, new_deadline_at, now)  # may refuse
     c.answer = text
     c.answered_at = now
@@ -184,6 +184,15 @@ def answer_question(
     if c.answered_at is not None:
         raise WrongState("状态规则：该问题已答复", "State rule: this question has been answered already")
     return _publish(session, actor, settings, tender, c, answer, new_deadline_at, now)
+
+
+def tender_of_question(session: Session, actor: Principal, clarification_id: int) -> int:
+    """The tender a question belongs to, for its manager (anyone else: refused)."""
+    c = session.get(Clarification, clarification_id)
+    if c is None:
+        raise NotFound(f"找不到问题 {clarification_id}", f"Question {clarification_id} does not exist")
+    require_manager(session, actor, get_tender(session, c.tender_id))
+    return c.tender_id
 
 
 def issue_clarification(

@@ -77,7 +77,9 @@ def cancel_tender(
     check_version(tender, expected_version)
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidInput("终止招标须说明理由", "Cancelling a tender needs a reason")
+        raise InvalidInput(
+            "终止招标须说明理由", "Cancelling a tender needs a reason", extra={"field": "reason"}
+        )
     was = transition(tender, TenderState.cancelled, now)
     tender.cancelled_at = now
     tender.cancel_reason = reason

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from tenderhall.jobs.outbox import enqueue
 from tenderhall.settings import Settings
-from tenderhall.web.i18n import SHANGHAI
+from tenderhall.web.i18n import local_time
 from trading.exceptions import ClarificationCutoff, DeadlineTooSoon
 from trading.models import METHOD_LABELS, Tender
 from trading.service.procedures import procedure_settings
@@ -29,11 +29,11 @@ def min_deadline_rule(
         mz, me = METHOD_LABELS[tender.method]
         raise DeadlineTooSoon(
             f"规则：{mz}自发布至投标截止不得少于{rules.min_tender_days}日；投标截止时间最早为"
-            f"{earliest.astimezone(SHANGHAI):%Y-%m-%d %H:%M}",
+            f"{local_time(earliest)}",
             f"Rule: a {me.lower()} needs at least {rules.min_tender_days} days from publication to the bid "
-            f"deadline; the earliest deadline is {earliest.astimezone(SHANGHAI):%Y-%m-%d %H:%M} "
+            f"deadline; the earliest deadline is {local_time(earliest)} "
             "(Beijing time)",
-            extra={"rule": "min_tender_days", "min_days": rules.min_tender_days},
+            extra={"rule": "min_tender_days", "min_days": rules.min_tender_days, "field": "bid_deadline_at"},
         )
 
 
@@ -62,12 +62,16 @@ def deadline_after_change(
             raise ClarificationCutoff(
                 f"规则：澄清或修改发出时距投标截止不足{rules.clarification_cutoff_days}日的，须顺延投标截止时间，"
                 f"使其距澄清发出之日不少于{rules.clarification_cutoff_days}日；新的截止时间最早为"
-                f"{ceil_hour(required).astimezone(SHANGHAI):%Y-%m-%d %H:%M}",
+                f"{local_time(ceil_hour(required))}",
                 f"Rule: a clarification or amendment issued less than {rules.clarification_cutoff_days} days "
                 f"before the deadline must move the deadline so that {rules.clarification_cutoff_days} days "
                 f"remain; the earliest new deadline is "
-                f"{ceil_hour(required).astimezone(SHANGHAI):%Y-%m-%d %H:%M} (Beijing time)",
-                extra={"rule": "clarification_cutoff_days", "days": rules.clarification_cutoff_days},
+                f"{local_time(ceil_hour(required))} (Beijing time)",
+                extra={
+                    "rule": "clarification_cutoff_days",
+                    "days": rules.clarification_cutoff_days,
+                    "field": "bid_deadline_at",
+                },
             )
         deadline = ceil_hour(required)
     return deadline

@@ -26,22 +26,22 @@ from trading.exceptions import (
     NotYourTender,
     WrongState,
 )
-from trading.models import AFTER_OPENING, OPEN_STATES, Document, DocumentDownload, Tender, TenderState
+from trading.models import (
+    AFTER_OPENING,
+    DOCUMENT_TYPE_LABELS,
+    OPEN_STATES,
+    Document,
+    DocumentDownload,
+    Tender,
+    TenderState,
+)
 from trading.schemas import DownloadOut
 from trading.service.amendments import amend_tender
 from trading.service.tender_access import can_manage, get_tender, require_manager
 from trading.service.tender_states import state_label
 
 #: OCDS documentType codes a tender document may carry.
-DOCUMENT_TYPES = {
-    "biddingDocuments": ("招标文件", "Bidding documents"),
-    "technicalSpecifications": ("技术规范", "Technical specifications"),
-    "evaluationCriteria": ("评标办法", "Evaluation criteria"),
-    "billOfQuantity": ("工程量清单", "Bill of quantity"),
-    "eligibilityCriteria": ("资格条件", "Eligibility criteria"),
-    "contractDraft": ("合同条款", "Contract draft"),
-    "clarifications": ("澄清文件", "Clarifications"),
-}
+DOCUMENT_TYPES = {k.value: v for k, v in DOCUMENT_TYPE_LABELS.items()}
 
 CONTENT_TYPES = {
     ".pdf": "application/pdf",

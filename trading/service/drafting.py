@@ -17,6 +17,7 @@ from tenderhall.web.i18n import SHANGHAI
 from trading.exceptions import PublishedTenderLocked
 from trading.models import Document, Lot, Tender, TenderState
 from trading.schemas import LotFields, TenderFields
+from trading.service.checks import RuleCheck
 from trading.service.tender_access import get_tender, lots_of, require_manager
 from trading.service.tender_fields import validate_fields
 from trading.service.tender_states import check_version, flush_versioned
@@ -47,9 +48,11 @@ def create_tender(
     fields: TenderFields,
     *,
     now: dt.datetime | None = None,
+    check: RuleCheck | None = None,
 ) -> Tender:
+    """A new draft; ``check`` holds what the form could not read (raised with the rules' findings)."""
     now = now or utcnow()
-    values = validate_fields(session, actor, settings, fields)
+    values = validate_fields(session, actor, settings, fields, check=check)
     reference = new_reference(now)
     tender = Tender(
         reference=reference,
@@ -83,7 +86,7 @@ def _lot_from(tender_id: int, number: int, lf: LotFields) -> Lot:
         number=number,
         title=lf.title.strip(),
         description=lf.description or "",
-        budget_fen=lf.budget_fen,
+        budget_fen=lf.budget_fen or 0,
         ceiling_price_fen=lf.ceiling_price_fen,
         duration_days=lf.duration_days,
         bid_bond_fen=lf.bid_bond_fen,
@@ -99,6 +102,7 @@ def update_draft(
     *,
     expected_version: int | None = None,
     now: dt.datetime | None = None,
+    check: RuleCheck | None = None,
 ) -> Tender:
     """Edit a draft. A published tender changes only through an amendment (变更公告)."""
     now = now or utcnow()
@@ -110,7 +114,7 @@ def update_draft(
             "Rule: a published tender can only be changed through an amendment, not edited",
         )
     check_version(tender, expected_version)
-    values = validate_fields(session, actor, settings, fields, current=tender)
+    values = validate_fields(session, actor, settings, fields, current=tender, check=check)
     for k, v in values.items():
         setattr(tender, k, v)
     tender.updated_at = now
@@ -124,7 +128,7 @@ def update_draft(
                 lot.title, lot.description, lot.budget_fen = (
                     lf.title.strip(),
                     lf.description or "",
-                    lf.budget_fen,
+                    lf.budget_fen or 0,
                 )
                 lot.ceiling_price_fen, lot.duration_days, lot.bid_bond_fen = (
                     lf.ceiling_price_fen,

@@ -9,6 +9,7 @@ to this tender). Granting and ending are the tenderee's acts, audited.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -137,14 +138,19 @@ def grant_mandate(
     return m
 
 
+def own_mandate(session: Session, actor: Principal, mandate_id: int) -> Mandate:
+    """The mandate ``actor``'s organisation granted (404 for anyone else's)."""
+    m = session.get(Mandate, mandate_id)
+    if m is None or m.tenderee_org_id != _tenderee_of(actor):
+        raise MandateNotFound(f"找不到委托 #{mandate_id}", f"Mandate #{mandate_id} does not exist")
+    return m
+
+
 def end_mandate(
     session: Session, actor: Principal, mandate_id: int, reason: str = "", *, now: dt.datetime | None = None
 ) -> Mandate:
     now = now or utcnow()
-    tenderee_id = _tenderee_of(actor)
-    m = session.get(Mandate, mandate_id)
-    if m is None or m.tenderee_org_id != tenderee_id:
-        raise MandateNotFound(f"找不到委托 #{mandate_id}", f"Mandate #{mandate_id} does not exist")
+    m = own_mandate(session, actor, mandate_id)
     if m.ended_at is not None:
         raise MandateExists(f"委托 #{mandate_id} 已终止", f"Mandate #{mandate_id} has already ended")
     m.ended_at = now
@@ -196,16 +202,17 @@ def mandate_out(session: Session, m: Mandate) -> MandateOut:
     )
 
 
-def tenders_managed_by(session: Session, actor: Principal, *, limit: int = 200) -> list[Tender]:
-    """The tenders ``actor`` may manage, newest first: all of its tenderee's (its agencies'
-    drafts included), or, for an agency, those it runs under a live mandate."""
+def managed_tenders_select(actor: Principal) -> sa.Select[Any] | None:
+    """The select of the tenders ``actor`` may manage (None: none at all): all of its
+    tenderee's (its agencies' drafts included), or, for an agency, those it runs under a live
+    mandate."""
     org = actor.organisation_id
     if org is None:
-        return []
-    stmt = sa.select(Tender).order_by(col(Tender.id).desc()).limit(limit)
+        return None
+    stmt = sa.select(Tender)
     if actor.role == Role.tenderee:
-        stmt = stmt.where(col(Tender.tenderee_org_id) == org)
-    elif actor.role == Role.agency:
+        return stmt.where(col(Tender.tenderee_org_id) == org)
+    if actor.role == Role.agency:
         covering = (
             sa.select(col(Mandate.id))
             .where(
@@ -216,10 +223,16 @@ def tenders_managed_by(session: Session, actor: Principal, *, limit: int = 200) 
             )
             .exists()
         )
-        stmt = stmt.where(col(Tender.agency_org_id) == org, covering)
-    else:
+        return stmt.where(col(Tender.agency_org_id) == org, covering)
+    return None
+
+
+def tenders_managed_by(session: Session, actor: Principal, *, limit: int = 200) -> list[Tender]:
+    """The tenders ``actor`` may manage, newest first."""
+    stmt = managed_tenders_select(actor)
+    if stmt is None:
         return []
-    return list(session.execute(stmt).scalars())
+    return list(session.execute(stmt.order_by(col(Tender.id).desc()).limit(limit)).scalars())
 
 
 def mandating_organisations(session: Session, actor: Principal) -> list[Organisation]:

@@ -15,7 +15,7 @@ from sqlmodel import col
 from tenderhall.auth.principal import Principal
 from tenderhall.db import utcnow
 from tenderhall.errors import Forbidden
-from trading.models import Amendment, Clarification, Notification, Tender
+from trading.models import Amendment, Clarification, Notification, NotificationKind, Tender
 from trading.schemas import NotificationOut
 from trading.service.documents import downloader_org_ids
 
@@ -79,7 +79,7 @@ def notifications_for(session: Session, actor: Principal, *, limit: int = 100) -
         NotificationOut(
             id=n.id,  # type: ignore[arg-type]
             tender_id=n.tender_id,
-            kind=n.kind,
+            kind=NotificationKind(n.kind),  # a member, so pages show its label
             title=pick(n.title_zh, n.title_en),  # type: ignore[arg-type]
             created_at=n.created_at,
             read=n.read_at is not None,

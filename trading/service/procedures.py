@@ -17,10 +17,11 @@ def parse_method(value: str) -> Method:
     try:
         return Method(value)
     except ValueError:
-        known = ", ".join(m.value for m in Method)
+        names_zh = "、".join(METHOD_LABELS[m][0] for m in Method)
+        names_en = ", ".join(METHOD_LABELS[m][1] for m in Method)
         raise UnknownProcedure(
-            f"未知的采购/招标方式：{value!r}（可选：{'、'.join(METHOD_LABELS[m][0] for m in Method)}）",
-            f"Unknown procurement procedure {value!r} (known: {known})",
+            f"招标方式无效，请从列表中选择（{names_zh}）",
+            f"Unknown procurement method: choose one from the list ({names_en})",
         ) from None
 
 

@@ -23,6 +23,15 @@ from trading.service.tender_states import flush_versioned, state_label, transiti
 FAILABLE_STATES = frozenset({TenderState.closed, TenderState.opening, TenderState.evaluating})
 
 
+def tender_of_lot(session: Session, actor: Principal, lot_id: int) -> int:
+    """The tender a lot belongs to, for its manager (anyone else: refused)."""
+    lot = session.get(Lot, lot_id)
+    if lot is None:
+        raise TenderNotFound(f"找不到标段 {lot_id}", f"Lot {lot_id} does not exist")
+    require_manager(session, actor, get_tender(session, lot.tender_id))
+    return lot.tender_id
+
+
 def mark_lot_failed(
     session: Session,
     actor: Principal,
@@ -55,12 +64,15 @@ def mark_lot_failed(
         )
     rules = procedure_settings(session, settings, tender.method)
     if valid_bids < 0:
-        raise InvalidInput("有效投标数不能为负", "The number of valid bids cannot be negative")
+        raise InvalidInput(
+            "有效投标数不能为负", "The number of valid bids cannot be negative", extra={"field": "valid_bids"}
+        )
     if valid_bids >= rules.min_valid_bids:
         raise RuleViolation(
             f"规则：有效投标不少于{rules.min_valid_bids}家时不能流标（本标段有效投标{valid_bids}家）",
             f"Rule: a lot with at least {rules.min_valid_bids} valid bids cannot fail "
             f"(this lot has {valid_bids})",
+            extra={"field": "valid_bids"},
         )
     reason = (reason or "").strip() or f"有效投标不足{rules.min_valid_bids}家"
     lot.state = LotState.failed

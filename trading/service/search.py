@@ -16,6 +16,7 @@ from tenderhall.auth.models import Organisation
 from tenderhall.db import UTCDateTime, contains_pattern
 from tenderhall.errors import InvalidInput
 from tenderhall.settings import Settings
+from trading import regions as regions_list
 from trading.models import Tender, TenderState, TenderTerm, TermStat
 from trading.schemas import SearchPage, TenderSummary
 from trading.service import search_index
@@ -50,6 +51,19 @@ def _date(value: str | None, name: str) -> dt.date | None:
         raise InvalidInput(f"日期格式应为 YYYY-MM-DD：{name}", f"{name} must be a date YYYY-MM-DD") from None
 
 
+def _region(value: str | None) -> str:
+    """The region filter as its code (a name in either language is accepted: one list, trading.regions)."""
+    try:
+        found = regions_list.parse(value)
+    except ValueError:
+        raise InvalidInput(
+            "所选地区不在潜江市的地区列表中",
+            "That is not one of Qianjiang's regions",
+            extra={"field": "region"},
+        ) from None
+    return found.value if found else ""
+
+
 def parse_query(
     q: str,
     category: str,
@@ -66,7 +80,7 @@ def parse_query(
         category=category or "",
         method=method or "",
         status=status or "",
-        region=region or "",
+        region=_region(region),
         date_from=_date(date_from, "date_from"),
         date_to=_date(date_to, "date_to"),
         page=max(1, page),
@@ -314,8 +328,9 @@ def latest_results(session: Session, limit: int = 10) -> list[TenderSummary]:
     return _summaries([(t, n) for t, n in session.execute(stmt).all()])
 
 
-def regions(session: Session) -> list[str]:
-    return list(
+def regions(session: Session) -> list[tuple[str, str]]:
+    """The regions of published tenders, as (code, label) in the list's order (trading.regions)."""
+    used = set(
         session.execute(
             sa.select(col(Tender.region))
             .where(col(Tender.published_at).is_not(None), col(Tender.region) != "")  # type: ignore[union-attr]
@@ -324,6 +339,7 @@ def regions(session: Session) -> list[str]:
             .limit(200)
         ).scalars()
     )
+    return [(code, name) for code, name in regions_list.options() if code in used]
 
 
 def front_page(session: Session) -> dict[str, Any]:

@@ -12,11 +12,23 @@ from tenderhall.auth.models import Organisation
 from tenderhall.auth.principal import Principal
 from trading import live
 from trading.exceptions import TenderNotFound
-from trading.models import Amendment, Lot, OcdsRelease, Tender, TenderState
+from trading.models import (
+    Amendment,
+    Category,
+    DocumentType,
+    EvaluationMethod,
+    Lot,
+    LotState,
+    Method,
+    OcdsRelease,
+    Tender,
+    TenderState,
+)
 from trading.schemas import AmendmentOut, ClarificationOut, DocumentOut, LotOut, TenderOut
 from trading.service.clarifications import public_clarifications
 from trading.service.documents import documents_of
 from trading.service.tender_access import can_manage, get_tender
+from trading.words import WORDS
 
 
 def tender_view(session: Session, actor: Principal, tender_id: int) -> TenderOut:
@@ -47,10 +59,10 @@ def tender_out(session: Session, t: Tender) -> TenderOut:
         reference=t.reference,
         ocid=t.ocid,
         title=t.title,
-        category=t.category,
-        method=t.method,
+        category=Category(t.category),
+        method=Method(t.method),
         region=t.region,
-        state=t.state,
+        state=TenderState(t.state),
         budget_fen=t.budget_fen,
         published_at=t.published_at,
         bid_deadline_at=t.bid_deadline_at,
@@ -62,7 +74,7 @@ def tender_out(session: Session, t: Tender) -> TenderOut:
         funding_source=t.funding_source,
         ceiling_price_fen=t.ceiling_price_fen,
         duration_days=t.duration_days,
-        evaluation_method=t.evaluation_method,
+        evaluation_method=EvaluationMethod(t.evaluation_method),
         opening_custodians=list(t.opening_custodians),
         bid_bond_fen=t.bid_bond_fen,
         bond_waived=t.bond_waived,
@@ -82,7 +94,7 @@ def tender_out(session: Session, t: Tender) -> TenderOut:
                 ceiling_price_fen=x.ceiling_price_fen,
                 duration_days=x.duration_days,
                 bid_bond_fen=x.bid_bond_fen,
-                state=x.state,
+                state=LotState(x.state),
                 failed_reason=x.failed_reason,
             )
             for x in lots
@@ -93,7 +105,7 @@ def tender_out(session: Session, t: Tender) -> TenderOut:
                 name=d.name,
                 filename=d.filename,
                 version=d.version,  # type: ignore[arg-type]
-                document_type=d.document_type,
+                document_type=DocumentType(d.document_type),
                 sha256=d.sha256,
                 size=d.size,
                 uploaded_at=d.uploaded_at,
@@ -147,4 +159,5 @@ def tender_page(session: Session, actor: Principal, tender_id: int) -> dict[str,
         "t": tender_view(session, actor, tender_id),
         "timeline": timeline(session, tender_id),
         "live_after": after,
+        "words": WORDS,
     }
