@@ -78,13 +78,21 @@ def test_public_search_and_a_record_from_decision_to_page_feed_and_receiver(
         # 2. a supervisor decides and publishes the record
         server.sign_in(page, "supervisor")
         page.goto(f"{server.url}/credit/manage/{record_id}")
-        page.select_option("form#decide-form [name=outcome]", "upheld")
-        page.fill("form#decide-form [name=decision_number]", "榕公管信罚〔2026〕99号")
-        page.fill("form#decide-form [name=reasons]", "经查证属实，当事人陈述申辩理由不成立。")
-        page.click("#decide-submit")
+        page.click("#decide-confirm summary")
+        page.select_option("#decide-confirm [name=outcome]", "upheld")
+        page.fill("#decide-confirm [name=decision_number]", "榕公管信罚〔2026〕99号")
+        page.fill("#decide-confirm [name=reasons]", "经查证属实，当事人陈述申辩理由不成立。")
+        page.click("#decide-confirm button[name=confirmed]")
         page.wait_for_load_state()
-        page.click("#publish-submit")
+        # one click only opens the publication's panel: nothing is published yet
+        page.click("#publish-confirm summary")
+        assert page.locator("#publish-confirm .consequence").is_visible()
+        assert "门户公开" in page.locator("#publish-confirm .consequence").inner_text()
+        assert page.locator("#record-status").get_attribute("data-status") == "decided"
+        assert httpx.get(f"{server.url}/credit/records/{record_id}").status_code == 404
+        page.click("#publish-confirm button[name=confirmed]")
         page.wait_for_load_state()
+        assert page.locator("#record-status").get_attribute("data-status") == "published"
         page.click("a#public-page-link")
         page.wait_for_load_state()
         assert page.url.endswith(f"/credit/records/{record_id}")
