@@ -323,3 +323,111 @@ def test_a_repair_refused_without_reasons_is_sent_back_beside_the_reasons_field(
     assert "reasons_refuse" in _errors(refused.text)
     assert f'id="repair-{rid}-refuse" open' in refused.text
     assert _repair_status(db, rid) == "pending"
+
+
+def _bidder_with_org(db: Database, client: Any) -> str:
+    from tenderhall.auth.models import Organisation
+
+    user, _, cookies = factories.signed_in(db, Role.bidder)
+    client.cookies.update(cookies)
+    with db.unit_of_work() as s:
+        org = s.get(Organisation, user.organisation_id)
+        assert org is not None and org.credit_code
+        return org.credit_code
+
+
+def test_an_empty_defence_comes_back_with_the_error_beside_the_text(
+    db: Database, client: Any, settings: Settings
+) -> None:
+    from credit.models import Defence
+    from credit.service import create_violation
+
+    code = _bidder_with_org(db, client)
+    with db.unit_of_work() as s:
+        v, _ = create_violation(
+            s,
+            SUPERVISOR,
+            settings,
+            subject_kind="company",
+            credit_code=code,
+            type_code="REFUSE_AWARD",
+            facts="拒签",
+        )
+        notify(s, SUPERVISOR, v.id, settings)  # type: ignore[arg-type]
+        vid = v.id
+    page = client.get(f"/credit/mine/{vid}")
+    refused = client.post(
+        f"/credit/mine/{vid}/defence",
+        data={"_csrf_token": _csrf(page.text), "text": "  "},
+        follow_redirects=False,
+    )
+    assert refused.status_code == 422
+    assert "请填写申辩意见" in _errors(refused.text)["text"]
+    assert 'id="defence-form"' in refused.text
+    with db.unit_of_work() as s:
+        assert s.execute(sa.select(Defence).where(Defence.violation_id == vid)).first() is None
+
+
+def test_a_repair_application_shows_every_missing_part_beside_its_field_with_the_text_kept(
+    db: Database, client: Any, settings: Settings
+) -> None:
+    code = _bidder_with_org(db, client)
+    with db.unit_of_work() as s:
+        vid = upheld(s, settings, code=code, publish_it=True).id
+    page = client.get(f"/credit/mine/{vid}")
+    assert 'id="repair-form"' in page.text
+    refused = client.post(
+        f"/credit/mine/{vid}/repair",
+        data={"_csrf_token": _csrf(page.text), "rectification": "已更换项目负责人", "commitment": ""},
+        follow_redirects=False,
+    )
+    assert refused.status_code == 422
+    assert set(_errors(refused.text)) == {"commitment", "commitment_accepted"}
+    assert "已更换项目负责人</textarea>" in refused.text
+    assert "Tick the box" not in refused.text
+    with db.unit_of_work() as s:
+        assert (
+            s.execute(sa.select(RepairApplication).where(RepairApplication.violation_id == vid)).first()
+            is None
+        )
+
+
+def test_a_receiver_form_shows_every_problem_beside_its_field_with_the_values_kept(
+    db: Database, client: Any
+) -> None:
+    _, _, cookies = factories.signed_in(db, Role.admin)
+    client.cookies.update(cookies)
+    page = client.get("/credit/manage/deliveries")
+    refused = client.post(
+        "/credit/manage/receivers",
+        data={"_csrf_token": _csrf(page.text), "name": "", "url": "ftp://credit.example", "receiver_id": "x"},
+        follow_redirects=False,
+    )
+    assert refused.status_code == 422
+    errors = _errors(refused.text)
+    assert {"name", "url", "receiver_id"} <= set(errors), errors
+    assert 'value="ftp://credit.example"' in refused.text
+    assert "must be an http(s)" not in refused.text
+
+
+def test_a_catalog_form_shows_every_problem_beside_its_field_with_the_values_kept(
+    db: Database, client: Any
+) -> None:
+    _, _, cookies = factories.signed_in(db, Role.admin)
+    client.cookies.update(cookies)
+    page = client.get("/credit/manage/catalog")
+    refused = client.post(
+        "/credit/manage/catalog",
+        data={"_csrf_token": _csrf(page.text), "code": "NEW_TYPE", "name_zh": "新类型", "points": "三"},
+        follow_redirects=False,
+    )
+    assert refused.status_code == 422
+    errors = _errors(refused.text)
+    assert {"points", "name_en", "severity"} <= set(errors), errors
+    assert 'value="三"' in refused.text and 'value="新类型"' in refused.text
+    en = client.post(
+        "/credit/manage/catalog?lang=en",
+        data={"_csrf_token": _csrf(page.text), "code": "NEW_TYPE", "points": "三"},
+        follow_redirects=False,
+    )
+    assert not any(re.search(r"[\u4e00-\u9fff]", t) for t in _errors(en.text).values())
