@@ -4,6 +4,7 @@ platform (a real `tenderhall credit receiver` process verifying the platform's s
 
 from __future__ import annotations
 
+import itertools
 import re
 import sqlite3
 import subprocess
@@ -178,3 +179,32 @@ def test_an_agency_publishes_a_tender_and_the_public_finds_it_by_search(
     assert public.locator("#tender-description script").count() == 0
     public.screenshot(path=str(tmp_path / "public-tender.png"), full_page=True)
     public.close()
+
+
+def test_the_statistics_charts_show_every_label_whole_and_fit_a_390_px_phone(
+    demo_server: LiveServer,
+    browser,  # type: ignore[no-untyped-def]
+) -> None:
+    ctx = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
+    try:
+        page = ctx.new_page()
+        page.goto(demo_server.url + "/credit/stats")
+        for chart_id in ("chart-by-type", "chart-by-month"):
+            chart = page.locator(f"#{chart_id}")
+            box = chart.bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
+            labels = chart.locator(".hbar-label")
+            assert labels.count() >= 3
+            boxes = []
+            for i in range(labels.count()):
+                label = labels.nth(i)
+                assert label.evaluate("e => e.scrollWidth <= e.clientWidth + 1")  # nothing clipped
+                b = label.bounding_box()
+                assert b is not None and b["x"] + b["width"] <= 390
+                boxes.append(b)
+            for upper, lower in itertools.pairwise(boxes):
+                assert upper["y"] + upper["height"] <= lower["y"] + 0.5  # no label overlaps the next
+            assert "：" in (chart.locator("li").first.get_attribute("title") or "")  # value on hover
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    finally:
+        ctx.close()
