@@ -133,7 +133,8 @@ def test_each_confirmation_says_what_will_happen_and_to_whom(
     publish_text = _consequence(client.get(f"/credit/manage/{decided}").text, "publish-confirm")
     assert NAME in publish_text and "门户公开" in publish_text and "外部信用平台" in publish_text
     page = client.get(f"/credit/manage/{published}").text
-    assert "外部信用平台" in _consequence(page, "amend-confirm")
+    amend_text = _consequence(page, "amend-confirm")
+    assert NAME in amend_text and "外部信用平台" in amend_text
     revoke_text = _consequence(page, "revoke-confirm")
     assert NAME in revoke_text and "不能恢复" in revoke_text
     en = client.get(f"/credit/manage/{decided}", params={"lang": "en"}).text
