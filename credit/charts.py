@@ -1,4 +1,8 @@
-"""Server-rendered SVG bar charts (no JavaScript): geometry here, drawing in the template."""
+"""Server-rendered bar charts (no JavaScript): horizontal bars, each label in a column of its own
+that wraps instead of being clipped or rotated into its neighbour, the value beside the bar and on
+hover (``title``). Geometry here (each bar's share of the largest), drawing in the template
+(``credit/_macros.html`` ``chart``) and ``tenderhall.css`` ("Credit"): the chart is as wide as its
+card, at 390 px the bar goes below its label."""
 
 from __future__ import annotations
 
@@ -6,45 +10,21 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
-class BarGeom:
-    x: float
-    y: float
-    w: float
-    h: float
+class Bar:
     label: str
     value: int
-    label_x: float
+    percent: float  # of the largest value, 0–100
 
 
 @dataclass(frozen=True)
 class Chart:
-    width: int
-    height: int
-    plot_top: int
-    plot_bottom: int
-    bars: list[BarGeom]
-    max_value: int
     title: str
+    bars: list[Bar]
+    max_value: int
 
 
-def bar_chart(data: list[tuple[str, int]], *, title: str = "", width: int = 720, height: int = 260) -> Chart:
-    top, bottom, left, right = 24, height - 48, 40, 16
-    n = max(len(data), 1)
-    slot = (width - left - right) / n
+def bar_chart(data: list[tuple[str, int]], *, title: str = "") -> Chart:
+    """One bar per ``(label, value)``, in the order given."""
     peak = max([v for _, v in data] + [1])
-    bars = []
-    for i, (label, value) in enumerate(data):
-        h = (bottom - top) * value / peak
-        x = left + i * slot + slot * 0.15
-        bars.append(
-            BarGeom(
-                x=round(x, 1),
-                y=round(bottom - h, 1),
-                w=round(slot * 0.7, 1),
-                h=round(h, 1),
-                label=label,
-                value=value,
-                label_x=round(x + slot * 0.35, 1),
-            )
-        )
-    return Chart(width, height, top, bottom, bars, peak, title)
+    bars = [Bar(label=label, value=value, percent=round(100 * value / peak, 1)) for label, value in data]
+    return Chart(title=title, bars=bars, max_value=peak)

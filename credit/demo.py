@@ -7,7 +7,7 @@ Reads from ``ctx`` (filled by the kernel demo): ``settings``; ``users["superviso
 Writes ``ctx["credit"]``: ``records`` (label -> record id), ``blacklisted_credit_code``,
 ``to_decide`` (a notified record whose defence period has ended: decide it on
 /credit/manage/<id>), ``to_answer`` (a record bidder1 may answer on /credit/mine/<id>),
-``receiver_url`` (start ``tenderhall credit receiver --port 8900`` to receive the pushes).
+``receiver_url`` (``tenderhall demo --serve`` runs the receiver itself: :func:`serve_alongside`).
 
 Creates records in every state: draft, notified (defence open and defence over), decided (minor,
 never published), dismissed, published general and serious (a blacklisted company), repaired,
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,16 +27,18 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from credit.models import Receiver, Violation, pk
+from credit.receiver import ReceiverServer
 from credit.service import catalog, decisions, defence, publication, repair, violations
 from credit.service.receivers import save_receiver
 from tenderhall.auth.models import Role
 from tenderhall.auth.principal import Principal
 from tenderhall.db import utcnow
 from tenderhall.identifiers import make_credit_code
-from tenderhall.settings import Settings
+from tenderhall.settings import VAR_DIR, Settings
 
 DEMO_TAG = "【演示】"
 RECEIVER_URL = "http://127.0.0.1:8900/events"
+RECEIVER_NAME = "省公共信用信息平台（演示）"
 COMPANIES = [
     ("榕城建工集团有限公司", "91350100MA0001"),
     ("闽江路桥工程有限公司", "91350100MA0002"),
@@ -143,7 +146,7 @@ def seed(session: Session, ctx: dict[str, Any]) -> None:
         ctx.setdefault("credit", {})["note"] = "credit demo data already present"
         return
     if s.execute(sa.select(col(Receiver.id)).where(col(Receiver.url) == RECEIVER_URL)).first() is None:
-        save_receiver(s, actor, name="省公共信用信息平台（演示）", url=RECEIVER_URL)
+        save_receiver(s, actor, name=RECEIVER_NAME, url=RECEIVER_URL)
     now = utcnow()
     day = dt.timedelta(days=1)
     rng = random.Random(20260401)
@@ -428,9 +431,42 @@ def seed(session: Session, ctx: dict[str, Any]) -> None:
         "notes": [
             "Credit: public pages at /credit, blacklist at /credit/blacklist; a supervisor can decide record "
             f"#{out.get('to_decide')} at /credit/manage/{out.get('to_decide')}; pushes go to {RECEIVER_URL} "
-            "(run `uv run tenderhall credit receiver --port 8900`).",
+            "(`make demo` runs that receiver in its own process; "
+            "else run `uv run tenderhall credit receiver --port 8900`).",
         ],
     }
     notes = ctx.get("notes")
     if isinstance(notes, list):
         notes.extend(ctx["credit"]["notes"])
+
+
+def serve_alongside(settings: Settings, *, path: Path | None = None) -> ReceiverServer:
+    """The demo's receiving credit platform, started by ``tenderhall demo --serve`` (``make demo``)
+    in its own process (a daemon thread), so that the demo's pushes are delivered: on the port of
+    :data:`RECEIVER_URL`, or on a free one when that is taken (the demo receiver's address is then
+    set to it). It verifies the platform's signatures with the platform's own public key."""
+    from tenderhall.db import Database
+    from tenderhall.signing import platform_signer
+
+    if path is None:
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        path = VAR_DIR / "demo-credit-receiver.db"
+    key = platform_signer(settings).public_key_pem
+    port = int(RECEIVER_URL.split(":")[2].split("/")[0])
+    try:
+        rx = ReceiverServer(path, public_key_pem=key, port=port).start()
+    except OSError:  # the port is taken (another demo, a receiver started by hand)
+        rx = ReceiverServer(path, public_key_pem=key, port=0).start()
+    url = f"{rx.url}/events"
+    db = Database(settings.database_url)
+    try:
+        with db.unit_of_work() as s:  # where a run before left it on another port
+            s.execute(
+                sa.update(Receiver)
+                .where(col(Receiver.name) == RECEIVER_NAME, col(Receiver.url) != url)
+                .values(url=url)
+            )
+    finally:
+        db.dispose()
+    print(f"credit: the demo's receiving platform listens at {url}", flush=True)
+    return rx

@@ -133,6 +133,52 @@ labels.define(
 )
 
 
+class DeliveryState(enum.StrEnum):
+    """How a delivery reads on the page: a pending delivery whose last attempt failed is failing."""
+
+    waiting = "waiting"
+    failing = "failing"
+    delivered = "delivered"
+    dead = "dead"
+
+
+labels.define(
+    DeliveryState,
+    {
+        "waiting": ("等待推送", "Waiting"),
+        "failing": ("推送失败，等待重试", "Failing, will retry"),
+        "delivered": ("已送达", "Delivered"),
+        "dead": ("已放弃（可重发）", "Given up (can be re-sent)"),
+    },
+)
+
+
+class EvidenceKind(enum.StrEnum):
+    """What an evidence link points at, as a supervisor knows it (each is a platform object)."""
+
+    tender = "tender"
+    lot = "lot"
+    document = "document"
+    organisation = "organisation"
+    user = "user"
+    record = "record"
+    anomaly = "anomaly"
+
+
+labels.define(
+    EvidenceKind,
+    {
+        "tender": ("交易项目", "Tender"),
+        "lot": ("标段（包）", "Lot"),
+        "document": ("招标文件", "Tender document"),
+        "organisation": ("企业或机构", "Company or organisation"),
+        "user": ("平台用户（如评标专家）", "Platform user (an expert, say)"),
+        "record": ("另一条信用记录", "Another credit record"),
+        "anomaly": ("现场监管异常", "Site supervision anomaly"),
+    },
+)
+
+
 class ViolationType(SQLModel, table=True):
     """The catalog (a data table, editable by admins; every edit audited)."""
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from credit.service.publication import expire_due
-from credit.service.push import push_due
+from credit.service.push import failing_count, push_due
 from tenderhall.auth.principal import SYSTEM
 from tenderhall.blobs import BlobStore
 from tenderhall.jobs.execution import JobContext
@@ -14,11 +14,30 @@ from tenderhall.jobs.outbox import job
 from tenderhall.jobs.scheduler_registry import periodic
 
 
+class DeliveriesFailing(Exception):
+    """Pushes did not get through: the job fails, so the admin's jobs page shows it failing
+    (retrying, then dead) instead of done (decision 0146)."""
+
+
 @job("credit.push", max_attempts=3)
 def push(ctx: JobContext) -> None:
     """Send every due delivery (idempotent: deliveries carry their own state). Each claim and
-    each result is a short transaction of its own; none is open during an HTTP call."""
-    push_due(ctx.transaction, ctx.settings)
+    each result is a short transaction of its own; none is open during an HTTP call.
+
+    The job fails when a delivery it sent failed, and, on a retry, while a delivery it failed on
+    is still failing (its own back-off may not have come round yet): a job is never "done" with
+    its pushes undelivered."""
+    report = push_due(ctx.transaction, ctx.settings)
+    failing = report.failed
+    if not failing and ctx.attempt > 0:
+        with ctx.transaction() as session:
+            failing = failing_count(session)
+    if failing:
+        first = next((e for e in report.errors if e), "")
+        raise DeliveriesFailing(
+            f"{failing} 条推送未送达，等待重试 / {failing} deliveries failing"
+            + (f": {first}" if first else "")
+        )
 
 
 @job("credit.notice", queue="cpu")

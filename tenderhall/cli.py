@@ -131,6 +131,8 @@ def demo(then_serve: bool, reset: bool) -> None:
 
     run_demo(settings, reset=reset)
     if then_serve:
+        for start in registry.all_demo_services():
+            start(settings)  # e.g. the credit receiver, so the demo's pushes are delivered
         ctx = click.get_current_context()
         ctx.invoke(serve, host=None, port=None, workers=1, do_migrate=False)
 

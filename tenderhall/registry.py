@@ -73,3 +73,14 @@ def all_demo_seeders() -> list[Any]:
         if mod is not None and hasattr(mod, "seed"):
             seeders.append(mod.seed)
     return seeders
+
+
+def all_demo_services() -> list[Any]:
+    """Each domain demo's ``serve_alongside(settings)``: what ``tenderhall demo --serve`` starts in
+    its own process beside the web server (credit: the receiving credit platform)."""
+    services = []
+    for pkg in DOMAINS[1:]:
+        mod = _optional(f"{pkg}.demo")
+        if mod is not None and hasattr(mod, "serve_alongside"):
+            services.append(mod.serve_alongside)
+    return services

@@ -11,7 +11,16 @@ from litestar import Request
 from litestar.datastructures import UploadFile
 from litestar.response import Template
 
-from credit.models import ChangeKind, Severity, Status, SubjectKind
+from credit.models import (
+    ChangeKind,
+    DeliveryState,
+    DeliveryStatus,
+    Outcome,
+    RepairStatus,
+    Severity,
+    Status,
+    SubjectKind,
+)
 from credit.service import search
 from credit.service.evidence import describe
 from tenderhall import labels
@@ -27,13 +36,54 @@ SUPERVISORS = (Role.supervisor, Role.admin)
 SUP_GUARD = [requires(*SUPERVISORS)]
 
 
+def delivery_state(status: str, last_error: str | None) -> DeliveryState:
+    """How a delivery reads: a pending one whose last attempt failed is failing."""
+    if status == DeliveryStatus.pending:
+        return DeliveryState.failing if last_error else DeliveryState.waiting
+    return DeliveryState(status)
+
+
+DELIVERY_TONES = {
+    DeliveryState.waiting: "info",
+    DeliveryState.failing: "danger",
+    DeliveryState.delivered: "ok",
+    DeliveryState.dead: "danger",
+}
+STATUS_TONES = {
+    Status.draft: "muted",
+    Status.notified: "warn",
+    Status.decided: "info",
+    Status.published: "danger",
+    Status.expired: "muted",
+    Status.repaired: "ok",
+    Status.revoked: "muted",
+}
+
+
+def state_text(status: str, outcome: str | None) -> str:
+    """A record's state as one phrase: "已决定（认定违规）" / "Decided (upheld)"."""
+    text = labels.label(status, Status)
+    if outcome:
+        o = labels.label(outcome, Outcome)
+        text += f"（{o}）" if current_language.get() != "en" else f" ({o.lower()})"
+    return text
+
+
 def template_helpers() -> dict[str, Any]:
     return {
         "status_label": lambda k: labels.label(k, Status),
+        "status_tone": lambda k: STATUS_TONES.get(Status(k), "muted"),
+        "state_text": state_text,
+        "outcome_label": lambda k: labels.label(k, Outcome),
         "severity_label": lambda k: labels.label(k, Severity),
         "kind_label": lambda k: labels.label(k, SubjectKind),
         "change_label": lambda k: labels.label(k, ChangeKind),
+        "repair_label": lambda k: labels.label(k, RepairStatus),
+        "delivery_state": delivery_state,
+        "delivery_label": lambda d: labels.label(delivery_state(d.status, d.last_error)),
+        "delivery_tone": lambda d: DELIVERY_TONES[delivery_state(d.status, d.last_error)],
         "evidence_label": lambda item: describe(item, current_language.get()),
+        "options": labels.options,
     }
 
 
@@ -86,3 +136,19 @@ async def store_upload(settings: Settings, upload: Any) -> dict[str, Any] | None
     limit = settings.credit.evidence_max_bytes
     ref = await anyio.to_thread.run_sync(lambda: store.write_stream(upload.file, max_bytes=limit))
     return {"type": "file", "sha256": ref.sha256, "name": name, "size": ref.size}
+
+
+class NotConfirmed(InvalidInput):
+    """An act that cannot be undone was posted without its confirmation panel's button."""
+
+    code = "not_confirmed"
+
+
+def require_confirmed(form: dict[str, Any]) -> None:
+    """Refuse (422, nothing done) an irreversible act posted without ``confirmed=yes``: only the
+    button inside a ``ui.confirm`` panel sends it, so one click on the opener never acts."""
+    if field_text(form, "confirmed") != "yes":
+        raise NotConfirmed(
+            "此操作不能撤回，请在确认框中阅读后果并点击“确认”按钮",
+            "This act cannot be undone: read what will happen and press the confirm button in its panel",
+        )

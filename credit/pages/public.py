@@ -91,7 +91,7 @@ async def stats_page(request: Request[Any, Any, Any], session: RequestSession) -
         [(zh if lang == "zh" else en, n) for _, zh, en, n in st.by_type],
         title=pick("按违规类型", "By type"),
     )
-    by_month = bar_chart([(b.label[2:], b.value) for b in st.by_month], title=pick("按月份", "By month"))
+    by_month = bar_chart([(b.label, b.value) for b in st.by_month], title=pick("按月份", "By month"))
     return render_page(request, "stats.html", st=st, by_type=by_type, by_month=by_month)
 
 

@@ -11,6 +11,7 @@ from sqlmodel import col
 
 from credit.exceptions import UnknownViolationType
 from credit.models import Severity, ViolationType
+from credit.service.checks import Checks
 from tenderhall.audit.service import record
 from tenderhall.auth.principal import Principal
 from tenderhall.db import utcnow
@@ -99,21 +100,26 @@ def ensure_default_catalog(session: Session) -> int:
     return added
 
 
-def _check_type(vt: ViolationType) -> None:
+def _check_type(vt: ViolationType, check: Checks) -> None:
     if vt.points < 0:
-        raise InvalidInput("分值不能为负数", "Points cannot be negative")
+        check.add("points", "分值不能为负数", "Points cannot be negative")
     if vt.publish_min_days < 0 or vt.publish_max_days < vt.publish_min_days:
-        raise InvalidInput(
+        check.add(
+            "publish_max_days",
             "公示期范围无效：最短天数须不大于最长天数",
             "The publication period range is invalid: the minimum must not exceed the maximum",
         )
-    if vt.severity == Severity.minor and vt.publish_max_days != 0:
-        raise InvalidInput(
-            "轻微违规不予公示，公示期须为 0", "Minor violations are never published: period must be 0"
+    elif vt.severity == Severity.minor and vt.publish_max_days != 0:
+        check.add(
+            "publish_max_days",
+            "轻微违规不予公示，公示期须为 0",
+            "Minor violations are never published: the period must be 0",
         )
-    if vt.severity != Severity.minor and vt.publish_max_days == 0:
-        raise InvalidInput(
-            "一般和严重违规须设定公示期", "General and serious violations need a publication period"
+    elif vt.severity != Severity.minor and vt.publish_max_days == 0:
+        check.add(
+            "publish_max_days",
+            "一般和严重违规须设定公示期",
+            "General and serious violations need a publication period",
         )
 
 
@@ -129,12 +135,25 @@ EDITABLE = (
 )
 
 
-def save_type(session: Session, actor: Principal, code: str, **fields: Any) -> ViolationType:
-    """Create or edit one catalog entry (admins). Records already created keep their points."""
+FIELD_NAMES = {
+    "name_zh": ("中文名称", "the Chinese name"),
+    "name_en": ("英文名称", "the English name"),
+    "severity": ("严重程度", "the severity"),
+    "points": ("分值", "the points"),
+}
+
+
+def save_type(
+    session: Session, actor: Principal, code: str, *, check: Checks | None = None, **fields: Any
+) -> ViolationType:
+    """Create or edit one catalog entry (admins). Records already created keep their points.
+    Every problem is reported at once, each naming its field (with the problems already in
+    ``check``, a page's own findings such as a number that is not one)."""
+    check = check or Checks()
     code = code.strip().upper()
     if not code or len(code) > 40 or not code.replace("_", "").isalnum():
-        raise InvalidInput(
-            "类型代码只能包含字母、数字和下划线", "A type code uses letters, digits and '_' only"
+        check.add(
+            "code", "类型代码只能包含字母、数字和下划线", "A type code uses letters, digits and '_' only"
         )
     unknown = set(fields) - set(EDITABLE)
     if unknown:
@@ -144,11 +163,10 @@ def save_type(session: Session, actor: Principal, code: str, **fields: Any) -> V
     vt = session.execute(sa.select(ViolationType).where(col(ViolationType.code) == code)).scalar_one_or_none()
     before: dict[str, Any] = {}
     if vt is None:
-        missing = [f for f in ("name_zh", "name_en", "severity", "points") if fields.get(f) in (None, "")]
-        if missing:
-            raise InvalidInput(
-                f"新类型缺少字段：{', '.join(missing)}", f"A new type needs: {', '.join(missing)}"
-            )
+        for f in ("name_zh", "name_en", "severity", "points"):
+            if fields.get(f) in (None, "") and not check.has(f):
+                zh, en = FIELD_NAMES[f]
+                check.add(f, f"新类型须填写{zh}", f"A new type needs {en}")
         vt = ViolationType(code=code, name_zh="", name_en="", severity=Severity.minor, points=0)
         action = "credit.type.create"
     else:
@@ -161,9 +179,12 @@ def save_type(session: Session, actor: Principal, code: str, **fields: Any) -> V
             try:
                 v = Severity(v)
             except ValueError:
-                raise InvalidInput(f"严重程度无效：{v}", f"Unknown severity: {v}") from None
+                check.add("severity", "请选择严重程度", "Choose a severity")
+                continue
         setattr(vt, f, v)
-    _check_type(vt)
+    if not check:
+        _check_type(vt, check)
+    check.done()  # the caller's transaction rolls back the edits made to ``vt`` above
     vt.updated_at = utcnow()
     session.add(vt)
     try:

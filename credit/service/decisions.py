@@ -10,9 +10,11 @@ from sqlalchemy.orm import Session
 from credit.exceptions import DefencePeriodOpen, WrongState
 from credit.models import ChangeKind, Outcome, Severity, Status, Violation
 from credit.service.catalog import get_type
+from credit.service.checks import Checks, field_error
 from credit.service.feed import record_change
 from credit.service.search_index import refresh_public_names
-from credit.service.violations import beijing, get_violation, require_state
+from credit.service.violations import beijing, beijing_en, get_violation, require_state
+from tenderhall import labels
 from tenderhall.audit.service import record
 from tenderhall.auth.principal import Principal
 from tenderhall.db import utcnow
@@ -27,7 +29,7 @@ def decide(
     outcome: str,
     reasons: str,
     decision_number: str | None = None,
-    publication_days: int | None = None,
+    publication_days: int | str | None = None,
     decision_doc_sha256: str | None = None,
     now: dt.datetime | None = None,
 ) -> Violation:
@@ -39,32 +41,46 @@ def decide(
     if now < v.defence_due_at:
         raise DefencePeriodOpen(
             f"申辩期尚未结束：{beijing(v.defence_due_at)} 之后方可作出决定",
-            f"The defence period is still open: a decision is possible from {v.defence_due_at.isoformat()}",
+            f"The defence period is still open: a decision is possible from {beijing_en(v.defence_due_at)}",
             extra={"possible_from": v.defence_due_at.isoformat()},
         )
+    check = Checks()
+    out: Outcome | None = None
     try:
         out = Outcome(outcome)
     except ValueError:
-        raise InvalidInput(
-            "决定结果应为 upheld（成立）或 dismissed（不成立）", "The outcome must be 'upheld' or 'dismissed'"
-        ) from None
+        check.add("outcome", "请选择决定结果：认定违规或不予认定", "Choose the outcome: upheld or dismissed")
     reasons = (reasons or "").strip()
     if not reasons:
-        raise InvalidInput("请说明决定理由", "A decision needs its reasons")
+        check.add("reasons", "请说明决定理由", "A decision needs its reasons")
     vt = get_type(session, v.type_code)
+    days = 0
     if out == Outcome.upheld:
         if not (decision_number or "").strip():
-            raise InvalidInput("认定违规须填写决定书文号", "An upheld record needs a decision number")
-        if v.severity == Severity.minor:
-            days = 0
-        else:
-            days = vt.publish_max_days if publication_days is None else int(publication_days)
-            if not vt.publish_min_days <= days <= vt.publish_max_days:
-                raise InvalidInput(
-                    f"公示期应在 {vt.publish_min_days} 至 {vt.publish_max_days} 天之间",
-                    f"The publication period must be between {vt.publish_min_days} and "
-                    f"{vt.publish_max_days} days",
+            check.add(
+                "decision_number", "认定违规须填写决定书文号", "An upheld record needs a decision number"
+            )
+        if v.severity != Severity.minor:
+            days = vt.publish_max_days
+            text = str(publication_days).strip() if publication_days is not None else ""
+            if text and not text.isdigit():
+                check.add(
+                    "publication_days",
+                    "公示期应为整数天数",
+                    "The publication period is a whole number of days",
                 )
+            elif text:
+                days = int(text)
+                if not vt.publish_min_days <= days <= vt.publish_max_days:
+                    check.add(
+                        "publication_days",
+                        f"公示期应在 {vt.publish_min_days} 至 {vt.publish_max_days} 天之间",
+                        f"The publication period must be between {vt.publish_min_days} and "
+                        f"{vt.publish_max_days} days",
+                    )
+    check.done()
+    assert out is not None
+    if out == Outcome.upheld:
         v.publication_days = days
         v.public_until = now + dt.timedelta(days=days) if days else None
     v.status = Status.decided
@@ -81,7 +97,7 @@ def decide(
         "credit.violation.decide",
         "credit_violation",
         v.id,
-        f"决定：{out.value} {v.decision_number or ''}",
+        f"决定：{labels.label(out, lang='zh')} {v.decision_number or ''}",
         {"outcome": out.value, "decision_number": v.decision_number, "publication_days": v.publication_days},
     )
     return v
@@ -97,7 +113,10 @@ def revoke(
     if v.outcome != Outcome.upheld:
         raise WrongState("不成立的记录无需撤销", "A dismissed record has nothing to revoke")
     if not (reason or "").strip():
-        raise InvalidInput("请说明撤销理由（复议或诉讼结果）", "Give the reason (the appeal's outcome)")
+        raise field_error(
+            InvalidInput("请说明撤销理由（复议或诉讼结果）", "Give the reason (the appeal's outcome)"),
+            "reason",
+        )
     was_public = v.status == Status.published
     v.status = Status.revoked
     v.revoked_at = now

@@ -12,8 +12,9 @@ from sqlmodel import col
 
 from credit.exceptions import DefencePeriodOver, NotYourRecord
 from credit.models import Defence, Status, Violation, pk
+from credit.service.checks import field_error
 from credit.service.subjects import owns
-from credit.service.violations import beijing, get_violation, require_state
+from credit.service.violations import beijing, beijing_en, get_violation, require_state
 from tenderhall.audit.service import record
 from tenderhall.auth.principal import Principal
 from tenderhall.db import utcnow
@@ -45,7 +46,7 @@ def notify(
         "credit.violation.notify",
         "credit_violation",
         v.id,
-        f"告知当事人，申辩期至 {v.defence_due_at.isoformat()}",
+        f"告知当事人，申辩期至 {beijing(v.defence_due_at)}",
         {"defence_due_at": v.defence_due_at.isoformat()},
     )
     return v
@@ -73,12 +74,12 @@ def submit_defence(
     if now >= v.defence_due_at:
         raise DefencePeriodOver(
             f"申辩期已于 {beijing(v.defence_due_at)} 结束",
-            f"The defence period ended at {v.defence_due_at.isoformat()}",
+            f"The defence period ended at {beijing_en(v.defence_due_at)}",
             extra={"defence_due_at": v.defence_due_at.isoformat()},
         )
     text = (text or "").strip()
     if not text:
-        raise InvalidInput("申辩内容不能为空", "The defence must say something")
+        raise field_error(InvalidInput("请填写申辩意见", "Write what your defence is"), "text")
     if file_name:
         file_name = safe_filename(file_name, max_length=200)
     d = Defence(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -88,23 +89,24 @@ def list_deliveries(
         stmt = stmt.where(col(Delivery.receiver_id) == receiver_id)
     if violation_id is not None:
         stmt = stmt.where(col(Change.violation_id) == violation_id)
-    return [
-        DeliveryRow(
-            pk(d),
-            name,
-            d.change_id,
-            kind.value if hasattr(kind, "value") else str(kind),
-            vid,
-            d.subject_key,
-            d.status.value if hasattr(d.status, "value") else str(d.status),
-            d.attempts,
-            d.next_attempt_at,
-            d.delivered_at,
-            d.last_status_code,
-            d.last_error,
-        )
-        for d, name, kind, vid in session.execute(stmt).all()
-    ]
+    return [row_of(d, name, kind, vid) for d, name, kind, vid in session.execute(stmt).all()]
+
+
+def row_of(d: Delivery, receiver: str, kind: Any, violation_id: int) -> DeliveryRow:
+    return DeliveryRow(
+        pk(d),
+        receiver,
+        d.change_id,
+        kind.value if hasattr(kind, "value") else str(kind),
+        violation_id,
+        d.subject_key,
+        d.status.value if hasattr(d.status, "value") else str(d.status),
+        d.attempts,
+        d.next_attempt_at,
+        d.delivered_at,
+        d.last_status_code,
+        d.last_error,
+    )
 
 
 def count_by_status(session: Session) -> dict[str, int]:

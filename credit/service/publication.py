@@ -12,13 +12,13 @@ from sqlmodel import col
 
 from credit.exceptions import NotPublishable
 from credit.models import ChangeKind, Outcome, Severity, Status, Violation
+from credit.service.checks import Checks
 from credit.service.feed import record_change
 from credit.service.search_index import refresh_public_names
-from credit.service.violations import beijing, get_violation, require_state
+from credit.service.violations import beijing, beijing_en, get_violation, require_state
 from tenderhall.audit.service import record
 from tenderhall.auth.principal import Principal
 from tenderhall.db import lock_for_update, utcnow
-from tenderhall.errors import InvalidInput
 
 
 def publish(
@@ -36,7 +36,7 @@ def publish(
     if v.public_until <= now:
         raise NotPublishable(
             f"公示期已于 {beijing(v.public_until)} 届满，不再公示",
-            f"The publication period ended at {v.public_until.isoformat()}; the record is not published",
+            f"The publication period ended at {beijing_en(v.public_until)}; the record is not published",
         )
     v.status = Status.published
     v.published_at = now
@@ -70,8 +70,16 @@ def amend(
     now = now or utcnow()
     v = get_violation(session, violation_id, for_update=True)
     require_state(v, Status.published, doing_zh="更正", doing_en="corrected")
+    check = Checks()
     if not (reason or "").strip():
-        raise InvalidInput("请说明更正理由", "A correction needs its reason")
+        check.add("reason", "请说明更正理由", "A correction needs its reason")
+    if not (facts or "").strip() and not (decision_number or "").strip():
+        check.add(
+            "facts",
+            "请填写更正后的事实或文号（至少一项）",
+            "Give the corrected facts or decision number (at least one)",
+        )
+    check.done()
     before = {"facts": v.facts, "decision_number": v.decision_number}
     if facts and facts.strip():
         v.facts = facts.strip()

@@ -246,6 +246,17 @@ def record_result(
     return d.status
 
 
+def failing_count(session: Session) -> int:
+    """Deliveries not yet acknowledged whose last attempt failed (they retry on their back-off)."""
+    return int(
+        session.execute(
+            sa.select(sa.func.count())
+            .select_from(Delivery)
+            .where(col(Delivery.status) == DeliveryStatus.pending, col(Delivery.last_error).is_not(None))
+        ).scalar_one()
+    )
+
+
 def push_due(
     unit: Callable[[], AbstractContextManager[Session]],
     settings: Settings,

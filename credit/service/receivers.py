@@ -9,9 +9,9 @@ from sqlmodel import col
 
 from credit.exceptions import RecordNotFound
 from credit.models import ChangeKind, Receiver
+from credit.service.checks import Checks
 from tenderhall.audit.service import record
 from tenderhall.auth.principal import Principal
-from tenderhall.errors import InvalidInput
 
 
 def save_receiver(
@@ -25,20 +25,26 @@ def save_receiver(
     key_id: str | None = None,
     receiver_id: int | None = None,
 ) -> Receiver:
+    check = Checks()
     name = (name or "").strip()
     url = (url or "").strip()
     if not name:
-        raise InvalidInput("请填写接收方名称", "A receiver needs a name")
+        check.add("name", "请填写接收方名称", "A receiver needs a name")
     if not (url.startswith("https://") or url.startswith("http://")):
-        raise InvalidInput("接收地址须为 http(s):// 网址", "The receiver URL must be an http(s):// URL")
+        check.add("url", "接收地址须为 http(s):// 网址", "The receiver URL must be an http(s):// URL")
     kinds = [e.strip() for e in (events or []) if e and e.strip()]
     bad = [e for e in kinds if e not in ChangeKind.__members__]
     if bad:
-        raise InvalidInput(f"未知事件类型：{', '.join(bad)}", f"Unknown event kinds: {', '.join(bad)}")
+        check.add("events", "请从列表中选择事件", "Choose the events from the list")
+    check.done()
     if receiver_id is not None:
         r = session.get(Receiver, receiver_id)
         if r is None:
-            raise RecordNotFound(f"接收方 #{receiver_id} 不存在", f"Receiver #{receiver_id} does not exist")
+            raise RecordNotFound(
+                f"接收方 #{receiver_id} 不存在",
+                f"Receiver #{receiver_id} does not exist",
+                extra={"field": "receiver_id"},
+            )
         action = "credit.receiver.update"
     else:
         r = Receiver(name=name, url=url)

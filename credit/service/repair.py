@@ -14,11 +14,12 @@ from sqlmodel import col
 from credit.exceptions import NotYourRecord, RecordNotFound, RepairTooEarly, WrongState
 from credit.models import ChangeKind, RepairApplication, RepairStatus, Status, Violation, pk
 from credit.service.catalog import get_type
+from credit.service.checks import Checks, field_error
 from credit.service.evidence import validate_evidence
 from credit.service.feed import record_change
 from credit.service.search_index import refresh_public_names
 from credit.service.subjects import owns
-from credit.service.violations import beijing, get_violation, require_state
+from credit.service.violations import beijing, beijing_en, get_violation, require_state
 from tenderhall.audit.service import record
 from tenderhall.auth.principal import Principal
 from tenderhall.db import lock_for_update, utcnow
@@ -42,6 +43,7 @@ def apply_repair(
     commitment: str,
     evidence: list[dict[str, Any]] | None = None,
     settings: Settings,
+    commitment_accepted: bool = True,
     now: dt.datetime | None = None,
 ) -> RepairApplication:
     """The subject applies for credit repair after the minimum publication period."""
@@ -58,13 +60,21 @@ def apply_repair(
         raise RepairTooEarly(
             f"最短公示期未满：{beijing(start)} 起方可申请信用修复",
             "The minimum publication period has not passed: repair can be requested from "
-            f"{start.isoformat()}",
+            f"{beijing_en(start)}",
             extra={"possible_from": start.isoformat()},
         )
+    check = Checks()
     if not (rectification or "").strip():
-        raise InvalidInput("请说明整改情况", "Describe how the failure was corrected")
+        check.add("rectification", "请说明整改情况", "Describe how the failure was corrected")
     if not (commitment or "").strip():
-        raise InvalidInput("请提交信用承诺书", "A public credit commitment is required")
+        check.add("commitment", "请填写信用承诺书", "A public credit commitment is required")
+    if not commitment_accepted:
+        check.add(
+            "commitment_accepted",
+            "请勾选，作出公开信用承诺",
+            "Tick the box to make the public credit commitment",
+        )
+    check.done()
     pending = session.execute(
         sa.select(col(RepairApplication.id)).where(
             col(RepairApplication.violation_id) == v.id, col(RepairApplication.status) == RepairStatus.pending
@@ -115,7 +125,7 @@ def decide_repair(
         )
     reasons = (reasons or "").strip()
     if not approve and not reasons:
-        raise InvalidInput("不予修复须说明理由", "A refusal must give its reasons")
+        raise field_error(InvalidInput("不予修复须说明理由", "A refusal must give its reasons"), "reasons")
     v = get_violation(session, app.violation_id, for_update=True)
     app.status = RepairStatus.approved if approve else RepairStatus.refused
     app.reasons = reasons or None
@@ -151,3 +161,9 @@ def list_repairs(session: Session, violation_id: int) -> list[RepairApplication]
             .order_by(col(RepairApplication.id))
         ).scalars()
     )
+
+
+def violation_of_repair(session: Session, repair_id: int) -> int | None:
+    """The record a repair application is about (None when there is no such application)."""
+    app = session.get(RepairApplication, repair_id)
+    return app.violation_id if app is not None else None

@@ -189,7 +189,7 @@ def _explain(
         en += f" Serious record(s) {ids} blacklist the subject."
     if until is not None:
         zh += f"列入黑名单至 {local_time(until, '%Y-%m-%d %H:%M:%S')}（北京时间）。"
-        en += f" Listed until {until.isoformat()}."
+        en += f" Listed until {local_time(until, '%Y-%m-%d %H:%M:%S')} Beijing time."
     return zh, en
 
 

@@ -18,9 +18,10 @@ from sqlmodel import col
 
 from credit.exceptions import UnknownSubject
 from credit.models import SubjectKind
+from credit.service.checks import Checks, field_error
 from tenderhall.auth.models import Organisation, OrgKind, Role, User
 from tenderhall.auth.principal import Principal
-from tenderhall.errors import InvalidInput
+from tenderhall.errors import AppError, InvalidInput
 from tenderhall.identifiers import mask_id_number, validate_credit_code, validate_id_number
 from tenderhall.keys import data_key, secret_box
 from tenderhall.settings import Settings
@@ -84,48 +85,82 @@ def resolve_subject(
     id_number: str | None = None,
 ) -> ResolvedSubject:
     """Validate a subject named in a new record. Raises InvalidCreditCode / InvalidIdNumber (422)
-    for malformed identifiers and UnknownSubject (404) for a subject that does not exist."""
+    for malformed identifiers and UnknownSubject (404) for a subject that does not exist; every
+    problem names its form field (``subject_kind``, ``credit_code``, ``subject_name``,
+    ``user_id``, ``id_number``), several at once as ``FieldErrors``."""
+    check = Checks()
     try:
         k = SubjectKind(kind)
     except ValueError:
-        raise InvalidInput(
-            f"主体类型无效：{kind!r}（应为 company、expert、agency 或 person）",
-            f"Unknown subject kind {kind!r} (company, expert, agency or person)",
+        raise field_error(
+            InvalidInput(
+                "请选择主体类型（企业、招标代理、评标专家或个人）",
+                "Choose the kind of subject (company, agency, expert or person)",
+            ),
+            "subject_kind",
         ) from None
     name = (name or "").strip()
     if k in (SubjectKind.company, SubjectKind.agency):
         if not credit_code:
-            raise InvalidInput("请提供统一社会信用代码", "A unified social credit code is required")
-        code = validate_credit_code(credit_code)
+            raise field_error(
+                InvalidInput("请填写统一社会信用代码", "A unified social credit code is required"),
+                "credit_code",
+            )
+        try:
+            code = validate_credit_code(credit_code)
+        except AppError as exc:
+            raise field_error(exc, "credit_code") from None
         org = session.execute(
             sa.select(Organisation).where(col(Organisation.credit_code) == code)
         ).scalar_one_or_none()
         if k == SubjectKind.agency and (org is None or org.kind != OrgKind.agency):
-            raise UnknownSubject(
-                f"信用代码为 {code} 的招标代理机构未在平台登记",
-                f"No agency with credit code {code} is registered on the platform",
+            check.error(
+                "credit_code",
+                UnknownSubject(
+                    f"信用代码为 {code} 的招标代理机构未在平台登记",
+                    f"No agency with credit code {code} is registered on the platform",
+                ),
             )
-        if org is None and not name:
-            raise UnknownSubject(
-                f"信用代码为 {code} 的企业未在平台登记：请同时提供企业名称",
-                f"No company with credit code {code} is registered: give the company's name as well",
+        elif org is None and not name:
+            check.error(
+                "subject_name",
+                UnknownSubject(
+                    f"信用代码为 {code} 的企业未在平台登记：请同时填写企业名称",
+                    f"No company with credit code {code} is registered: give the company's name as well",
+                ),
             )
+        check.done()
         subj = Subject(k, f"code:{code}", name or (org.name if org else ""), credit_code=code)
         return ResolvedSubject(subj, organisation_id=org.id if org else None)
     if k == SubjectKind.expert and user_id is not None:
         user = session.get(User, int(user_id))
         if user is None or user.role != Role.expert:
-            raise UnknownSubject(
-                f"编号为 {user_id} 的评标专家不存在", f"There is no evaluation expert with user id {user_id}"
+            check.error(
+                "user_id",
+                UnknownSubject(
+                    f"编号为 {user_id} 的评标专家不存在",
+                    f"There is no evaluation expert with user id {user_id}",
+                ),
             )
+            check.done()
+        assert user is not None
         return ResolvedSubject(Subject.expert(int(user_id), user.display_name))
     # a person (or an expert outside the platform) by name + ID number
-    if not id_number or not name:
-        raise InvalidInput(
-            "个人主体须提供姓名和身份证号码（专家也可提供平台用户编号）",
-            "A person needs a name and an ID number (an expert may be given by platform user id instead)",
+    if not name:
+        check.add(
+            "subject_name",
+            "个人主体须填写姓名" if k == SubjectKind.person else "请填写专家姓名（或填写专家的平台用户编号）",
+            "A person needs a name"
+            if k == SubjectKind.person
+            else "Give the expert's name (or the expert's platform user number)",
         )
-    number = validate_id_number(id_number)
+    number = None
+    if not id_number:
+        check.add("id_number", "请填写身份证号码", "An ID number is required")
+    else:
+        number = check.attempt("id_number", lambda: validate_id_number(id_number))
+    check.done()
+    assert number is not None
     subj = Subject(k, person_key(number, settings), name)
     return ResolvedSubject(
         subj,

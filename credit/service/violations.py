@@ -22,6 +22,7 @@ from sqlmodel import col
 from credit.exceptions import NotYourRecord, RecordNotFound, WrongState
 from credit.models import Status, Violation
 from credit.service.catalog import get_type
+from credit.service.checks import Checks
 from credit.service.evidence import validate_evidence
 from credit.service.subjects import owns, resolve_subject, subject_keys_of
 from tenderhall.audit.service import record
@@ -34,8 +35,14 @@ from tenderhall.web.i18n import local_time
 
 
 def beijing(t: dt.datetime) -> str:
-    """A moment as shown in refusals: Beijing time, to the second."""
-    return local_time(t, "%Y-%m-%d %H:%M:%S") + " (UTC+8)"
+    """A moment as a Chinese refusal states it: Beijing time, to the second (a deadline's second
+    decides whether an act is still possible)."""
+    return local_time(t, "%Y-%m-%d %H:%M:%S") + "（北京时间）"
+
+
+def beijing_en(t: dt.datetime) -> str:
+    """The same moment as an English refusal states it (never an ISO or UTC string)."""
+    return local_time(t, "%Y-%m-%d %H:%M:%S") + " Beijing time"
 
 
 def get_violation(session: Session, violation_id: int, *, for_update: bool = False) -> Violation:
@@ -82,28 +89,40 @@ def create_violation(
     """Record a violation as a draft. Returns ``(record, created)``: the same facts recorded twice
     (same subject, type, facts and time) return the first record with ``created=False``."""
     now = now or utcnow()
+    check = Checks()
     facts = (facts or "").strip()
     if not facts:
-        raise InvalidInput("请填写违规事实", "The facts of the violation are required")
-    resolved = resolve_subject(
-        session,
-        settings,
-        subject_kind,
-        credit_code=credit_code,
-        name=subject_name,
-        user_id=user_id,
-        id_number=id_number,
+        check.add("facts", "请填写违规事实", "The facts of the violation are required")
+    resolved = check.attempt(
+        "subject_kind",
+        lambda: resolve_subject(
+            session,
+            settings,
+            subject_kind,
+            credit_code=credit_code,
+            name=subject_name,
+            user_id=user_id,
+            id_number=id_number,
+        ),
     )
-    vt = get_type(session, type_code)
-    if not vt.active:
-        raise InvalidInput(f"违规类型 {vt.code} 已停用", f"Violation type {vt.code} is no longer in use")
+    vt = check.attempt("type_code", lambda: get_type(session, type_code)) if type_code else None
+    if not type_code:
+        check.add("type_code", "请选择违规类型", "Choose the type of violation")
+    elif vt is not None and not vt.active:
+        check.add(
+            "type_code",
+            f"违规类型“{vt.name_zh}”已停用",
+            f"The violation type “{vt.name_en}” is no longer in use",
+        )
+    links = check.attempt("evidence", lambda: validate_evidence(session, settings, evidence or []))
+    check.done()
+    assert resolved is not None and vt is not None and links is not None
     fp = fingerprint(resolved.subject.key, vt.code, facts, occurred_at)
     existing = session.execute(
         sa.select(Violation).where(col(Violation.fingerprint) == fp)
     ).scalar_one_or_none()
     if existing is not None:
         return existing, False
-    links = validate_evidence(session, settings, evidence or [])
     s = resolved.subject
     v = Violation(
         fingerprint=fp,

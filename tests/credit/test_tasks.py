@@ -162,3 +162,89 @@ def test_the_push_and_expiry_periods_are_read_from_the_settings_the_scheduler_is
     assert PERIODIC["credit.expire"].period(changed) == dt.timedelta(seconds=11)
     assert PERIODIC["credit.push"].period(Settings()) == dt.timedelta(seconds=30)
     assert PERIODIC["credit.expire"].period(Settings()) == dt.timedelta(minutes=5)
+
+
+def _push_job(db: Database) -> OutboxJob:
+    with db.unit_of_work() as s:
+        row = s.execute(sa.select(OutboxJob).where(OutboxJob.actor_name == "credit.push")).scalar_one()
+        s.expunge(row)
+        return row
+
+
+def _make_deliveries_due(db: Database) -> None:
+    with db.unit_of_work() as s:
+        s.execute(sa.update(Delivery).values(next_attempt_at=utcnow() - dt.timedelta(seconds=1)))
+
+
+def test_a_push_that_fails_leaves_its_job_failing_and_a_working_receiver_then_gets_it_delivered(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    from tenderhall.jobs.service import JobFilter, job_state
+
+    rx = ReceiverServer(
+        tmp_path / "rx.db", public_key_pem=platform_signer(settings).public_key_pem, mode="500"
+    ).start()
+    try:
+        with db.unit_of_work() as s:
+            save_receiver(s, SUPERVISOR, name="省平台", url=f"{rx.url}/events")
+            upheld(
+                s,
+                settings,
+                code=factories.credit_code(),
+                publish_it=True,
+                decided_at=utcnow() - dt.timedelta(days=1),
+            )
+        assert _run_jobs(db, settings, "credit.push") == ["retry"]
+        row = _push_job(db)
+        assert job_state(row) == JobFilter.failed  # the admin's jobs page: failing, not done
+        assert row.last_error and "deliveries failing" in row.last_error
+        # the job's retry comes before the delivery's own back-off: still failing, not done
+        later = utcnow() + dt.timedelta(hours=1)
+        assert execute(db, settings, row.id, now=later) == "retry"
+        assert job_state(_push_job(db)) == JobFilter.failed
+        with db.unit_of_work() as s:
+            assert s.execute(sa.select(Delivery.status)).scalar_one() == DeliveryStatus.pending
+        # the receiver works again: the next attempt delivers and the job is done
+        rx.set_mode("ok")
+        _make_deliveries_due(db)
+        assert execute(db, settings, row.id, now=later + dt.timedelta(hours=2)) == "done"
+        assert [e["event_id"] for e in rx.store.all()] == [1]
+    finally:
+        rx.stop()
+    with db.unit_of_work() as s:
+        assert s.execute(sa.select(Delivery.status)).scalar_one() == DeliveryStatus.delivered
+
+
+def test_a_push_job_with_nothing_failing_is_done(db: Database, settings: Settings) -> None:
+    with db.unit_of_work() as s:
+        from tenderhall.jobs.outbox import enqueue
+
+        enqueue(s, "credit.push")
+    assert _run_jobs(db, settings, "credit.push") == ["done"]
+
+
+def test_the_demo_runs_its_own_receiver_so_that_its_pushes_are_delivered(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    from credit.demo import RECEIVER_NAME, RECEIVER_URL, serve_alongside
+    from credit.models import Receiver
+
+    with db.unit_of_work() as s:
+        save_receiver(s, SUPERVISOR, name=RECEIVER_NAME, url=RECEIVER_URL)
+    rx = serve_alongside(settings, path=tmp_path / "rx.db")
+    try:
+        with db.unit_of_work() as s:
+            assert s.execute(sa.select(Receiver.url)).scalar_one() == f"{rx.url}/events"
+            upheld(
+                s,
+                settings,
+                code=factories.credit_code(),
+                publish_it=True,
+                decided_at=utcnow() - dt.timedelta(days=1),
+            )
+        assert _run_jobs(db, settings, "credit.push") == ["done"]
+        assert len(rx.store.all()) == 1
+    finally:
+        rx.stop()
+    with db.unit_of_work() as s:
+        assert s.execute(sa.select(Delivery.status)).scalar_one() == DeliveryStatus.delivered

@@ -99,12 +99,13 @@ def test_a_record_goes_from_the_supervisors_decision_to_every_public_channel(
     client.cookies.update(sup_cookies)
     page = client.get(f"/credit/manage/{vid}")
     assert page.status_code == 200
-    assert 'id="decide-form"' in page.text
+    assert 'id="decide-confirm"' in page.text
     decided = client.post(
         f"/credit/manage/{vid}/decide",
         follow_redirects=False,
         data={
             "_csrf_token": _csrf(page.text),
+            "confirmed": "yes",
             "outcome": "upheld",
             "reasons": "经核查属实",
             "decision_number": "榕公管信〔2026〕8号",
@@ -116,7 +117,9 @@ def test_a_record_goes_from_the_supervisors_decision_to_every_public_channel(
     page = client.get(f"/credit/manage/{vid}")
     assert 'id="decision-document"' in page.text
     published = client.post(
-        f"/credit/manage/{vid}/publish", data={"_csrf_token": _csrf(page.text)}, follow_redirects=False
+        f"/credit/manage/{vid}/publish",
+        data={"_csrf_token": _csrf(page.text), "confirmed": "yes"},
+        follow_redirects=False,
     )
     assert published.status_code == 303
     client.cookies.clear()

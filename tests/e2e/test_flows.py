@@ -4,6 +4,7 @@ platform (a real `tenderhall credit receiver` process verifying the platform's s
 
 from __future__ import annotations
 
+import itertools
 import re
 import sqlite3
 import subprocess
@@ -78,13 +79,21 @@ def test_public_search_and_a_record_from_decision_to_page_feed_and_receiver(
         # 2. a supervisor decides and publishes the record
         server.sign_in(page, "supervisor")
         page.goto(f"{server.url}/credit/manage/{record_id}")
-        page.select_option("form#decide-form [name=outcome]", "upheld")
-        page.fill("form#decide-form [name=decision_number]", "榕公管信罚〔2026〕99号")
-        page.fill("form#decide-form [name=reasons]", "经查证属实，当事人陈述申辩理由不成立。")
-        page.click("#decide-submit")
+        page.click("#decide-confirm summary")
+        page.select_option("#decide-confirm [name=outcome]", "upheld")
+        page.fill("#decide-confirm [name=decision_number]", "榕公管信罚〔2026〕99号")
+        page.fill("#decide-confirm [name=reasons]", "经查证属实，当事人陈述申辩理由不成立。")
+        page.click("#decide-confirm button[name=confirmed]")
         page.wait_for_load_state()
-        page.click("#publish-submit")
+        # one click only opens the publication's panel: nothing is published yet
+        page.click("#publish-confirm summary")
+        assert page.locator("#publish-confirm .consequence").is_visible()
+        assert "门户公开" in page.locator("#publish-confirm .consequence").inner_text()
+        assert page.locator("#record-status").get_attribute("data-status") == "decided"
+        assert httpx.get(f"{server.url}/credit/records/{record_id}").status_code == 404
+        page.click("#publish-confirm button[name=confirmed]")
         page.wait_for_load_state()
+        assert page.locator("#record-status").get_attribute("data-status") == "published"
         page.click("a#public-page-link")
         page.wait_for_load_state()
         assert page.url.endswith(f"/credit/records/{record_id}")
@@ -171,3 +180,32 @@ def test_an_agency_publishes_a_tender_and_the_public_finds_it_by_search(
     assert public.locator("#tender-description script").count() == 0
     public.screenshot(path=str(tmp_path / "public-tender.png"), full_page=True)
     public.close()
+
+
+def test_the_statistics_charts_show_every_label_whole_and_fit_a_390_px_phone(
+    demo_server: LiveServer,
+    browser,  # type: ignore[no-untyped-def]
+) -> None:
+    ctx = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
+    try:
+        page = ctx.new_page()
+        page.goto(demo_server.url + "/credit/stats")
+        for chart_id in ("chart-by-type", "chart-by-month"):
+            chart = page.locator(f"#{chart_id}")
+            box = chart.bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
+            labels = chart.locator(".hbar-label")
+            assert labels.count() >= 3
+            boxes = []
+            for i in range(labels.count()):
+                label = labels.nth(i)
+                assert label.evaluate("e => e.scrollWidth <= e.clientWidth + 1")  # nothing clipped
+                b = label.bounding_box()
+                assert b is not None and b["x"] + b["width"] <= 390
+                boxes.append(b)
+            for upper, lower in itertools.pairwise(boxes):
+                assert upper["y"] + upper["height"] <= lower["y"] + 0.5  # no label overlaps the next
+            assert "：" in (chart.locator("li").first.get_attribute("title") or "")  # value on hover
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    finally:
+        ctx.close()
