@@ -188,18 +188,18 @@ class TradingSettings(BaseModel):
 
 class PortalSettings(BaseModel):
     """Who runs this platform: the name, emblem and contact lines every page's header and footer
-    show (the trading centre's own; the defaults are the demo's)."""
+    show (the trading centre's own; the defaults are the demo's, set in the seed's city, 潜江市, with placeholder contact lines)."""
 
-    centre_name_zh: str = "示范市公共资源交易中心"
-    centre_name_en: str = "Demo City Public Resource Trading Centre"
+    centre_name_zh: str = "潜江市公共资源交易中心"
+    centre_name_en: str = "Qianjiang Public Resource Trading Centre"
     emblem: str = "/static/emblem.svg"
     """Path or URL of the emblem image in the header (a file under the static folder by default)."""
-    address_zh: str = "示范市人民路 1 号政务服务中心 3 楼"
-    address_en: str = "3rd floor, Government Service Centre, 1 Renmin Road, Demo City"
-    hotline: str = "0000-12345678"
+    address_zh: str = "潜江市政务服务中心 3 楼（演示地址）"
+    address_en: str = "3rd floor, Qianjiang Government Service Centre (demo address)"
+    hotline: str = "0728-0000000"
     service_hours_zh: str = "工作日 9:00–12:00，13:30–17:30"
     service_hours_en: str = "Working days 9:00–12:00 and 13:30–17:30"
-    filing_number: str = "示ICP备00000000号"
+    filing_number: str = "鄂ICP备00000000号（演示）"
     """The site's ICP filing number (备案号) shown in the footer."""
 
 

@@ -42,26 +42,26 @@ from tenderhall.settings import Settings
 DEMO_PASSWORD = "demo-password"  # noqa: S105 - the documented demo password, never for production
 ACTOR = Principal.system("demo")
 
-AUTHORITY = ("12350100MB0100017", "福州市公共资源交易中心", "Fuzhou Public Resource Trading Centre")
+AUTHORITY = ("12429005MB0100017", "潜江市公共资源交易中心", "Qianjiang Public Resource Trading Centre")
 TENDEREE = (
-    "91350100MA2Y00013",
-    "福州市城市建设投资发展有限公司",
-    "Fuzhou Urban Construction Investment Co., Ltd.",
+    "91429005MA2Y00013",
+    "潜江市城市建设投资开发有限公司",
+    "Qianjiang Urban Construction Investment Co., Ltd.",
 )
-AGENCY = ("91350100MA2Y00021", "福建闽信工程招标代理有限公司", "Fujian Minxin Tendering Agency Co., Ltd.")
+AGENCY = ("91429005MA2Y00021", "湖北楚信工程招标代理有限公司", "Hubei Chuxin Tendering Agency Co., Ltd.")
 BIDDERS = [
     (
-        "91350100MA2Y00030",
-        "福建省榕城建设工程有限公司",
-        "Fujian Rongcheng Construction Engineering Co., Ltd.",
+        "91429005MA2Y00030",
+        "湖北江汉建设工程有限公司",
+        "Hubei Jianghan Construction Engineering Co., Ltd.",
     ),
     (
-        "91350100MA2Y00048",
-        "福建海峡路桥建设集团有限公司",
-        "Fujian Haixia Road and Bridge Construction Group Co., Ltd.",
+        "91429005MA2Y00048",
+        "湖北汉江路桥建设集团有限公司",
+        "Hubei Hanjiang Road and Bridge Construction Group Co., Ltd.",
     ),
-    ("91350100MA2Y00056", "福州闽江市政工程有限公司", "Fuzhou Minjiang Municipal Engineering Co., Ltd."),
-    ("91350100MA2Y00064", "福建鼓山建筑安装工程有限公司", "Fujian Gushan Building Installation Co., Ltd."),
+    ("91429005MA2Y00056", "潜江东荆市政工程有限公司", "Qianjiang Dongjing Municipal Engineering Co., Ltd."),
+    ("91429005MA2Y00064", "湖北章华建筑安装工程有限公司", "Hubei Zhanghua Building Installation Co., Ltd."),
 ]
 EXPERTS = ["陈建国", "林晓燕", "黄志强", "郑丽华", "王海峰", "刘文静", "张明辉"]
 
@@ -72,7 +72,7 @@ def _org(session: Session, first17: str, name: str, name_en: str, kind: OrgKind)
         sa.select(Organisation).where(col(Organisation.credit_code) == code)
     ).scalar_one_or_none()
     if org is None:
-        org = users.create_organisation(session, ACTOR, code, name, kind, name_en=name_en, region="福州市")
+        org = users.create_organisation(session, ACTOR, code, name, kind, name_en=name_en, region="潜江市")
     return org
 
 
