@@ -188,7 +188,8 @@ class TradingSettings(BaseModel):
 
 class PortalSettings(BaseModel):
     """Who runs this platform: the name, emblem and contact lines every page's header and footer
-    show (the trading centre's own; the defaults are the demo's, set in the seed's city, 潜江市, with placeholder contact lines)."""
+    show (the trading centre's own; the defaults are the demo's: the seed's city, 潜江市, with
+    placeholder contact lines)."""
 
     centre_name_zh: str = "潜江市公共资源交易中心"
     centre_name_en: str = "Qianjiang Public Resource Trading Centre"
