@@ -27,6 +27,9 @@ def test_the_gallery_renders_each_section_with_errors_beside_their_fields_in_one
 def test_a_confirmation_drawn_again_after_a_refusal_is_open_and_can_send_files() -> None:
     zh = render_gallery("zh")
     closed = re.search(r'<details class="confirm" id="gallery-confirm">', zh)
-    reopened = re.search(r'<details class="confirm" id="gallery-confirm-open" open>\s*<summary[^>]*>[^<]*</summary>\s*'
-                         r'<form [^>]*enctype="multipart/form-data"', zh)
+    reopened = re.search(
+        r'<details class="confirm" id="gallery-confirm-open" open>\s*<summary[^>]*>[^<]*</summary>\s*'
+        r'<form [^>]*enctype="multipart/form-data"',
+        zh,
+    )
     assert closed and reopened

@@ -196,16 +196,16 @@ def mandate_out(session: Session, m: Mandate) -> MandateOut:
     )
 
 
-def tenders_managed_by(session: Session, actor: Principal, *, limit: int = 200) -> list[Tender]:
-    """The tenders ``actor`` may manage, newest first: all of its tenderee's (its agencies'
-    drafts included), or, for an agency, those it runs under a live mandate."""
+def managed_by(actor: Principal) -> sa.ColumnElement[bool] | None:
+    """The condition on ``trading_tender`` rows that ``actor`` may manage (None: none at all):
+    all of its tenderee's (its agencies' drafts included), or, for an agency, those it runs under
+    a live mandate."""
     org = actor.organisation_id
     if org is None:
-        return []
-    stmt = sa.select(Tender).order_by(col(Tender.id).desc()).limit(limit)
+        return None
     if actor.role == Role.tenderee:
-        stmt = stmt.where(col(Tender.tenderee_org_id) == org)
-    elif actor.role == Role.agency:
+        return col(Tender.tenderee_org_id) == org
+    if actor.role == Role.agency:
         covering = (
             sa.select(col(Mandate.id))
             .where(
@@ -216,9 +216,16 @@ def tenders_managed_by(session: Session, actor: Principal, *, limit: int = 200) 
             )
             .exists()
         )
-        stmt = stmt.where(col(Tender.agency_org_id) == org, covering)
-    else:
+        return sa.and_(col(Tender.agency_org_id) == org, covering)
+    return None
+
+
+def tenders_managed_by(session: Session, actor: Principal, *, limit: int = 200) -> list[Tender]:
+    """The tenders ``actor`` may manage (:func:`managed_by`), newest first."""
+    where = managed_by(actor)
+    if where is None:
         return []
+    stmt = sa.select(Tender).where(where).order_by(col(Tender.id).desc()).limit(limit)
     return list(session.execute(stmt).scalars())
 
 
