@@ -26,7 +26,7 @@ from trading.models import (
     Tender,
     TenderState,
 )
-from trading.service.mandates import managed_by
+from trading.service.mandates import managed_tenders_select
 
 SOON = dt.timedelta(days=7)
 RECENT = dt.timedelta(days=30)
@@ -46,9 +46,10 @@ def end_of_day(at: dt.datetime) -> dt.datetime:
 
 
 def manager_items(session: Session, principal: Principal) -> list[DeskItem]:
-    where = managed_by(principal)
-    if where is None:
+    managed = managed_tenders_select(principal)
+    if managed is None or managed.whereclause is None:
         return []
+    where = managed.whereclause  # the same rows as the staff list the items link to
     now = utcnow()
     tenders = sa.select(sa.func.count()).select_from(Tender).where(where)
     drafts = _count(session, tenders.where(col(Tender.state) == TenderState.draft))

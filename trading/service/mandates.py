@@ -9,6 +9,7 @@ to this tender). Granting and ending are the tenderee's acts, audited.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -196,15 +197,16 @@ def mandate_out(session: Session, m: Mandate) -> MandateOut:
     )
 
 
-def managed_by(actor: Principal) -> sa.ColumnElement[bool] | None:
-    """The condition on ``trading_tender`` rows that ``actor`` may manage (None: none at all):
-    all of its tenderee's (its agencies' drafts included), or, for an agency, those it runs under
-    a live mandate."""
+def managed_tenders_select(actor: Principal) -> sa.Select[Any] | None:
+    """The select of the tenders ``actor`` may manage (None: none at all): all of its
+    tenderee's (its agencies' drafts included), or, for an agency, those it runs under a live
+    mandate."""
     org = actor.organisation_id
     if org is None:
         return None
+    stmt = sa.select(Tender)
     if actor.role == Role.tenderee:
-        return col(Tender.tenderee_org_id) == org
+        return stmt.where(col(Tender.tenderee_org_id) == org)
     if actor.role == Role.agency:
         covering = (
             sa.select(col(Mandate.id))
@@ -216,17 +218,16 @@ def managed_by(actor: Principal) -> sa.ColumnElement[bool] | None:
             )
             .exists()
         )
-        return sa.and_(col(Tender.agency_org_id) == org, covering)
+        return stmt.where(col(Tender.agency_org_id) == org, covering)
     return None
 
 
 def tenders_managed_by(session: Session, actor: Principal, *, limit: int = 200) -> list[Tender]:
-    """The tenders ``actor`` may manage (:func:`managed_by`), newest first."""
-    where = managed_by(actor)
-    if where is None:
+    """The tenders ``actor`` may manage, newest first."""
+    stmt = managed_tenders_select(actor)
+    if stmt is None:
         return []
-    stmt = sa.select(Tender).where(where).order_by(col(Tender.id).desc()).limit(limit)
-    return list(session.execute(stmt).scalars())
+    return list(session.execute(stmt.order_by(col(Tender.id).desc()).limit(limit)).scalars())
 
 
 def mandating_organisations(session: Session, actor: Principal) -> list[Organisation]:
