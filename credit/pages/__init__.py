@@ -27,10 +27,12 @@ from credit.pages.public import (
     stats_page,
 )
 from tenderhall.auth.models import Role
-from tenderhall.web.render import add_nav
+from tenderhall.web.render import NavOrder, add_nav
 
-add_nav("/credit", "信用公示", "Credit disclosure")
-add_nav("/credit/blacklist", "黑名单", "Blacklist")
+add_nav("/credit", "信用信息", "Credit information", order=NavOrder.CREDIT)
+add_nav("/credit", "信用公示", "Credit disclosure", parent="/credit")
+add_nav("/credit/blacklist", "黑名单", "Blacklist", parent="/credit")
+add_nav("/credit/stats", "信用统计", "Statistics", parent="/credit")
 add_nav("/credit/manage", "信用监管", "Credit records", {Role.supervisor, Role.admin})
 add_nav("/credit/mine", "我的信用", "My credit", {Role.bidder, Role.agency, Role.expert})
 

@@ -13,7 +13,14 @@ from litestar.params import Body
 from litestar.response import Redirect, Template
 
 from tenderhall.auth import certlogin
-from tenderhall.auth.responses import client_ip, problem_response, safe_next, session_cookie, token_response
+from tenderhall.auth.responses import (
+    after_sign_in,
+    client_ip,
+    problem_response,
+    safe_next,
+    session_cookie,
+    token_response,
+)
 from tenderhall.auth.schemas import (
     AgentLoginRequest,
     AgentLoginResponse,
@@ -111,7 +118,9 @@ async def certificate_token_submit(
         return tpl
     assert outcome.token is not None
     return Redirect(
-        path=safe_next(data.next), status_code=303, cookies=[session_cookie(settings, outcome.token.token)]
+        path=after_sign_in(data.next),
+        status_code=303,
+        cookies=[session_cookie(settings, outcome.token.token)],
     )
 
 
@@ -138,7 +147,7 @@ async def certificate_agent_submit(
     assert outcome.token is not None
     assert outcome.principal is not None
     body = AgentLoginResponse(
-        location=safe_next(data.next),
+        location=after_sign_in(data.next),
         username=outcome.principal.username,
         credit_code=outcome.principal.credit_code,
     )

@@ -60,6 +60,16 @@ def safe_next(nxt: str | None) -> str:
     return nxt
 
 
+DESK = "/desk"
+
+
+def after_sign_in(nxt: str | None) -> str:
+    """Where a sign-in leads: the page the user was sent from, or, when none was asked for (or
+    only the home page), the user's desk of what waits for it."""
+    target = safe_next(nxt)
+    return DESK if target == "/" else target
+
+
 def session_cookie(settings: Settings, token: str) -> Cookie:
     """The browser session cookie: HttpOnly, SameSite=Lax, Secure under an https base URL."""
     return Cookie(

@@ -22,7 +22,14 @@ from tenderhall.auth.guards import requires
 from tenderhall.auth.middleware import SESSION_COOKIE
 from tenderhall.auth.models import Role
 from tenderhall.auth.principal import Principal
-from tenderhall.auth.responses import client_ip, problem_response, safe_next, session_cookie, token_response
+from tenderhall.auth.responses import (
+    after_sign_in,
+    client_ip,
+    problem_response,
+    safe_next,
+    session_cookie,
+    token_response,
+)
 from tenderhall.auth.schemas import (
     MeResponse,
     PemUpload,
@@ -213,7 +220,9 @@ async def login_submit(
         return tpl
     assert outcome.token is not None
     return Redirect(
-        path=safe_next(data.next), status_code=303, cookies=[session_cookie(settings, outcome.token.token)]
+        path=after_sign_in(data.next),
+        status_code=303,
+        cookies=[session_cookie(settings, outcome.token.token)],
     )
 
 

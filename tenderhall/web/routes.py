@@ -1,4 +1,5 @@
-"""Kernel pages and endpoints: health, metrics, language switch, the icon."""
+"""Kernel pages and endpoints: health, metrics, language switch, the icon, the desk and the
+portal's own content pages."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from tenderhall.auth.addresses import client_ip
 from tenderhall.db import Database, in_thread
 from tenderhall.errors import Forbidden
 from tenderhall.settings import Settings
+from tenderhall.web import desk, desk_sections, portal
 
 _HEALTH_THREAD = ThreadPoolExecutor(1, thread_name_prefix="health")
 """The health check pings the database (same engine and pool as requests: one of its two spare
@@ -79,4 +81,6 @@ async def favicon() -> Redirect:
     return Redirect(path="/static/favicon.svg", status_code=301)
 
 
-ROUTES = [health, metrics, switch_language, favicon]
+assert desk_sections  # registers the kernel's own desk sections
+
+ROUTES = [health, metrics, switch_language, favicon, *desk.ROUTES, *portal.ROUTES]

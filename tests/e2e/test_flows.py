@@ -167,8 +167,8 @@ def test_an_agency_publishes_a_tender_and_the_public_finds_it_by_search(
     # the public, signed out, finds it by search
     public = page.context.browser.new_page()
     public.goto(server.url + "/tenders")
-    public.fill("#search-q", "东街口地下通道")
-    public.click("#search-submit")
+    public.fill("#tender-search input[name=q]", "东街口地下通道")
+    public.click("#tender-search button[type=submit]")
     public.wait_for_load_state()
     rows = public.locator("#search-results tr.tender-row")
     assert rows.count() == 1

@@ -166,7 +166,7 @@ def test_a_certificate_from_an_unrecognised_ca_is_refused_with_its_reason(
 def test_the_next_page_stays_on_this_platform(client: TestClient, p12: Path, bidder: Bidder) -> None:  # type: ignore[type-arg]
     r = post_signed(client, agent_signs(p12, nonce(client)), csrf=page_csrf(client), next_="//evil.example/x")
     assert r.status_code == 200
-    assert r.json()["location"] == "/"
+    assert r.json()["location"] == "/desk"  # off-site: the desk, never elsewhere
 
 
 def test_an_agent_signature_is_single_use(client: TestClient, p12: Path, bidder: Bidder) -> None:  # type: ignore[type-arg]

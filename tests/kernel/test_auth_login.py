@@ -389,7 +389,7 @@ def test_login_redirect_never_leaves_the_site(client: TestClient, db: Database, 
         follow_redirects=False,
     )
     assert r.status_code == 303
-    assert r.headers["location"] == "/"
+    assert r.headers["location"] == "/desk"  # off-site: the desk, never elsewhere
 
 
 # --- bidders sign in with their certificate only -------------------------------------------------

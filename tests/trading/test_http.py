@@ -303,11 +303,11 @@ def test_search_page_renders_in_both_languages(client: Any, lang: str) -> None:
     r = client.get("/tenders", params={"lang": lang})
     assert r.status_code == 200
     html_lang, heading, label, other = (
-        ("zh-CN", "招标公告", "关键词", "Tender notices")
+        ("zh-CN", "招标公告", "项目名称或招标编号", "Tender notices")
         if lang == "zh"
-        else ("en", "Tender notices", "Keyword", "招标公告")
+        else ("en", "Tender notices", "Title or reference", "招标公告")
     )
     assert f'<html lang="{html_lang}">' in r.text
     assert f"<h1>{heading}</h1>" in r.text
-    assert f'<label>{label}<input type="search" name="q"' in r.text  # the form too, not just the title
+    assert f'<label for="q">{label}</label><input type="search" name="q"' in r.text  # the form too
     assert other not in r.text  # one language per page

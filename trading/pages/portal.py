@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, get, post
-from litestar.params import Parameter
 from litestar.response import Redirect, Stream, Template
 
 from tenderhall.auth.guards import requires
@@ -20,43 +19,27 @@ from tenderhall.settings import Settings
 from tenderhall.web.i18n import pick
 from tenderhall.web.render import redirect, render
 from trading.api.common import announcement_stream, document_stream
-from trading.models import Category, Method
-from trading.pages.common import LABELS, PUBLIC_STATES, Form
-from trading.service import clarifications, documents, notifications, search, tender_access, views
+from trading.models import Category, Method, TenderState
+from trading.pages.common import LABELS, Form
+from trading.service import clarifications, documents, notifications, portal, tender_access, views
 
 
 @get("/", include_in_schema=False, cache=False)
-async def home(request: Request[Any, Any, Any], session: RequestSession) -> Template:
-    return render(request, "trading/home.html", L=LABELS, **await run(session, search.front_page))
+async def home(request: Request[Any, Any, Any], session: RequestSession, settings: Settings) -> Template:
+    data = await run(session, portal.front_page, settings)
+    return render(request, "trading/home.html", TenderState=TenderState, **data)
 
 
 @get("/tenders", include_in_schema=False, cache=False)
 async def tender_search(
-    request: Request[Any, Any, Any],
-    session: RequestSession,
-    settings: Settings,
-    q: str = "",
-    category: str = "",
-    method: str = "",
-    status: str = "",
-    region: str = "",
-    date_from: str | None = None,
-    date_to: str | None = None,
-    page: int = Parameter(default=1, ge=1, le=10_000),
+    request: Request[Any, Any, Any], session: RequestSession, settings: Settings
 ) -> Template:
-    query = search.parse_query(q, category, method, status, region, date_from, date_to, page)
-    data = await run(session, search.search_page, settings, query)
-    params = {k: v for k, v in request.query_params.items() if k != "page" and v}
+    """The public lists by category (``kind``: tender notices, amendments, results), with search,
+    filters, sorting and pages; a hand-edited query falls back to the defaults, never errors."""
+    listing = portal.listing_from(dict(request.query_params), settings)
+    data = await run(session, portal.public_list, settings, listing)
     return render(
-        request,
-        "trading/search.html",
-        L=LABELS,
-        query=query,
-        params=params,
-        states=PUBLIC_STATES,
-        categories=list(Category),
-        methods=list(Method),
-        **data,
+        request, "trading/search.html", Category=Category, Method=Method, TenderState=TenderState, **data
     )
 
 

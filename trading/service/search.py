@@ -40,6 +40,13 @@ class SearchQuery:
     date_from: dt.date | None = None  # publication date, Beijing time
     date_to: dt.date | None = None
     page: int = 1
+    states: tuple[str, ...] = ()  # one of these states (the result notices); overrides ``status``
+    sort: str = "published"  # one of SORTS
+    desc: bool = True
+
+
+#: What the public list sorts by, besides the publication time.
+SORTS = ("published", "deadline", "budget")
 
 
 def _date(value: str | None, name: str) -> dt.date | None:
@@ -129,6 +136,8 @@ class _Shape:
     end: bool
     states: bool
     like: bool  # the exact keyword check (index) / title or reference match (no index)
+    sort: str = "published"
+    desc: bool = True
     lists: str = "in"  # how a list parameter is passed: "in" (IN (…)), "array" or "json" (one value)
 
 
@@ -215,9 +224,21 @@ def _search_statement(shape: _Shape) -> sa.Select[Any]:
     """One round trip: the matches (at most ``lim``, materialised once), the page of them
     (``size`` after ``off``) joined to its rows, and how many matched, on every row."""
     matches = _ids_statement(shape).cte("matches").prefix_with("MATERIALIZED")
+    # newest first by default; another order sorts the matches (at most ``lim`` of the newest)
+    by = {"deadline": col(Tender.bid_deadline_at), "budget": col(Tender.budget_fen)}.get(shape.sort)
+    if by is None:
+        src: Any = matches
+        key = matches.c.published_at
+    else:
+        src = sa.select(matches.c.id, by.label("k")).join(Tender, col(Tender.id) == matches.c.id).subquery()
+        key = src.c.k
+
+    def order(c: Any) -> Any:
+        return c.desc() if shape.desc else c.asc()
+
     page = (
-        sa.select(matches.c.id, matches.c.published_at)
-        .order_by(matches.c.published_at.desc(), matches.c.id.desc())
+        sa.select(src.c.id, key.label("k"))
+        .order_by(order(key), order(src.c.id))
         .limit(sa.bindparam("size"))
         .offset(sa.bindparam("off"))
         .subquery("page")
@@ -228,7 +249,7 @@ def _search_statement(shape: _Shape) -> sa.Select[Any]:
         .select_from(page)
         .join(Tender, col(Tender.id) == page.c.id)
         .join(Organisation, col(Organisation.id) == col(Tender.tenderee_org_id))
-        .order_by(page.c.published_at.desc(), page.c.id.desc())
+        .order_by(order(page.c.k), order(page.c.id))
     )
     return stmt
 
@@ -250,7 +271,9 @@ def search_tenders(
     cap = max(settings.trading.search_count_cap, offset + size)
     q = query.q.strip()[:100]
     params: dict[str, Any] = {"lim": cap + 1}
-    if query.status:
+    if query.states:
+        params["states"] = list(query.states)
+    elif query.status:
         params["states"] = (
             [TenderState.published.value, TenderState.amended.value]
             if query.status == "open"
@@ -288,6 +311,8 @@ def search_tenders(
         end="end" in params,
         states="states" in params,
         like=like,
+        sort=query.sort if query.sort in SORTS else "published",
+        desc=query.desc,
         lists={"postgresql": "array", "sqlite": "json"}.get(session.get_bind().dialect.name, "in"),
     )
     rows = session.execute(_search_statement(shape), {**params, "size": size, "off": offset}).all()
