@@ -108,7 +108,6 @@ def _public_patterns() -> set[str]:
     }
 
 
-@pytest.mark.xfail(reason="pages being rebuilt", strict=False)
 @pytest.mark.parametrize("role_pages", list(ROLES), indirect=True)
 def test_every_page_a_role_can_reach_passes_the_page_checks(
     role_pages: dict[str, Any], demo_server: LiveServer
