@@ -37,7 +37,8 @@ def test_the_public_tender_page_updates_live_when_the_agency_amends_it(
     page.wait_for_load_state()
     manage_url = page.url.split("?")[0]
     tender_id = re.search(r"/manage/tenders/(\d+)", manage_url).group(1)  # type: ignore[union-attr]
-    page.click("#publish-button")
+    page.click("#publish-form summary")  # the panel says what publishing does; its button publishes
+    page.click("#publish-form button[name=confirmed]")
     page.wait_for_load_state()
 
     public = page.context.browser.new_page()
@@ -48,9 +49,10 @@ def test_the_public_tender_page_updates_live_when_the_agency_amends_it(
     public.wait_for_selector("#announcement-pdf", timeout=120_000)
 
     page.goto(manage_url)
-    page.fill("#amend-reason", "更正项目名称")
-    page.fill("#amend-title", "实时更新测试工程（更正）E2E")
-    page.click("#amend-button")
+    page.click("#amend-form summary")
+    page.fill("#amend_reason", "更正项目名称")
+    page.fill("#amend_title", "实时更新测试工程（更正）E2E")
+    page.click("#amend-form button[name=confirmed]")
     page.wait_for_load_state()
 
     public.locator("#tender-title", has_text="更正").wait_for(timeout=60_000)  # no eval: the CSP forbids it

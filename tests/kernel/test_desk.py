@@ -74,7 +74,7 @@ def fields(
         evaluation_method="comprehensive",
         bid_deadline_at=deadline,
         tenderee_org_id=tenderee_org_id,
-        region="鼓楼区",
+        region="园林街道",
         description="道路改造",
         lots=[LotFields(title="第一标段", budget_fen=1_000_000_000)],
     )
