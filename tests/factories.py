@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from tenderhall.auth.middleware import hash_token
 from tenderhall.auth.models import Organisation, OrgKind, Role, User, UserSession
+from tenderhall.auth.principal import Principal
 from tenderhall.db import Database, utcnow
 from tenderhall.identifiers import make_credit_code
 from tests import logscan
@@ -94,3 +95,17 @@ def mandate(s: Session, tenderee_org_id: int, agency_org_id: int, *, tender_id: 
     s.add(m)
     s.flush()
     return m.id  # type: ignore[return-value]
+
+
+def principal(s: Session, role: Role, kind: OrgKind | None) -> Principal:
+    """A new user of ``role`` (in a new organisation of ``kind``, if given) as a principal."""
+    org = organisation(s, kind=kind) if kind else None
+    u = user(s, role, organisation_id=org.id if org else None)
+    return Principal(
+        user_id=u.id,
+        username=u.username,
+        role=role,
+        display_name=u.display_name,
+        organisation_id=org.id if org else None,
+        credit_code=org.credit_code if org else None,
+    )

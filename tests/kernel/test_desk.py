@@ -40,16 +40,7 @@ def counts(page: Any) -> dict[str, int]:
 
 
 def principal_of(s: Session, role: Role, kind: OrgKind | None) -> Principal:
-    org = factories.organisation(s, kind=kind) if kind else None
-    u = factories.user(s, role, organisation_id=org.id if org else None)
-    return Principal(
-        user_id=u.id,
-        username=u.username,
-        role=role,
-        display_name=u.display_name,
-        organisation_id=org.id if org else None,
-        credit_code=org.credit_code if org else None,
-    )
+    return factories.principal(s, role, kind)
 
 
 def sign_in_as(db: Database, client: Any, p: Principal) -> None:

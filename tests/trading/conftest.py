@@ -30,16 +30,7 @@ class World:
 
 
 def _principal(s: Any, role: Role, kind: OrgKind | None) -> Principal:
-    org = factories.organisation(s, kind=kind) if kind else None
-    u = factories.user(s, role, organisation_id=org.id if org else None)
-    return Principal(
-        user_id=u.id,
-        username=u.username,
-        role=role,
-        display_name=u.display_name,
-        organisation_id=org.id if org else None,
-        credit_code=org.credit_code if org else None,
-    )
+    return factories.principal(s, role, kind)
 
 
 @pytest.fixture
