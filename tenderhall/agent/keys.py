@@ -2,8 +2,9 @@
 
 Every key is a :class:`SigningKey`: a certificate, the intermediates to send with it, and
 ``sign(data) -> bytes`` (RSA PKCS#1 v1.5 with SHA-256, or ECDSA P-256 with SHA-256 in DER form,
-the two :func:`tenderhall.pki.validation.verify_signature` accepts). Unwrapping a bid's key half
-will be a second operation beside ``sign`` on the same objects; it is not built yet. A token's key
+the two :func:`tenderhall.pki.validation.verify_signature` accepts), and
+``decrypt_key_transport(encrypted_key) -> bytes`` (RSA PKCS#1 v1.5), which unwraps a CMS envelope
+(a bid's key half, a custodian's share) through :func:`tenderhall.crypto.envelope.unwrap`. A token's key
 is used through its handle: its value never leaves the token, and the PIN is kept only by the
 PKCS#11 session it opened.
 """
@@ -83,6 +84,10 @@ class SigningKey(ABC):
     def sign(self, data: bytes) -> bytes:
         """Sign ``data`` (hashed with SHA-256 here or on the token)."""
 
+    @abstractmethod
+    def decrypt_key_transport(self, encrypted_key: bytes) -> bytes:
+        """Decrypt a CMS key-transport content-encryption key (RSA PKCS#1 v1.5) with the key."""
+
     def close(self) -> None:  # noqa: B027 - a file has nothing to release
         """Release the token session (nothing for a file)."""
 
@@ -159,6 +164,19 @@ class P12Key(SigningKey):
         if isinstance(self._key, rsa.RSAPrivateKey):
             return self._key.sign(data, padding.PKCS1v15(), hashes.SHA256())
         return self._key.sign(data, ec.ECDSA(hashes.SHA256()))
+
+    def decrypt_key_transport(self, encrypted_key: bytes) -> bytes:
+        if not isinstance(self._key, rsa.RSAPrivateKey):
+            raise _not_rsa()
+        return self._key.decrypt(encrypted_key, padding.PKCS1v15())
+
+
+def _not_rsa() -> AgentKeyError:
+    return AgentKeyError(
+        "unsupported_key",
+        "该密钥不能解密数字信封：加密证书必须是 RSA 证书",
+        "This key cannot open envelopes: the encryption certificate must be an RSA certificate",
+    )
 
 
 def _pkcs11_error(code: str, zh: str, en: str) -> AgentKeyError:
@@ -300,6 +318,24 @@ class Pkcs11Key(SigningKey):
                 ) from None
         half = len(raw) // 2
         return encode_dss_signature(int.from_bytes(raw[:half], "big"), int.from_bytes(raw[half:], "big"))
+
+    def decrypt_key_transport(self, encrypted_key: bytes) -> bytes:
+        import pkcs11
+        from pkcs11 import Mechanism
+
+        if self._algorithm != "rsa-pkcs1v15-sha256":
+            raise _not_rsa()
+        with self._lock:
+            try:
+                return bytes(self._key.decrypt(encrypted_key, mechanism=Mechanism.RSA_PKCS))
+            except pkcs11.PKCS11Error as exc:
+                raise _pkcs11_error(
+                    "token_error",
+                    f"UKey 解密失败（{type(exc).__name__}）："
+                    "请确认 UKey 仍已插入，且所选私钥是加密证书的私钥",
+                    f"The token could not decrypt ({type(exc).__name__}): check that the UKey is still "
+                    "inserted and that the key chosen is the encryption certificate's",
+                ) from None
 
     def close(self) -> None:
         with self._lock:

@@ -39,14 +39,22 @@ def ec_cert(agent_ca: DevCA) -> Issued:
 
 
 @pytest.fixture(scope="session")
+def enc_cert(agent_ca: DevCA, tmp_path_factory: pytest.TempPathFactory) -> Issued:
+    """The company's encryption certificate (Chinese CAs issue one beside the signing one)."""
+    out = tmp_path_factory.mktemp("agent-p12") / "enc.p12"
+    return agent_ca.issue("bidder-enc", name=RSA_COMPANY, credit_code=RSA_CODE, out=out, password="enc-pass")
+
+
+@pytest.fixture(scope="session")
 def tokens(
-    tmp_path_factory: pytest.TempPathFactory, rsa_cert: Issued, ec_cert: Issued
+    tmp_path_factory: pytest.TempPathFactory, rsa_cert: Issued, ec_cert: Issued, enc_cert: Issued
 ) -> Iterator[dict[str, SoftToken]]:
     module = softhsm_module()
     conf = softhsm_dir(tmp_path_factory.mktemp("softhsm"))
     made = {
         "rsa": make_token(conf, module, rsa_cert, label="ukey-rsa", pin="246810"),
         "ec": make_token(conf, module, ec_cert, label="ukey-ec", pin="135791", key_id="02"),
+        "enc": make_token(conf, module, enc_cert, label="ukey-enc", pin="112233", key_id="03"),
     }
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SOFTHSM2_CONF", str(conf))
@@ -61,6 +69,11 @@ def rsa_token(tokens: dict[str, SoftToken]) -> SoftToken:
 @pytest.fixture
 def ec_token(tokens: dict[str, SoftToken]) -> SoftToken:
     return tokens["ec"]
+
+
+@pytest.fixture
+def enc_token(tokens: dict[str, SoftToken]) -> SoftToken:
+    return tokens["enc"]
 
 
 @pytest.fixture
