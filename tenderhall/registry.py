@@ -58,12 +58,22 @@ def import_all_tasks() -> None:
 
 
 def all_cli_groups() -> list[Any]:
-    groups = []
+    """Each package's ``group`` and its ``more_groups``; groups of the same name are merged, so
+    that a domain can add commands to a kernel group (``tenderhall bid seal`` beside ``bid agent``)."""
+    merged: dict[str, Any] = {}
     for pkg in [*KERNEL_PARTS, *DOMAINS[1:]]:
         mod = _optional(f"{pkg}.cli")
-        if mod is not None and hasattr(mod, "group"):
-            groups.append(mod.group)
-    return groups
+        if mod is None:
+            continue
+        for group in [getattr(mod, "group", None), *getattr(mod, "more_groups", [])]:
+            if group is None:
+                continue
+            if group.name in merged:
+                for command in group.commands.values():
+                    merged[group.name].add_command(command)
+            else:
+                merged[group.name] = group
+    return list(merged.values())
 
 
 def all_demo_seeders() -> list[Any]:

@@ -9,6 +9,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from trading.sealing.cli import group as bid_group
+
 console = Console()
 
 
@@ -119,3 +121,6 @@ def ocds_record_cmd(ocid: str) -> None:
         pkg = ocds.record_package(settings, ocid, rows, f"{settings.base_url}/api/ocds/records/{ocid}")
     db.dispose()
     click.echo(json.dumps(pkg, ensure_ascii=False, indent=2))
+
+
+more_groups = [bid_group]  # `tenderhall bid seal`, merged into the kernel's `bid` group

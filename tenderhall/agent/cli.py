@@ -29,7 +29,7 @@ def _load_pem_certificates(path: Path) -> list[x509.Certificate]:
     return list(x509.load_pem_x509_certificates(Path(path).read_bytes()))
 
 
-def _secret(env: str, prompt: str) -> str:
+def read_secret(env: str, prompt: str) -> str:
     """From the environment variable, else asked without echo; never an option (``ps`` shows those)."""
     value = os.environ.get(env)
     if value is not None:
@@ -112,7 +112,7 @@ def agent(
             raise AgentConfigError("--token-label: name the token (UKey) holding the key (请指定 UKey 标签)")
         key: SigningKey
         if p12:
-            key = P12Key(p12, _secret(P12_PASSWORD_ENV, "PKCS#12 password / 证书密码"))
+            key = P12Key(p12, read_secret(P12_PASSWORD_ENV, "PKCS#12 password / 证书密码"))
         else:
             assert pkcs11_module is not None
             assert token_label is not None
@@ -124,7 +124,7 @@ def agent(
             key = Pkcs11Key(
                 pkcs11_module,
                 token_label,
-                _secret(PIN_ENV, "UKey PIN"),
+                read_secret(PIN_ENV, "UKey PIN"),
                 key_label=key_label,
                 key_id=kid,
                 certificate=certs[0] if certs else None,
