@@ -78,7 +78,7 @@ class _Stream:
 
 
 class StreamEncryptor(_Stream):
-    def encrypt_chunk(self, plaintext: bytes, *, final: bool) -> bytes:
+    def encrypt_chunk(self, plaintext: bytes | memoryview, *, final: bool) -> bytes:
         nonce, i = self._next()
         self.finished = final
         return self._aead.encrypt(nonce, plaintext, chunk_aad(self._digest, i, final))

@@ -37,7 +37,7 @@ class SealedBidReader:
     def __init__(self) -> None:
         self._buf = bytearray()
         self._state = "magic"  # magic → header → chunks → done
-        self._file_hash = hashlib.sha256()
+        self._file_sha256 = ""
         self._ct_hash = hashlib.sha256()
         self._ct_size = 0
         self._size = 0
@@ -52,7 +52,6 @@ class SealedBidReader:
         return self._size
 
     def feed(self, data: bytes) -> None:
-        self._file_hash.update(data)
         self._size += len(data)
         self._buf += data
         while self._step():
@@ -92,6 +91,11 @@ class SealedBidReader:
         head = self._take(FRAME_HEAD)
         body = self._take(length)
         if kind == MANIFEST:
+            # the whole file is everything before the manifest, then the manifest's frame
+            whole = self._ct_hash.copy()
+            whole.update(head)
+            whole.update(body)
+            self._file_sha256 = whole.hexdigest()
             self._manifest_der = body
             self._state = "done"
             return True
@@ -169,7 +173,7 @@ class SealedBidReader:
             manifest=manifest,
             manifest_der=self._manifest_der,
             signed=signed,
-            sha256=self._file_hash.hexdigest(),
+            sha256=self._file_sha256,
             size=self._size,
         )
 

@@ -18,7 +18,7 @@ from typing import Any, BinaryIO
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from tenderhall.crypto.cms import CmsSigner, sign_data
+from tenderhall.crypto.cms import CmsSigner, sign_data, verify_signed_data
 from tenderhall.crypto.envelope import wrap
 from tenderhall.crypto.profiles import DEFAULT_PROFILE
 from tenderhall.crypto.stream import DEFAULT_CHUNK_SIZE, StreamEncryptor, derive_content_key
@@ -85,16 +85,23 @@ class _EncryptingSink(io.RawIOBase):
         self.plain_hash.update(data)
         self.plain_size += len(data)
         self._buf += data
-        while len(self._buf) > self._size:
-            self._emit(bytes(self._buf[: self._size]), final=False)
-            del self._buf[: self._size]
+        if len(self._buf) > self._size:
+            view = memoryview(self._buf)
+            start = 0
+            while len(self._buf) - start > self._size:
+                self._emit(view[start : start + self._size], final=False)
+                start += self._size
+            view.release()
+            del self._buf[:start]
         return len(data)
 
-    def _emit(self, plaintext: bytes, *, final: bool) -> None:
-        body = frame(FINAL if final else CHUNK, self._enc.encrypt_chunk(plaintext, final=final))
-        self._out.write(body)
-        self.ct_hash.update(body)
-        self.written += len(body)
+    def _emit(self, plaintext: bytes | memoryview, *, final: bool) -> None:
+        sealed = self._enc.encrypt_chunk(plaintext, final=final)
+        head = (FINAL if final else CHUNK) + len(sealed).to_bytes(4, "big")
+        for part in (head, sealed):
+            self._out.write(part)
+            self.ct_hash.update(part)
+        self.written += len(head) + len(sealed)
         self.chunks += 1
         if self._progress:
             self._progress(len(plaintext))
@@ -137,8 +144,6 @@ def seal(
     progress: Callable[[int], None] | None = None,
 ) -> SealedBidInfo:
     """Seal ``folder`` into ``out`` for lot ``lot`` of tender ``tender``."""
-    from trading.sealing.reader import inspect_file
-
     folder = Path(folder)
     bid = load_bid(folder)
     code = credit_code_of(signing_key.certificate)
@@ -215,10 +220,22 @@ def seal(
                 "machine": machine_fingerprint(),
                 "sealed_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
             }
-            f.write(frame(MANIFEST, sign_data(canonical(manifest), signing_key)))
+            manifest_der = sign_data(canonical(manifest), signing_key)
+            last = frame(MANIFEST, manifest_der)
+            f.write(last)
+            whole = ct_hash.copy()
+            whole.update(last)
             f.flush()
             os.fsync(f.fileno())
         tmp.replace(out)
     finally:
         tmp.unlink(missing_ok=True)
-    return inspect_file(out)
+    return SealedBidInfo(
+        header=header,
+        header_digest=header_digest,
+        manifest=manifest,
+        manifest_der=manifest_der,
+        signed=verify_signed_data(manifest_der),
+        sha256=whole.hexdigest(),
+        size=out.stat().st_size,
+    )

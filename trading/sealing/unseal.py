@@ -27,7 +27,7 @@ from trading.sealing.format import (
     half_commitment,
     unb64,
 )
-from trading.sealing.reader import READ_SIZE, inspect_file
+from trading.sealing.reader import READ_SIZE, SealedBidReader
 from trading.sealing.seal import SALT_SIZE
 
 Half = Literal["bidder", "opening"]
@@ -61,21 +61,12 @@ def unwrap_half(
     return unwrap(unb64(envelope), key)
 
 
-def _frames(path: Path) -> Iterator[tuple[bytes, bytes]]:
-    with path.open("rb") as f:
-        if f.read(len(MAGIC)) != MAGIC:
-            raise OpenFailed()
-        while head := f.read(FRAME_HEAD):
-            body = f.read(int.from_bytes(head[1:], "big"))
-            yield head[:1], body
-
-
 class _Plaintext(io.RawIOBase):
     """The decrypted stream as a readable file (for tarfile's stream mode), hashed as it is read."""
 
     def __init__(self, chunks: Iterator[bytes]) -> None:
         self._chunks = chunks
-        self._buf = b""
+        self._buf = memoryview(b"")
         self.hash = hashlib.sha256()
         self.size = 0
 
@@ -85,37 +76,50 @@ class _Plaintext(io.RawIOBase):
     def readinto(self, b: Any) -> int:
         while not self._buf:
             try:
-                self._buf = next(self._chunks)
+                chunk = next(self._chunks)
             except StopIteration:
                 return 0
-            self.hash.update(self._buf)
-            self.size += len(self._buf)
+            self.hash.update(chunk)
+            self.size += len(chunk)
+            self._buf = memoryview(chunk)
         n = min(len(b), len(self._buf))
         b[:n] = self._buf[:n]
-        self._buf = self._buf[n:]
+        self._buf = self._buf[n:]  # a view: no copy of the rest of the chunk
         return n
 
 
-def _decrypted(path: Path, key: bytes, header: dict[str, Any], digest: bytes) -> Iterator[bytes]:
-    dec = StreamDecryptor(key, unb64(header["nonce_prefix"], 8), digest, profile(header["profile"]))
-    for kind, body in _frames(path):
-        if kind in (CHUNK, FINAL):
-            yield dec.decrypt_chunk(body, final=kind == FINAL)
-        elif kind != HEADER:
-            break
+def _decrypted(path: Path, reader: SealedBidReader, halves: tuple[bytes, bytes]) -> Iterator[bytes]:
+    """The plaintext, chunk by chunk, in one pass that also feeds the receipt checks (``reader``):
+    the halves are checked against the header's commitments before any chunk is decrypted."""
+    dec: StreamDecryptor | None = None
+    with path.open("rb") as f:
+        reader.feed(f.read(len(MAGIC)))
+        while head := f.read(FRAME_HEAD):
+            reader.feed(head)
+            body = f.read(int.from_bytes(head[1:], "big"))
+            reader.feed(body)
+            kind = head[:1]
+            if kind == HEADER:
+                header = reader.header
+                assert header is not None
+                if not (check_half(header, "bidder", halves[0]) and check_half(header, "opening", halves[1])):
+                    raise OpenFailed()
+                p = profile(header["profile"])
+                key = derive_content_key(*halves, unb64(header["kdf_salt"], 32), p)
+                dec = StreamDecryptor(key, unb64(header["nonce_prefix"], 8), hashlib.sha256(body).digest(), p)
+            elif kind in (CHUNK, FINAL):
+                assert dec is not None
+                yield dec.decrypt_chunk(body, final=kind == FINAL)
+    if dec is None:
+        raise OpenFailed()
     dec.finish()
 
 
 def open_sealed(path: Path, bidder_half: bytes, opening_half: bytes, out_dir: Path) -> OpenedBid:
-    """Decrypt ``path`` into ``out_dir``; :class:`OpenFailed` for any failure."""
-    info = inspect_file(path)
-    header = info.header
-    if not (check_half(header, "bidder", bidder_half) and check_half(header, "opening", opening_half)):
-        raise OpenFailed()
-    key = derive_content_key(
-        bidder_half, opening_half, unb64(header["kdf_salt"], 32), profile(header["profile"])
-    )
-    stream = _Plaintext(_decrypted(Path(path), key, header, info.header_digest))
+    """Decrypt ``path`` into ``out_dir`` in one streaming pass; :class:`OpenFailed` for any failure
+    (the structure, signature and digests are checked as on receipt, in the same pass)."""
+    reader = SealedBidReader()
+    stream = _Plaintext(_decrypted(Path(path), reader, (bidder_half, opening_half)))
     out_dir.mkdir(parents=True, exist_ok=True)
     files: list[tuple[str, int, str]] = []
     try:
@@ -141,6 +145,8 @@ def open_sealed(path: Path, bidder_half: bytes, opening_half: bytes, out_dir: Pa
                 files.append((member.name, member.size, h.hexdigest()))
         while stream.read(READ_SIZE):
             pass  # the tar's end padding: every chunk is authenticated, to the final one
+        info = reader.finish()
+        header = info.header
         bid = check_bid(json.loads((out_dir / "bid.json").read_text(encoding="utf-8")), out_dir)
         if [bid["tender"], bid["lot"], bid["bidder_credit_code"]] != [
             header["tender"],

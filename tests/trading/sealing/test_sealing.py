@@ -310,3 +310,19 @@ def test_a_tar_member_escaping_the_folder_is_refused_at_opening(
     with pytest.raises(OpenFailed):
         open_sealed(path, *_halves(parties, path), tmp_path / "out" / "inner")
     assert not (tmp_path / "out" / "escape.pdf").exists()
+
+
+def test_what_the_sealer_returns_is_what_the_reader_finds(parties: Parties, tmp_path: Path) -> None:
+    out = tmp_path / "b.thbid"
+    info = seal(
+        make_folder(tmp_path / "bid"),
+        out,
+        tender=TENDER,
+        lot=1,
+        signing_key=parties.sign,
+        bidder_encryption_certificate=parties.enc.certificate,
+        opening_certificate=parties.opening.certificate,
+        chunk_size=CHUNK_SIZE,
+    )
+    assert info == inspect_file(out)
+    assert info.sha256 == __import__("hashlib").sha256(out.read_bytes()).hexdigest()
