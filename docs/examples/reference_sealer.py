@@ -87,14 +87,11 @@ def seal(folder, out, tender, lot, sign_key, sign_cert, enc_cert, opening_cert, 
     code = sign_cert.subject.get_attributes_for_oid(x509.NameOID.SERIAL_NUMBER)[0].value
     bidder_half, opening_half = os.urandom(32), os.urandom(32)
     prefix, salt = os.urandom(8), os.urandom(32)
+    bound = {"version": 1, "profile": "rsa-aes256gcm-sha256", "algorithms": ALGORITHMS, "tender": tender}
+    bound.update(lot=lot, bidder_credit_code=code)  # repeated exactly in the manifest
     header = {
         "format": "tenderhall-sealed-bid",
-        "version": 1,
-        "profile": "rsa-aes256gcm-sha256",
-        "algorithms": ALGORITHMS,
-        "tender": tender,
-        "lot": lot,
-        "bidder_credit_code": code,
+        **bound,
         "chunk_size": chunk_size,
         "nonce_prefix": base64.b64encode(prefix).decode(),
         "kdf_salt": base64.b64encode(salt).decode(),
@@ -131,12 +128,7 @@ def seal(folder, out, tender, lot, sign_key, sign_cert, enc_cert, opening_cert, 
         sink.emit(bytes(sink.buf), final=True)
         manifest = {
             "format": "tenderhall-bid-manifest",
-            "version": 1,
-            "profile": "rsa-aes256gcm-sha256",
-            "algorithms": ALGORITHMS,
-            "tender": tender,
-            "lot": lot,
-            "bidder_credit_code": code,
+            **bound,
             "header_sha256": digest.hex(),
             "ciphertext_sha256": ct_hash.hexdigest(),
             "ciphertext_size": len(start) + sink.written,

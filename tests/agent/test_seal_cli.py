@@ -43,21 +43,15 @@ def _common(tmp_path: Path, enc_cert: Issued) -> list[str]:
     ]
 
 
+def _token_args(token: SoftToken) -> list[str]:
+    return ["--pkcs11-module", token.module, "--token-label", token.label, "--key-label", token.key_label]
+
+
 def test_a_bid_is_sealed_with_the_signing_key_on_the_token(
     rsa_token: SoftToken, rsa_cert: Issued, enc_cert: Issued, tmp_path: Path
 ) -> None:
     out = tmp_path / "bid.thbid"
-    args = [
-        *_common(tmp_path, enc_cert),
-        "--out",
-        str(out),
-        "--pkcs11-module",
-        rsa_token.module,
-        "--token-label",
-        rsa_token.label,
-        "--key-label",
-        rsa_token.key_label,
-    ]
+    args = [*_common(tmp_path, enc_cert), "--out", str(out), *_token_args(rsa_token)]
     done = _run(args, {**rsa_token.env, "TENDERHALL_AGENT_PIN": rsa_token.pin})
     assert done.returncode == 0, done.stderr
     info = inspect_file(out)
@@ -69,17 +63,7 @@ def test_a_wrong_pin_seals_nothing_and_says_so(
     rsa_token: SoftToken, enc_cert: Issued, tmp_path: Path
 ) -> None:
     out = tmp_path / "bid.thbid"
-    args = [
-        *_common(tmp_path, enc_cert),
-        "--out",
-        str(out),
-        "--pkcs11-module",
-        rsa_token.module,
-        "--token-label",
-        rsa_token.label,
-        "--key-label",
-        rsa_token.key_label,
-    ]
+    args = [*_common(tmp_path, enc_cert), "--out", str(out), *_token_args(rsa_token)]
     done = _run(args, {**rsa_token.env, "TENDERHALL_AGENT_PIN": "000000"})
     assert done.returncode == 2
     assert "PIN is wrong" in done.stderr and "PIN 码错误" in done.stderr

@@ -160,14 +160,13 @@ def seal(
     profile = DEFAULT_PROFILE
     bidder_half, opening_half = secrets.token_bytes(32), secrets.token_bytes(32)
     prefix, salt = secrets.token_bytes(8), secrets.token_bytes(32)
+    # the fields the manifest repeats exactly (BOUND_FIELDS), besides format and version
+    bound = {"profile": profile.id, "algorithms": profile.as_json(), "tender": tender, "lot": lot}
+    bound["bidder_credit_code"] = code
     header = {
         "format": FORMAT,
         "version": VERSION,
-        "profile": profile.id,
-        "algorithms": profile.as_json(),
-        "tender": tender,
-        "lot": lot,
-        "bidder_credit_code": code,
+        **bound,
         "chunk_size": chunk_size,
         "nonce_prefix": b64(prefix),
         "kdf_salt": b64(salt),
@@ -205,11 +204,7 @@ def seal(
             manifest = {
                 "format": MANIFEST_FORMAT,
                 "version": VERSION,
-                "profile": profile.id,
-                "algorithms": profile.as_json(),
-                "tender": tender,
-                "lot": lot,
-                "bidder_credit_code": code,
+                **bound,
                 "header_sha256": header_digest.hex(),
                 "ciphertext_sha256": ct_hash.hexdigest(),
                 "ciphertext_size": len(start) + sink.written,
