@@ -123,6 +123,18 @@ S = SUPERVISION
 RULES: dict[tuple[str, str], Rule] = {
     # --- kernel: sign-in, PKI, audit, jobs, health, language, schema, static -------------------
     ("POST", "/api/auth/token"): Rule(PUBLIC, json={}, unchecked=True),
+    ("POST", "/api/custodian-certificates"): Rule(
+        (Role.supervisor, Role.tenderee, Role.agency), json={"pem": "x"}, admitted_may_get=(422,)
+    ),
+    ("GET", "/api/custodian-certificates"): Rule((Role.supervisor, Role.tenderee, Role.agency)),
+    ("DELETE", "/api/custodian-certificates/{certificate_id:int}"): Rule(
+        (Role.supervisor, Role.tenderee, Role.agency),
+        params={"certificate_id": "999999"},
+        admitted_may_get=(404,),
+    ),
+    ("GET", "/api/lots/{lot_id:int}/opening-certificate"): Rule(
+        PUBLIC, params={"lot_id": "999999"}, admitted_may_get=(404,)
+    ),
     ("POST", "/api/auth/certificate/nonce"): Rule(PUBLIC, unchecked=True),
     ("POST", "/api/auth/certificate/login"): Rule(PUBLIC, json={}, unchecked=True),
     ("POST", "/api/auth/logout"): Rule(LOGIN, last=True),

@@ -26,6 +26,7 @@ from tenderhall.blobs import BlobStore
 from tenderhall.db import utcnow
 from tenderhall.settings import Settings
 from trading.models import Lot, Tender
+from trading.opening.demo import register_demo_custodians
 from trading.pdf import store_announcement
 from trading.schemas import LotFields, TenderFields
 from trading.service import (
@@ -129,6 +130,7 @@ def seed(session: Session, ctx: dict[str, Any]) -> None:
     if mandates.live_mandate(session, tenderee_id, orgs["agency"], None) is None:
         # the demo agency runs the demo tenderee's tenders under a mandate (委托代理)
         mandates.grant_mandate(session, tenderee, orgs["agency"], note="演示：委托代理全部招标项目")
+    register_demo_custodians(session, ctx, _principal)
     if session.execute(
         sa.select(col(Tender.id)).where(col(Tender.tenderee_org_id) == tenderee_id).limit(1)
     ).first():

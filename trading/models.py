@@ -290,6 +290,9 @@ class ProcedureSettings(SQLModel, table=True):
     publicity_days: int
     decryption_window_minutes: int
     objection_window_minutes: int
+    opening_threshold: int = Field(
+        default=2, sa_column_kwargs={"server_default": "2"}
+    )  # k of the opening shares
     updated_at: dt.datetime = utc_field(default_now=True)
     updated_by: str | None = Field(default=None, max_length=200)
 
@@ -538,3 +541,6 @@ class Mandate(SQLModel, table=True):
     ended_by_user_id: int | None = Field(default=None, foreign_key="core_user.id")
     ended_by: str | None = Field(default=None, max_length=200)
     end_reason: str | None = Field(default=None, max_length=500)
+
+
+from trading.opening import models as _opening_models  # noqa: E402,F401  (the opening tables)

@@ -13,6 +13,7 @@ from trading.api.ocds import OcdsApi
 from trading.api.organisations import OrganisationsApi
 from trading.api.procedures import ProceduresApi
 from trading.api.tenders import TendersApi
+from trading.opening.api import OpeningApi
 
 API_ROUTES = [
     OrganisationsApi,
@@ -23,4 +24,5 @@ API_ROUTES = [
     NotificationsApi,
     ProceduresApi,
     OcdsApi,
+    OpeningApi,
 ]
