@@ -5,7 +5,6 @@ The caller splits the secret among the custodians and drops it; nothing else of 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import os
 from dataclasses import dataclass
 
@@ -15,6 +14,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.x509.oid import NameOID
 
+from tenderhall.pki.devca_keys import key_usage_of
+from tenderhall.pki.names import fingerprint
 from tenderhall.signing import PlatformSigner
 
 KEY_BITS = 3072
@@ -52,20 +53,7 @@ def make_opening_key(
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(deadline + VALID_AFTER_DEADLINE)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=False,
-                content_commitment=False,
-                key_encipherment=True,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+        .add_extension(key_usage_of(key_encipherment=True), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(signer.certificate.public_key()),  # type: ignore[arg-type]
@@ -80,11 +68,10 @@ def make_opening_key(
     nonce = os.urandom(NONCE_SIZE)
     sealed = nonce + AESGCM(secret).encrypt(nonce, der, AAD)
     del key, der
-    cert_der = cert.public_bytes(serialization.Encoding.DER)
     return NewOpeningKey(
         certificate=cert,
         certificate_pem=cert.public_bytes(serialization.Encoding.PEM).decode(),
-        certificate_sha256=hashlib.sha256(cert_der).hexdigest(),
+        certificate_sha256=fingerprint(cert),
         encrypted_private_key=sealed,
         secret=secret,
     )

@@ -16,13 +16,12 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 
 from tenderhall.crypto.cms import CmsSigner, sign_data, verify_signed_data
 from tenderhall.crypto.envelope import wrap
 from tenderhall.crypto.profiles import DEFAULT_PROFILE
 from tenderhall.crypto.stream import DEFAULT_CHUNK_SIZE, StreamEncryptor, derive_content_key
-from tenderhall.pki.names import credit_code_of
+from tenderhall.pki.names import credit_code_of, fingerprint
 from trading.sealing.bidjson import BidFileError, load_bid
 from trading.sealing.format import (
     CHUNK,
@@ -43,10 +42,6 @@ from trading.sealing.format import (
 TOOL_NAME = "tenderhall-bid"
 TOOL_VERSION = "1.0"
 SALT_SIZE = 32
-
-
-def fingerprint(cert: x509.Certificate) -> str:
-    return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
 
 
 def machine_fingerprint() -> str:
