@@ -5,15 +5,21 @@ from __future__ import annotations
 
 import itertools
 import secrets
+import tempfile
+from pathlib import Path
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from tenderhall.auth.middleware import hash_token
 from tenderhall.auth.models import Organisation, OrgKind, Role, User, UserSession
-from tenderhall.auth.principal import Principal
+from tenderhall.auth.principal import SYSTEM, Principal
 from tenderhall.db import Database, utcnow
 from tenderhall.identifiers import make_credit_code
+from tenderhall.pki import truststore
+from tenderhall.pki.devca import DevCA, Issued
 from tests import logscan
+from trading.opening.certificates import register_certificate
 
 _seq = itertools.count(1)
 
@@ -109,3 +115,55 @@ def principal(s: Session, role: Role, kind: OrgKind | None) -> Principal:
         organisation_id=org.id if org else None,
         credit_code=org.credit_code if org else None,
     )
+
+
+_custodian_ca: DevCA | None = None
+_custodian_certs: dict[str, Issued] = {}
+
+
+def custodian_ca() -> DevCA:
+    """One development CA per test process for custodians' encryption certificates."""
+    global _custodian_ca
+    if _custodian_ca is None:
+        _custodian_ca = DevCA(Path(tempfile.mkdtemp(prefix="th-custodian-ca-")))
+        _custodian_ca.init(name="TenderHall Test Custodian CA")
+    return _custodian_ca
+
+
+def custodians(s: Session, *staff: User | Principal) -> None:
+    """Register custodian certificates for ``staff`` (tenderee or agency users) and for a new
+    supervisor, so that their tenders can be published (each lot's opening key needs k = 2)."""
+    for u in [*staff, user(s, Role.supervisor)]:
+        if isinstance(u, User):
+            u = Principal(
+                user_id=u.id,
+                username=u.username,
+                role=u.role,
+                display_name=u.display_name,
+                organisation_id=u.organisation_id,
+            )
+        custodian(s, u)
+
+
+def custodian_key(slot: str) -> Any:
+    """The unwrapping key (an envelope decryptor) of the custodian certificate made for ``slot``
+    (a role, by default)."""
+    from tenderhall.crypto.envelope import PrivateKeyDecryptor
+
+    issued = _custodian_certs[slot]
+    return PrivateKeyDecryptor(issued.key, issued.certificate)  # type: ignore[arg-type]
+
+
+def custodian(s: Session, p: Principal, *, slot: str | None = None) -> Issued:
+    """Register a custodian encryption certificate for ``p`` (its CA trusted in this database),
+    so tenders naming ``p``'s role can be published. Certificates are made once per process per
+    ``slot`` (default: the role) and returned with their private key, for unwrapping shares."""
+    ca = custodian_ca()
+    truststore.import_ca(s, SYSTEM, ca.cert_path.read_bytes())
+    key = slot or str(p.role)
+    if key not in _custodian_certs:
+        code = make_credit_code("91350100M00030009")  # the centre's code: staff need no company
+        _custodian_certs[key] = ca.issue("custodian", name=f"custodian {key}", credit_code=code)
+    issued = _custodian_certs[key]
+    register_certificate(s, p, issued.pem)
+    return issued

@@ -132,6 +132,9 @@ RULES: dict[tuple[str, str], Rule] = {
         params={"certificate_id": "999999"},
         admitted_may_get=(404,),
     ),
+    ("GET", "/api/lots/{lot_id:int}/my-share"): Rule(
+        (Role.supervisor, Role.tenderee, Role.agency), params={"lot_id": "999999"}, admitted_may_get=(404,)
+    ),
     ("GET", "/api/lots/{lot_id:int}/opening-certificate"): Rule(
         PUBLIC, params={"lot_id": "999999"}, admitted_may_get=(404,)
     ),
@@ -408,6 +411,7 @@ def _tenders(
             lots=[LotFields(title="第一标段", budget_fen=100_000_000)],
         )
 
+    factories.custodians(s, agency)
     blob = BlobStore(settings.blob_dir).write_bytes(b"%PDF-1.4 tender documents")
 
     def doc(tid: int) -> int:

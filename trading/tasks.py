@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from tenderhall.auth.principal import SYSTEM
 from tenderhall.blobs import BlobStore
@@ -49,3 +50,23 @@ def render_announcement(ctx: JobContext, tender_id: int) -> str | None:
 
 
 periodic("trading.close_due", every=lambda s: dt.timedelta(seconds=s.trading.close_interval_seconds))
+
+
+@job("trading.make_opening_key", queue="cpu")
+def make_opening_key(
+    ctx: JobContext, lot_id: int, threshold: int, custodians: list[list[Any]]
+) -> str | None:
+    """The lot's opening key (decision 0276): inputs in one transaction, the key made, split and
+    wrapped with none open (a worker process), stored in a second that re-checks none exists."""
+    from tenderhall.db import utcnow
+    from tenderhall.signing import platform_signer
+    from trading.opening.publication import key_inputs, record_opening_key, seal_opening_key
+
+    with ctx.transaction() as session:
+        inputs = key_inputs(session, lot_id, threshold, custodians)
+    if inputs is None:
+        return None
+    sealed = seal_opening_key(platform_signer(ctx.settings), inputs, utcnow())
+    with ctx.transaction(final=True) as session:
+        stored = record_opening_key(session, inputs, sealed)
+    return sealed.certificate_sha256 if stored else None

@@ -168,6 +168,7 @@ def two_tenderees(db: Database, settings: Settings) -> dict[str, Any]:
             tenderee = principal_of(s, Role.tenderee, OrgKind.tenderee)
             agency = principal_of(s, Role.agency, OrgKind.agency)
             mandates.grant_mandate(s, tenderee, agency.organisation_id)  # type: ignore[arg-type]
+            factories.custodians(s, agency)
             org = tenderee.organisation_id
             assert org is not None
             drafting.create_tender(s, agency, settings, fields(org, deadline=now + dt.timedelta(days=40)))
@@ -228,6 +229,7 @@ def test_a_bidders_desk_counts_its_downloaded_tenders_closing_and_its_unread_not
         tenderee = principal_of(s, Role.tenderee, OrgKind.tenderee)
         us = principal_of(s, Role.bidder, OrgKind.bidder)
         them = principal_of(s, Role.bidder, OrgKind.bidder)
+        factories.custodians(s, tenderee)
         org = tenderee.organisation_id
         assert org is not None
         # a tender published long ago whose deadline is now within the week

@@ -19,6 +19,7 @@ from tenderhall.settings import Settings
 from tenderhall.web import render as render_mod
 from tenderhall.web.portal import GUIDE, POLICIES
 from tenderhall.web.render import NavOrder, add_nav, navigation
+from tests import factories
 from tests.kernel.test_desk import fields, principal_of
 from trading.service import drafting, publication
 
@@ -141,6 +142,7 @@ def test_the_home_pages_figures_are_the_counts_of_the_public_data(
     now = utcnow()
     with db.unit_of_work() as s:
         tenderee: Principal = principal_of(s, Role.tenderee, OrgKind.tenderee)
+        factories.custodians(s, tenderee)
         org = tenderee.organisation_id
         assert org is not None
         for i, days in enumerate((30, 31, 32)):

@@ -43,6 +43,8 @@ def world(db: Database) -> World:
         sup = _principal(s, Role.supervisor, None)
         # the agency runs the tenderee's tenders under a mandate; the other agency has none
         mandates.grant_mandate(s, tenderee, agency.organisation_id)  # type: ignore[arg-type]
+        for custodian in (tenderee, agency, sup):  # the opening key's share holders
+            factories.custodian(s, custodian)
     return World(tenderee, agency, other, bidders, sup, tenderee.organisation_id, agency.organisation_id)  # type: ignore[arg-type]
 
 

@@ -21,6 +21,9 @@ def _ctx(db: Database, settings: Settings) -> dict[str, Any]:
         tenderee = factories.organisation(s, kind=OrgKind.tenderee)
         agency = factories.organisation(s, kind=OrgKind.agency)
         bidders = [factories.organisation(s, kind=OrgKind.bidder) for _ in range(4)]
+        tenderee_user = factories.user(s, Role.tenderee, organisation_id=tenderee.id)
+        agency_user = factories.user(s, Role.agency, organisation_id=agency.id)
+        factories.custodians(s, tenderee_user, agency_user)
         return {
             "settings": settings,
             "organisations": {
@@ -29,8 +32,8 @@ def _ctx(db: Database, settings: Settings) -> dict[str, Any]:
                 "bidders": [b.id for b in bidders],
             },
             "users": {
-                "tenderee": factories.user(s, Role.tenderee, organisation_id=tenderee.id).id,
-                "agency": factories.user(s, Role.agency, organisation_id=agency.id).id,
+                "tenderee": tenderee_user.id,
+                "agency": agency_user.id,
                 "bidders": [factories.user(s, Role.bidder, organisation_id=b.id).id for b in bidders],
             },
         }

@@ -21,10 +21,12 @@ SCRIPT = "<script>alert('x')</script>"
 
 
 def _tenderee(db: Database, agency: User) -> int:
-    """A tenderee organisation that has given ``agency``'s organisation a mandate."""
+    """A tenderee organisation that has given ``agency``'s organisation a mandate; the agency
+    user and a supervisor hold custodian certificates, so the agency can publish."""
     with db.unit_of_work() as s:
         org = factories.organisation(s, kind=OrgKind.tenderee, name="某市住房和城乡建设局")
         factories.mandate(s, org.id, agency.organisation_id)  # type: ignore[arg-type]
+        factories.custodians(s, agency)
         return org.id  # type: ignore[return-value]
 
 

@@ -27,6 +27,9 @@ LATIN = re.compile(r"[A-Za-z]")
 
 def _sign_in(db: Database, client: Any, lang: str = "zh", role: Role = Role.tenderee) -> Any:
     user, _, cookies = factories.signed_in(db, role)
+    if role in (Role.tenderee, Role.agency):
+        with db.unit_of_work() as s:
+            factories.custodians(s, user)  # so the user can publish
     client.cookies.update({**cookies, "lang": lang})
     return user
 

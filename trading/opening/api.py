@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import msgspec
@@ -17,7 +18,7 @@ from tenderhall.errors import NotFound
 from tenderhall.settings import Settings
 from tenderhall.signing import platform_signer
 from trading.opening import certificates
-from trading.opening.models import CustodianCertificate, OpeningKey
+from trading.opening.models import CustodianCertificate, KeyShare, OpeningKey
 
 CUSTODIANS = [requires(Role.supervisor, Role.tenderee, Role.agency)]
 
@@ -61,6 +62,27 @@ def _opening_certificate(session: Session, settings: Settings, lot_id: int) -> d
     }
 
 
+def _my_share(session: Session, actor: Principal, lot_id: int) -> dict[str, Any]:
+    row = session.execute(
+        sa.select(KeyShare, OpeningKey)
+        .join(OpeningKey, KeyShare.opening_key_id == OpeningKey.id)  # type: ignore[arg-type]
+        .where(OpeningKey.lot_id == lot_id, KeyShare.custodian_user_id == actor.user_id)  # type: ignore[arg-type]
+    ).first()
+    if row is None:
+        raise NotFound("您未持有该标段的开标密钥份额", "You hold no opening key share for this lot")
+    share, key = row
+    return {
+        "lot_id": lot_id,
+        "index": share.index,
+        "threshold": key.threshold,
+        "count": key.count,
+        "role": share.custodian_role,
+        "certificate_sha256": share.certificate_sha256,
+        "envelope": base64.b64encode(share.envelope).decode(),
+        "submitted_at": share.submitted_at.isoformat() if share.submitted_at else None,
+    }
+
+
 class OpeningApi(Controller):
     path = "/api"
     tags = ["trading"]  # noqa: RUF012 - Litestar reads it per controller
@@ -80,6 +102,10 @@ class OpeningApi(Controller):
     )
     async def revoke(self, session: RequestSession, principal: Principal, certificate_id: int) -> None:
         await run(session, _revoke, principal, certificate_id)
+
+    @get("/lots/{lot_id:int}/my-share", guards=CUSTODIANS, summary="My wrapped opening key share")
+    async def my_share(self, session: RequestSession, principal: Principal, lot_id: int) -> dict[str, Any]:
+        return await run(session, _my_share, principal, lot_id)
 
     @get("/lots/{lot_id:int}/opening-certificate", summary="The lot's opening certificate (public)")
     async def opening_certificate(

@@ -14,6 +14,7 @@ from tenderhall.jobs.outbox import enqueue
 from tenderhall.settings import Settings
 from trading import ocds
 from trading.models import Tender, TenderState
+from trading.opening.publication import schedule_opening_keys
 from trading.service import search_index
 from trading.service.deadlines import min_deadline_rule, schedule_close
 from trading.service.tender_access import get_tender, lots_of, require_manager
@@ -46,8 +47,10 @@ def publish_tender(
     if tender.state != TenderState.draft:
         transition(tender, TenderState.published, now)  # raises the state rule
     min_deadline_rule(session, settings, tender, tender.bid_deadline_at, now)
-    if not lots_of(session, tender_id):
+    lots = lots_of(session, tender_id)
+    if not lots:
         raise RuleViolation("规则：招标项目至少需要一个标段", "Rule: a tender needs at least one lot")
+    schedule_opening_keys(session, settings, tender, lots)  # 409 custodians_missing, nothing stored
     transition(tender, TenderState.published, now)
     tender.published_at = now
     flush_versioned(session, tender)
