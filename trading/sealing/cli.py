@@ -9,8 +9,10 @@ from pathlib import Path
 import click
 
 from tenderhall.agent.cli import P12_PASSWORD_ENV, PIN_ENV, read_secret
+from trading.bids.receipt_cli import receipt_group
 
 group = click.Group(name="bid", help="The bidder's tools (run on the bidder's own computer).")
+group.add_command(receipt_group)
 
 
 def open_key(p12: Path | None, module: str | None, token_label: str | None, key_label: str | None, what: str):  # type: ignore[no-untyped-def]

@@ -1,0 +1,1 @@
+"""Bids: receipts of sealed bids (submission, replacement, withdrawal) and their checks."""
