@@ -207,6 +207,16 @@ class BlobStore:
             writer.abort()
             raise
 
+    def adopt(self, path: Path, sha256: str) -> BlobRef:
+        """Move a finished file already hashed by the caller (an upload's part file, on the same
+        file system) into the store under ``sha256``; atomic, like :meth:`write_stream`'s commit."""
+        final = self.path(sha256)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        size = path.stat().st_size
+        os.replace(path, final)
+        _fsync_dir(final.parent)
+        return BlobRef(sha256, size)
+
     def write_bytes(self, data: bytes) -> BlobRef:
         return self.write_stream([data])
 

@@ -167,6 +167,7 @@ class TradingSettings(BaseModel):
     decryption_window_minutes: int = 30
     objection_window_minutes: int = 5
     document_max_bytes: int = 200 * 1024 * 1024
+    bid_max_bytes: int = 1024 * 1024 * 1024  # a sealed bid file (decision 0277)
     document_types: list[str] = [".pdf", ".zip", ".doc", ".docx", ".xls", ".xlsx", ".dwg", ".txt"]
     # minimum calendar days from publication to the bid deadline, per procurement method (the
     # per-procedure settings table is seeded from these; open tenders use open_tender_min_days)

@@ -132,6 +132,26 @@ RULES: dict[tuple[str, str], Rule] = {
         params={"certificate_id": "999999"},
         admitted_may_get=(404,),
     ),
+    ("POST", "/api/lots/{lot_id:int}/uploads"): Rule(
+        (Role.bidder,), params={"lot_id": "999999"}, json={"size": 1}, admitted_may_get=(404,)
+    ),
+    ("GET", "/api/uploads/{upload_id:int}"): Rule(
+        (Role.bidder,), params={"upload_id": "999999"}, admitted_may_get=(404,)
+    ),
+    ("PATCH", "/api/uploads/{upload_id:int}"): Rule(
+        (Role.bidder,), params={"upload_id": "999999"}, content=b"x", admitted_may_get=(404,)
+    ),
+    ("GET", "/api/bids"): Rule((Role.bidder,)),
+    ("GET", "/api/bids/{bid_id:int}"): Rule(
+        (Role.bidder,), params={"bid_id": "999999"}, admitted_may_get=(404,)
+    ),
+    ("GET", "/api/bids/{bid_id:int}/receipt.pdf"): Rule(
+        (Role.bidder,), params={"bid_id": "999999"}, admitted_may_get=(404,)
+    ),
+    ("POST", "/api/bids/{bid_id:int}/withdraw"): Rule(
+        (Role.bidder,), params={"bid_id": "999999"}, json={}, admitted_may_get=(404,)
+    ),
+    ("GET", "/api/platform-certificate"): Rule(PUBLIC),
     ("GET", "/api/lots/{lot_id:int}/my-share"): Rule(
         (Role.supervisor, Role.tenderee, Role.agency), params={"lot_id": "999999"}, admitted_may_get=(404,)
     ),

@@ -543,4 +543,5 @@ class Mandate(SQLModel, table=True):
     end_reason: str | None = Field(default=None, max_length=500)
 
 
+from trading.bids import models as _bid_models  # noqa: E402,F401  (the bid tables)
 from trading.opening import models as _opening_models  # noqa: E402,F401  (the opening tables)

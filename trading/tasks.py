@@ -53,9 +53,7 @@ periodic("trading.close_due", every=lambda s: dt.timedelta(seconds=s.trading.clo
 
 
 @job("trading.make_opening_key", queue="cpu")
-def make_opening_key(
-    ctx: JobContext, lot_id: int, threshold: int, custodians: list[list[Any]]
-) -> str | None:
+def make_opening_key(ctx: JobContext, lot_id: int, threshold: int, custodians: list[list[Any]]) -> str | None:
     """The lot's opening key (decision 0276): inputs in one transaction, the key made, split and
     wrapped with none open (a worker process), stored in a second that re-checks none exists."""
     from tenderhall.db import utcnow

@@ -13,6 +13,7 @@ from trading.api.ocds import OcdsApi
 from trading.api.organisations import OrganisationsApi
 from trading.api.procedures import ProceduresApi
 from trading.api.tenders import TendersApi
+from trading.bids.api import BidsApi
 from trading.opening.api import OpeningApi
 
 API_ROUTES = [
@@ -25,4 +26,5 @@ API_ROUTES = [
     ProceduresApi,
     OcdsApi,
     OpeningApi,
+    BidsApi,
 ]
