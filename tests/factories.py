@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from tenderhall.auth.middleware import hash_token
 from tenderhall.auth.models import Organisation, OrgKind, Role, User, UserSession
 from tenderhall.auth.principal import SYSTEM, Principal
+from tenderhall.auth.service.sessions import principal_for
 from tenderhall.db import Database, utcnow
 from tenderhall.identifiers import make_credit_code
 from tenderhall.pki import truststore
@@ -134,15 +135,7 @@ def custodians(s: Session, *staff: User | Principal) -> None:
     """Register custodian certificates for ``staff`` (tenderee or agency users) and for a new
     supervisor, so that their tenders can be published (each lot's opening key needs k = 2)."""
     for u in [*staff, user(s, Role.supervisor)]:
-        if isinstance(u, User):
-            u = Principal(
-                user_id=u.id,
-                username=u.username,
-                role=u.role,
-                display_name=u.display_name,
-                organisation_id=u.organisation_id,
-            )
-        custodian(s, u)
+        custodian(s, principal_for(u, None) if isinstance(u, User) else u)
 
 
 def custodian_key(slot: str) -> Any:

@@ -18,9 +18,11 @@ from tenderhall.auth.principal import Principal
 from tenderhall.db import RequestSession, run, utcnow
 from tenderhall.errors import AppError, Conflict, InvalidInput
 from tenderhall.settings import Settings
+from tenderhall.signing import platform_signer
 from trading.bids import service
 from trading.bids.models import Bid, BidReceipt, Upload
 from trading.bids.receipt_pdf import render_receipt_pdf
+from trading.bids.receipts import parse_receipt
 from trading.sealing.format import MAGIC, SealedFormatError
 from trading.sealing.reader import inspect_file
 
@@ -195,10 +197,9 @@ class BidsApi(Controller):
     ) -> Response[bytes]:
         bid, receipts = await run(session, service.own_bid, principal, bid_id)
         latest = receipts[-1]
-        facts = await run(session, service.receipt_facts, latest)
-        pdf = await anyio.to_thread.run_sync(
-            lambda: render_receipt_pdf(settings, facts, hashlib_hex(latest.receipt_json))
-        )
+        facts = parse_receipt(latest.receipt_json)
+        sha256 = hashlib.sha256(latest.receipt_json).hexdigest()
+        pdf = await anyio.to_thread.run_sync(lambda: render_receipt_pdf(settings, facts, sha256))
         return Response(
             pdf,
             media_type="application/pdf",
@@ -207,7 +208,7 @@ class BidsApi(Controller):
 
     @get("/platform-certificate", summary="The platform's certificate (to verify receipts offline)")
     async def platform_certificate(self, settings: Settings) -> dict[str, str]:
-        return {"certificate_pem": service.platform_certificate_pem(settings)}
+        return {"certificate_pem": platform_signer(settings).certificate_pem}
 
     @post("/bids/{bid_id:int}/withdraw", guards=BIDDERS, summary="Withdraw my bid before the deadline")
     async def withdraw(
@@ -221,10 +222,6 @@ class BidsApi(Controller):
                 await run(session, service.record_refusal, principal, lot_id, "withdraw", exc)
             raise
         return {"bid": _bid_out(bid), "receipt": _receipt_out(receipt)}
-
-
-def hashlib_hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def _check_magic(path: Any, f: Any) -> None:

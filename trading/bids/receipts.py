@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives import serialization
 
 from tenderhall.audit.timestamping import SHA256_OID, TimestampError, read_token, request_token
 from tenderhall.crypto.errors import CryptoError
+from tenderhall.pki.names import fingerprint
 from tenderhall.signing import PlatformSigner
 from trading.sealing.format import canonical
 
@@ -119,10 +120,6 @@ def rfc3339(t: dt.datetime) -> str:
     return t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def certificate_sha256(cert: x509.Certificate) -> str:
-    return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
-
-
 def _key_id(cert: x509.Certificate) -> str:
     spki = cert.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -139,7 +136,7 @@ def receipt_json(facts: ReceiptFacts, signer: PlatformSigner) -> bytes:
         version=RECEIPT_VERSION,
         received_at=rfc3339(facts.received_at),
         platform_key_id=signer.key_id,
-        platform_certificate_sha256=certificate_sha256(signer.certificate),
+        platform_certificate_sha256=fingerprint(signer.certificate),
     )
     assert body.keys() == RECEIPT_KEYS
     return canonical(body)
@@ -240,9 +237,9 @@ def _check_signature(data: bytes, signature: bytes, platform: x509.Certificate) 
     if signed.signer != platform:
         raise ReceiptError(
             "回执不是用所给的平台证书签名的（签名证书 SHA-256 "
-            f"{certificate_sha256(signed.signer)}，所给证书 {certificate_sha256(platform)}）",
+            f"{fingerprint(signed.signer)}，所给证书 {fingerprint(platform)}）",
             "The receipt was signed with another certificate than the platform certificate given "
-            f"(signer SHA-256 {certificate_sha256(signed.signer)}, given {certificate_sha256(platform)})",
+            f"(signer SHA-256 {fingerprint(signed.signer)}, given {fingerprint(platform)})",
             code="wrong_signer",
         )
 
@@ -254,6 +251,7 @@ def _malformed(field: str) -> ReceiptError:
 
 
 def _parse(data: bytes) -> tuple[ReceiptFacts, dict[str, Any]]:
+    """The facts of a receipt's JSON and its fields; ReceiptError when it is not a v1 receipt."""
     try:
         body = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
@@ -285,10 +283,15 @@ def _parse(data: bytes) -> tuple[ReceiptFacts, dict[str, Any]]:
     return facts, body
 
 
+def parse_receipt(data: bytes) -> ReceiptFacts:
+    """The facts a receipt's JSON states (its form checked, not its signature)."""
+    return _parse(data)[0]
+
+
 def _check_platform_fields(body: dict[str, Any], platform: x509.Certificate, facts: ReceiptFacts) -> None:
-    if body["platform_certificate_sha256"] != certificate_sha256(platform) or body[
-        "platform_key_id"
-    ] != _key_id(platform):
+    if body["platform_certificate_sha256"] != fingerprint(platform) or body["platform_key_id"] != _key_id(
+        platform
+    ):
         raise ReceiptError(
             "回执所载的平台证书与签名证书不一致",
             "The platform certificate named in the receipt is not the one that signed it",

@@ -9,11 +9,9 @@ and the attempt in one transaction. A refused attempt is recorded in a transacti
 from __future__ import annotations
 
 import datetime as dt
-import os
 from pathlib import Path
 
 import sqlalchemy as sa
-from cryptography.hazmat.primitives import serialization
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -285,28 +283,6 @@ def own_bid(session: Session, actor: Principal, bid_id: int) -> tuple[Bid, list[
     return bid, list(session.scalars(stmt))
 
 
-def receipt_facts(session: Session, receipt: BidReceipt) -> ReceiptFacts:
-    """The facts a stored receipt states (for its PDF)."""
-    import json
-
-    data = json.loads(receipt.receipt_json)
-    return ReceiptFacts(
-        kind=data["kind"],
-        bid_id=data["bid_id"],
-        attempt_id=data["attempt_id"],
-        tender_id=data["tender_id"],
-        tender_reference=data["tender_reference"],
-        lot_id=data["lot_id"],
-        lot_number=data["lot_number"],
-        bidder_credit_code=data["bidder_credit_code"],
-        bidder_name=data["bidder_name"],
-        sealed_sha256=data["sealed_sha256"],
-        sealed_size=data["sealed_size"],
-        received_at=dt.datetime.fromisoformat(data["received_at"].replace("Z", "+00:00")),
-        replaces_sha256=data.get("replaces_sha256"),
-    )
-
-
 # --- helpers -------------------------------------------------------------------------------------
 
 
@@ -403,12 +379,6 @@ def _latest_receipt(session: Session, bid_id: int) -> BidReceipt:
     return found
 
 
-def platform_certificate_pem(settings: Settings) -> str:
-    return platform_signer(settings).certificate.public_bytes(serialization.Encoding.PEM).decode()
-
-
 def discard_part(settings: Settings, upload_id: int) -> None:
     """A refused completed upload keeps nothing: its part file goes."""
-    with_path = part_path(settings, upload_id)
-    if with_path.exists():
-        os.unlink(with_path)
+    part_path(settings, upload_id).unlink(missing_ok=True)
